@@ -1,0 +1,220 @@
+"""Command-line flags shared by every demo: declaration, validation in one place, device choice.
+
+Only the standard library is imported here, so `python disease_dlvm.py --help` stays fast: torch,
+matplotlib, sklearn and pandas are imported by the pipeline after the arguments are known.
+"""
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+
+
+class DemoParser(argparse.ArgumentParser):
+    """argparse with a one-line error: `prog: error: <what and how to fix>`, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class Interval:
+    """A numeric constraint used as an argparse `type` (after sklearn's `Interval`).
+
+    Interval(int, 1, None) accepts integers >= 1; Interval(float, 0, 1, closed="neither") accepts
+    numbers strictly between 0 and 1. A bad value raises ArgumentTypeError, which argparse turns into
+    `argument --flag: <message>`, so the message names the flag, the value and the valid range.
+    """
+
+    def __init__(self, kind, low, high, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+        self.__name__ = kind.__name__  # argparse names the type in some messages
+
+    def __str__(self):
+        left = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"{left}{low}, {high}{right}"
+
+    def __call__(self, text):
+        noun = "an integer" if self.kind is int else "a number"
+        try:
+            value = self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}; use {noun} in {self}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not finite; use {noun} in {self}")
+        if not self.contains(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; use {noun} in {self}")
+        return value
+
+    def contains(self, value):
+        below = self.low is not None and (
+            value < self.low or (value == self.low and self.closed in ("neither", "right"))
+        )
+        above = self.high is not None and (
+            value > self.high or (value == self.high and self.closed in ("neither", "left"))
+        )
+        return not (below or above)
+
+
+MODEL_CHOICES = ("vae",)  # kept in step with common.models.MODELS (a test checks)
+POSITIVE_INT = Interval(int, 1, None)
+NON_NEGATIVE_INT = Interval(int, 0, None)
+NON_NEGATIVE = Interval(float, 0, None)
+POSITIVE = Interval(float, 0, None, closed="neither")
+OPEN_FRACTION = Interval(float, 0, 1, closed="neither")
+
+
+def build_parser(demo, description, epilog=None):
+    """The parser every demo starts from; the demo then adds its data-size flags."""
+    return DemoParser(
+        prog=f"{demo}_dlvm.py",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_shared_flags(parser, demo, defaults=None):
+    """Flags every demo has. `defaults` overrides per demo (e.g. {"epochs": 80}).
+
+    Every help text ends with its default, so a user never has to read the code to know it.
+    """
+    d = {
+        "model": "vae",
+        "epochs": 50,
+        "batch_size": 256,
+        "lr": 3e-3,
+        "latent_dim": 2,
+        "hidden_dim": 64,
+        "beta": 1.0,
+        "test_fraction": 0.2,
+        "iw_samples": 1000,
+        "seed": 0,
+    }
+    d.update(defaults or {})
+
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default=d["model"],
+        help=f"which latent variable model to train (default: {d['model']})",
+    )
+    model.add_argument(
+        "--latent-dim",
+        type=POSITIVE_INT,
+        default=d["latent_dim"],
+        metavar="Z",
+        help=f"size of the continuous latent z (default: {d['latent_dim']})",
+    )
+    model.add_argument(
+        "--hidden-dim",
+        type=POSITIVE_INT,
+        default=d["hidden_dim"],
+        metavar="H",
+        help=f"width of the two hidden layers of encoder and decoder (default: {d['hidden_dim']})",
+    )
+    model.add_argument(
+        "--beta",
+        type=NON_NEGATIVE,
+        default=d["beta"],
+        help=f"weight of the KL term in the ELBO; 1 is the true ELBO, >1 a beta-VAE (default: {d['beta']})",
+    )
+
+    train = parser.add_argument_group("training")
+    train.add_argument(
+        "--epochs",
+        type=POSITIVE_INT,
+        default=d["epochs"],
+        help=f"passes over the training rows (default: {d['epochs']})",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=POSITIVE_INT,
+        default=d["batch_size"],
+        metavar="B",
+        help=f"rows per gradient step (default: {d['batch_size']})",
+    )
+    train.add_argument(
+        "--lr", type=POSITIVE, default=d["lr"], help=f"Adam learning rate (default: {d['lr']})"
+    )
+    train.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where to train; auto picks cuda when a GPU is present (default: auto)",
+    )
+    train.add_argument(
+        "--seed",
+        type=NON_NEGATIVE_INT,
+        default=d["seed"],
+        help=f"seed of the world, the split, the model and the baselines (default: {d['seed']})",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar and no summary (default: off)")
+
+    evaluation = parser.add_argument_group("data and evaluation")
+    evaluation.add_argument(
+        "--test-fraction",
+        type=OPEN_FRACTION,
+        default=d["test_fraction"],
+        metavar="F",
+        help=f"share of rows held out for evaluation, in (0, 1) (default: {d['test_fraction']})",
+    )
+    evaluation.add_argument(
+        "--iw-samples",
+        type=POSITIVE_INT,
+        default=d["iw_samples"],
+        metavar="S",
+        help=f"importance samples per row for the held-out log-likelihood (default: {d['iw_samples']})",
+    )
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        default=os.path.join("results", demo),
+        metavar="DIR",
+        help=f"run folder for metrics, history, config, model and figures (default: results/{demo})",
+    )
+    output.add_argument(
+        "--visualize", action="store_true", help="write the figures as PNG files (default: off)"
+    )
+    output.add_argument(
+        "--save-data",
+        action="store_true",
+        help="also write train.csv, test.csv and world.json (default: off)",
+    )
+    return parser
+
+
+def parse(parser, argv=None):
+    """Parse and validate everything that can be checked without heavy imports."""
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    check_out_dir(parser, args.out)
+    return args
+
+
+def check_out_dir(parser, path):
+    """Fail before training if the run folder cannot be written, not after minutes of work."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"argument --out: {path!r} is a file; give a folder path")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        parser.error(f"argument --out: cannot write to {path!r} ({err.strerror}); choose another folder")
+
+
+def resolve_device(parser, requested):
+    """'auto' -> cuda when available, else cpu. Imports torch, so call it after parsing."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        parser.error("argument --device: 'cuda' requested but no CUDA device is available; use cpu")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested

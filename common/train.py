@@ -1,0 +1,75 @@
+"""fit(): Adam over minibatches sliced from in-memory tensors, one history row per epoch.
+
+No DataLoader: the data already sits in one tensor on the device, so a batch is an index slice of a
+shuffled permutation. Loss parts are summed on the device and read back once per epoch, so the hot
+loop never waits for a host sync.
+"""
+
+import math
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from common.elbo import beta_at
+
+PARTS = ("loss", "recon", "kl")
+
+
+class Diverged(Exception):
+    """Training produced a non-finite loss; the model holds the weights of the last good epoch."""
+
+    def __init__(self, epoch, history):
+        super().__init__(f"loss became non-finite in epoch {epoch}")
+        self.epoch, self.history = epoch, history
+
+
+@torch.no_grad()
+def evaluate_loss(model, x, batch_size=4096):
+    """Mean loss parts (beta = 1, so loss = -ELBO) over x, one sample of z per row."""
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(len(PARTS), device=x.device)
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size]
+        parts = model.loss_parts(xb, beta=1.0)
+        sums += torch.stack([parts[k] for k in PARTS]) * xb.shape[0]
+    model.train(was_training)
+    return dict(zip(PARTS, (sums / x.shape[0]).tolist(), strict=True))
+
+
+def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_valid=None, quiet=False):
+    """Train `model` in place; return the history, a list of one dict per epoch.
+
+    Each row: epoch, loss, recon, kl, beta, seconds (wall time of the epoch) and, with x_valid,
+    test_elbo (held-out ELBO at beta = 1, one sample per row).
+    Raises Diverged (after restoring the last good weights) when the loss stops being finite.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    n = x_train.shape[0]
+    history = []
+    epochs_bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=True if quiet else None)
+    for epoch in epochs_bar:
+        start = time.perf_counter()
+        beta_now = beta_at(epoch, beta, anneal_epochs)
+        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.train()
+        sums = torch.zeros(len(PARTS), device=x_train.device)
+        order = torch.randperm(n, device=x_train.device)
+        for first in range(0, n, batch_size):
+            xb = x_train[order[first : first + batch_size]]
+            parts = model.loss_parts(xb, beta=beta_now)
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            optimizer.step()
+            sums += torch.stack([parts[k].detach() for k in PARTS]) * xb.shape[0]
+        row = {"epoch": epoch, **dict(zip(PARTS, (sums / n).tolist(), strict=True)), "beta": beta_now}
+        if not all(math.isfinite(row[k]) for k in PARTS):
+            model.load_state_dict(last_good)
+            raise Diverged(epoch, history)
+        if x_valid is not None:
+            row["test_elbo"] = -evaluate_loss(model, x_valid)["loss"]
+        row["seconds"] = time.perf_counter() - start
+        history.append(row)
+        epochs_bar.set_postfix(loss=f"{row['loss']:.3f}")
+    return history

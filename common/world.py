@@ -1,0 +1,68 @@
+"""The World contract: the generative story a demo's data came from, and the train/test split.
+
+A world knows its truth, so every run can be measured against it:
+- `sample(n, rng)` -> Sample(x (n, D), labels (n,), factors {name: (n,)})
+- `log_prob(x)`    -> exact log p(x) per row, in nats
+- `posterior(x)`   -> Bayes posterior p(class | x) per row, (n, K): the best any model can do
+- names of features, classes and continuous factors, so plots speak the world's language
+- `to_dict()`      -> its parameters, written to world.json
+
+Worlds are numpy-only so that a demo's `--help` never pays for importing torch.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Sample:
+    x: np.ndarray  # (n, D) features, float32
+    labels: np.ndarray  # (n,) index of the true discrete cause, or -1 when unknown
+    factors: dict = field(default_factory=dict)  # name -> (n,) continuous factor
+
+    def __len__(self):
+        return len(self.x)
+
+    def take(self, index):
+        return Sample(self.x[index], self.labels[index], {k: v[index] for k, v in self.factors.items()})
+
+
+class World:
+    """Base class: subclasses set the names and implement the four methods."""
+
+    name = "world"
+    likelihood = "bernoulli"  # or "gaussian": which decoder head fits the features
+    feature_names: list = []
+    class_names: list = []
+    factor_names: list = []
+    class_noun = "class"  # what the hidden cause is called in plots and tables ("disease")
+    value_label = "feature value"  # what a decoded feature is ("symptom probability")
+
+    @property
+    def n_features(self):
+        return len(self.feature_names)
+
+    @property
+    def n_classes(self):
+        return len(self.class_names)
+
+    def sample(self, n, rng):
+        raise NotImplementedError
+
+    def log_prob(self, x):
+        raise NotImplementedError
+
+    def posterior(self, x):
+        raise NotImplementedError
+
+    def to_dict(self):
+        raise NotImplementedError
+
+
+def split(sample, test_fraction, rng):
+    """Random train/test split; the test part has at least one row and so has the train part."""
+    n = len(sample)
+    n_test = min(max(1, round(n * test_fraction)), n - 1)
+    order = rng.permutation(n)
+    return sample.take(order[n_test:]), sample.take(order[:n_test])

@@ -1,0 +1,58 @@
+"""The Bernoulli mixture fitted by EM, and the recovery scores, against direct computation and sklearn."""
+
+import numpy as np
+import pytest
+from scipy.stats import bernoulli
+from sklearn.metrics import adjusted_rand_score
+
+from common.baselines import BernoulliMixture
+from common.evaluate import match_clusters, recovery
+
+
+def _two_class_data(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = np.array([[0.9, 0.8, 0.1, 0.2, 0.9], [0.1, 0.2, 0.9, 0.7, 0.5]])
+    labels = rng.choice(2, size=n, p=[0.3, 0.7])
+    return (rng.random((n, 5)) < theta[labels]).astype(float), labels, theta
+
+
+def test_bernoulli_mixture_recovers_a_well_separated_mixture():
+    x, labels, theta = _two_class_data()
+    model = BernoulliMixture(2, random_state=0).fit(x)
+    order = np.argsort(model.theta_[:, 0])[::-1]  # component with high first symptom first
+    np.testing.assert_allclose(model.theta_[order], theta, atol=0.05)
+    np.testing.assert_allclose(model.weights_[order], [0.3, 0.7], atol=0.03)
+    assert recovery(labels, model.predict(x))["accuracy"] > 0.95
+
+
+def test_score_samples_is_the_mixture_log_likelihood():
+    x, _, _ = _two_class_data(n=50)
+    model = BernoulliMixture(2, random_state=0).fit(x)
+    per_component = np.stack([bernoulli.pmf(x, t).prod(1) for t in model.theta_], axis=1)
+    np.testing.assert_allclose(model.score_samples(x), np.log(per_component @ model.weights_))
+    np.testing.assert_allclose(model.predict_proba(x).sum(1), 1.0)
+
+
+def test_weighted_unique_rows_fit_the_same_model_as_the_full_table():
+    x, _, _ = _two_class_data(n=3000)
+    full = BernoulliMixture(2, n_init=1, random_state=3).fit(x)
+    patterns, counts = np.unique(x, axis=0, return_counts=True)
+    weighted = BernoulliMixture(2, n_init=1, random_state=4).fit(patterns, sample_weight=counts)
+    assert weighted.score(x) == pytest.approx(full.score(x), abs=1e-4)
+
+
+def test_recovery_is_permutation_invariant_and_matches_sklearn():
+    true = np.array([0, 0, 1, 1, 2, 2, 2])
+    renamed = np.array([2, 2, 0, 0, 1, 1, 1])
+    assert recovery(true, renamed) == {"ari": 1.0, "nmi": 1.0, "accuracy": 1.0}
+    noisy = np.array([2, 0, 0, 0, 1, 1, 2])
+    scores = recovery(true, noisy)
+    assert scores["ari"] == pytest.approx(adjusted_rand_score(true, noisy))
+    # overlaps: cluster 0 = {0,1,1}, 1 = {2,2}, 2 = {0,2}; best one-to-one: 0->1, 1->2, 2->0 = 5 rows
+    assert scores["accuracy"] == pytest.approx(5 / 7)
+
+
+def test_match_clusters_with_more_clusters_than_classes():
+    true = np.array([0, 0, 1, 1, 1])
+    pred = np.array([5, 5, 7, 7, 9])  # cluster 9 has no class left to match
+    np.testing.assert_array_equal(match_clusters(true, pred), [0, 0, 1, 1, -1])

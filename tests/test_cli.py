@@ -1,0 +1,82 @@
+"""Flags: validation errors are one line with exit code 2; --help stays free of heavy imports."""
+
+import subprocess
+import sys
+
+import pytest
+
+import disease_dlvm
+from common import cli
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--samples", "0"], "argument --samples: 0 is out of range; use an integer in [50, inf)"),
+        (["--epochs", "-3"], "argument --epochs: -3 is out of range"),
+        (["--epochs", "ten"], "argument --epochs: 'ten' is not an integer"),
+        (["--test-fraction", "1.5"], "argument --test-fraction: 1.5 is out of range; use a number in (0, 1)"),
+        (["--test-fraction", "0"], "argument --test-fraction: 0 is out of range"),
+        (["--lr", "nan"], "argument --lr: 'nan' is not finite"),
+        (["--batch-size", "0"], "argument --batch-size: 0 is out of range"),
+        (["--iw-samples", "0"], "argument --iw-samples: 0 is out of range"),
+        (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line_naming_flag_and_value(argv, expected, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        disease_dlvm.main([*argv, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("disease_dlvm.py: error: ") and expected in err
+
+
+def test_out_that_is_a_file_is_refused_before_anything_runs(tmp_path, capsys):
+    path = tmp_path / "a_file"
+    path.write_text("keep me")
+    with pytest.raises(SystemExit) as exit_info:
+        disease_dlvm.main(["--out", str(path)])
+    assert exit_info.value.code == 2
+    assert "argument --out" in capsys.readouterr().err and str(path) in path.read_text() + str(path)
+    assert path.read_text() == "keep me"
+
+
+def test_out_below_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        disease_dlvm.main(["--out", str(tmp_path / "a_file" / "run")])
+    assert exit_info.value.code == 2
+    assert "cannot write to" in capsys.readouterr().err
+
+
+def test_every_help_text_ends_with_its_default():
+    parser = disease_dlvm.make_parser()
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help.rstrip().endswith(")") and "(default: " in action.help, action.dest
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys, disease_dlvm\n"
+        "try:\n    disease_dlvm.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("[]"), out.stdout
+    assert "--latent-dim" in out.stdout
+
+
+def test_interval_bounds():
+    assert cli.Interval(int, 1, None).contains(1)
+    assert not cli.Interval(float, 0, 1, closed="neither").contains(0.0)
+    assert cli.Interval(float, 0, 1, closed="right").contains(1.0)
+    assert str(cli.Interval(float, 0, None, closed="neither")) == "(0, inf)"
+
+
+def test_model_choices_match_the_models_that_exist():
+    from common.models import MODELS
+
+    assert set(cli.MODEL_CHOICES) == set(MODELS)

@@ -1,0 +1,140 @@
+"""End-to-end runs of the disease demo with tiny sizes, in process."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+import disease_dlvm
+
+TINY = ["--samples", "400", "--epochs", "3", "--iw-samples", "20", "--hidden-dim", "16", "--quiet"]
+FIGURES = {"latent.png", "training.png", "decoded.png", "generated.png", "confusion.png"}
+
+
+def _metrics(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert disease_dlvm.main([*TINY, "--visualize", "--save-data", "--out", str(out)]) == 0
+    return out
+
+
+def test_run_folder_has_every_file(full_run):
+    names = {p.name for p in full_run.iterdir()}
+    expected = {
+        "metrics.json",
+        "history.csv",
+        "config.json",
+        "model.pt",
+        "train.csv",
+        "test.csv",
+        "world.json",
+    }
+    assert expected | FIGURES <= names
+    assert not [n for n in names if ".tmp" in n]  # no leftovers of atomic writes
+
+
+def test_metrics_follow_the_schema(full_run):
+    m = _metrics(full_run)
+    assert m["demo"] == "disease" and m["status"] == "completed" and m["seed"] == 0
+    assert m["data"] == {
+        "source": "synthetic",
+        "n_train": 320,
+        "n_test": 80,
+        "n_features": 10,
+        "n_classes": 5,
+    }
+    test = m["test"]
+    assert test["nll_gap"] == pytest.approx(test["nll"] - test["true_nll"])
+    assert test["nll"] <= -test["elbo"] + 0.05  # the IW bound is at least as tight as the ELBO (noise aside)
+    assert 0 <= test["recon"]["auc"] <= 1
+    for key in ("ari", "nmi", "accuracy", "bayes_ari", "bayes_nmi", "bayes_accuracy"):
+        assert math.isfinite(m["recovery"][key])
+    assert set(m["baselines"]) == {"kmeans", "gmm", "mixture_em"}
+    assert "nll" in m["baselines"]["mixture_em"] and "nll" not in m["baselines"]["gmm"]
+    assert m["timing"]["train_seconds"] > 0 and m["versions"]["torch"] == torch.__version__
+
+
+def test_a_short_real_run_learns_the_world(tmp_path):
+    # 30 epochs on 3000 patients: far from converged, but clearly better than knowing nothing.
+    argv = [
+        "--samples",
+        "3000",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "128",
+        "--iw-samples",
+        "100",
+        "--hidden-dim",
+        "32",
+        "--quiet",
+    ]
+    assert disease_dlvm.main([*argv, "--out", str(tmp_path)]) == 0
+    m = _metrics(tmp_path)
+    assert m["test"]["nll_gap"] < 0.15
+    assert m["test"]["recon"]["auc"] > 0.8
+    assert m["recovery"]["bayes_ari"] > m["recovery"]["ari"] - 0.05  # nothing beats Bayes by more than noise
+
+
+def test_history_has_one_row_per_epoch(full_run):
+    history = pd.read_csv(full_run / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert {"loss", "recon", "kl", "beta", "seconds", "test_elbo"} <= set(history.columns)
+
+
+def test_config_and_model_round_trip(full_run):
+    config = json.loads((full_run / "config.json").read_text())
+    assert config["epochs"] == 3 and config["argv"][:2] == ["--samples", "400"]
+    checkpoint = torch.load(full_run / "model.pt", weights_only=True)
+    model = disease_dlvm_model(checkpoint["config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    x = torch.tensor(pd.read_csv(full_run / "test.csv").iloc[:, :10].to_numpy(), dtype=torch.float32)
+    assert model.embed(x).shape == (80, 2)
+
+
+def disease_dlvm_model(config):
+    from common.models import build_model
+
+    return build_model(
+        config["model"],
+        config["n_features"],
+        config["likelihood"],
+        config["latent_dim"],
+        config["hidden_dim"],
+    )
+
+
+def test_saved_data_has_symptoms_disease_and_severity(full_run):
+    train = pd.read_csv(full_run / "train.csv")
+    assert list(train.columns) == [*disease_dlvm.SYMPTOMS, "disease", "severity"]
+    assert set(train["disease"]) <= set(disease_dlvm.DISEASES) and len(train) == 320
+    world = json.loads((full_run / "world.json").read_text())
+    assert world["symptoms"] == disease_dlvm.SYMPTOMS
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        assert disease_dlvm.main([*TINY, "--out", str(tmp_path / name)]) == 0
+        metrics = _metrics(tmp_path / name)
+        metrics.pop("timing")
+        metrics["argv"] = None
+        runs.append(metrics)
+    assert runs[0] == runs[1]
+
+
+def test_divergence_stops_with_a_hint_and_keeps_a_valid_run_folder(tmp_path, capsys):
+    code = disease_dlvm.main([*TINY, "--lr", "1e30", "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "diverged in epoch" in err and "lower --lr" in err
+    metrics = _metrics(tmp_path)
+    assert metrics["status"] == "diverged" and metrics["epoch"] >= 1
+    state = torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values())
