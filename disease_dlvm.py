@@ -1,14 +1,14 @@
 """Disease from symptoms: a VAE discovers hidden diseases from yes/no symptom records.
 
 The world. Every patient has one hidden condition (healthy, common cold, influenza, allergic rhinitis
-or COVID-19), drawn with its prevalence, and a hidden severity s ~ N(0, 1). Each of ten symptoms is
+or COVID-19), drawn with its prevalence, and a hidden severity s ~ N(0, 1). Each of twelve symptoms is
 present independently given both, with probability
 
     p(symptom d | disease k, s) = sigmoid(logit(base_kd) + slope_k * s)
 
 so symptoms overlap the way real ones do (a cold and an allergy both bring a runny nose and sneezing;
 influenza and COVID-19 both bring fever and fatigue) and a severe case shows more of its disease's
-symptoms. The model sees only the ten 0/1 columns, never the disease or the severity.
+symptoms. The model sees only the twelve 0/1 columns, never the disease or the severity.
 
 The truth is exactly computable: log p(x) = log sum_k pi_k integral prod_d p(x_d | k, s) N(s) ds, the
 integral by Gauss-Hermite quadrature, so every run reports how far the learned model is from the world
@@ -37,24 +37,26 @@ SYMPTOMS = [
     "body aches",
     "itchy eyes",
     "loss of smell",
+    "chills",
+    "short of breath",
 ]
 DISEASES = ["healthy", "common cold", "influenza", "allergic rhinitis", "COVID-19"]
 PREVALENCE = [0.40, 0.22, 0.14, 0.14, 0.10]
 # Probability of each symptom (columns as SYMPTOMS) for a patient of average severity (s = 0).
 BASE_PROBABILITY = [
-    # fev  cough sore  runny sneez head  fatig aches itchy smell
-    [0.02, 0.08, 0.05, 0.10, 0.10, 0.10, 0.15, 0.05, 0.05, 0.01],  # healthy
-    [0.15, 0.55, 0.60, 0.85, 0.70, 0.30, 0.40, 0.20, 0.10, 0.10],  # common cold
-    [0.85, 0.70, 0.40, 0.40, 0.25, 0.75, 0.85, 0.80, 0.05, 0.10],  # influenza
-    [0.02, 0.25, 0.20, 0.75, 0.85, 0.25, 0.30, 0.05, 0.80, 0.15],  # allergic rhinitis
-    [0.60, 0.65, 0.35, 0.30, 0.15, 0.55, 0.75, 0.50, 0.05, 0.55],  # COVID-19
+    # fev  cough sore  runny sneez head  fatig aches itchy smell chill breath
+    [0.02, 0.06, 0.04, 0.08, 0.08, 0.08, 0.12, 0.04, 0.04, 0.01, 0.02, 0.02],  # healthy
+    [0.12, 0.50, 0.65, 0.90, 0.75, 0.25, 0.35, 0.12, 0.08, 0.08, 0.10, 0.04],  # common cold
+    [0.90, 0.70, 0.40, 0.35, 0.20, 0.80, 0.90, 0.85, 0.04, 0.06, 0.70, 0.12],  # influenza
+    [0.02, 0.20, 0.15, 0.80, 0.90, 0.20, 0.25, 0.04, 0.85, 0.10, 0.02, 0.06],  # allergic rhinitis
+    [0.60, 0.70, 0.35, 0.25, 0.12, 0.50, 0.75, 0.45, 0.04, 0.70, 0.35, 0.45],  # COVID-19
 ]
 # How strongly severity raises every symptom's log-odds, per disease (healthy: mild malaise only).
-SEVERITY_SLOPE = [0.3, 1.0, 1.0, 0.8, 1.2]
+SEVERITY_SLOPE = [0.3, 0.8, 0.8, 0.7, 1.0]
 
 
 class DiseaseWorld(World):
-    """A mixture over diseases of a one-factor (severity) logistic model of ten binary symptoms."""
+    """A mixture over diseases of a one-factor (severity) logistic model of twelve binary symptoms."""
 
     name = "disease"
     likelihood = "bernoulli"
@@ -106,6 +108,14 @@ class DiseaseWorld(World):
 
         return softmax(self.log_joint(x), axis=1)
 
+    def class_means(self):
+        """E[symptom | disease] exactly, (K, D): the per-disease symptom rates, severity integrated out."""
+        from scipy.special import expit
+
+        k, q = self.n_classes, len(self.nodes)
+        logits = self.symptom_logits(np.repeat(np.arange(k), q), np.tile(self.nodes, k)).reshape(k, q, -1)
+        return np.einsum("q,kqd->kd", np.exp(self.log_node_weights), expit(logits))
+
     def to_dict(self):
         return {
             "name": self.name,
@@ -132,7 +142,7 @@ def make_parser():
         metavar="N",
         help="patients drawn from the world, before the train/test split (default: 10000)",
     )
-    return add_shared_flags(parser, "disease")
+    return add_shared_flags(parser, "disease", {"model": "gmvae"})
 
 
 def main(argv=None):

@@ -59,6 +59,11 @@ class BernoulliMixture:
         self.theta_ = (resp.T @ x + a) / (counts[:, None] + 2 * a)
         self.weights_ = (counts + a) / (counts.sum() + a * self.n_components)
 
+    @property
+    def means_(self):
+        """Mean profile of each component, (K, D): the same name as sklearn's GaussianMixture."""
+        return self.theta_
+
     def score_samples(self, x):
         return logsumexp(self._log_joint(np.asarray(x, dtype=np.float64)), axis=1)
 
@@ -71,3 +76,14 @@ class BernoulliMixture:
 
     def predict(self, x):
         return self.predict_proba(x).argmax(1)
+
+
+def fit_mixture(x, n_components, likelihood, seed):
+    """The classical latent class model for the data: a mixture of Bernoullis for 0/1 features, a
+    full-covariance Gaussian mixture for real ones, both fitted by EM. Has weights_, means_, predict."""
+    if likelihood == "bernoulli":
+        patterns, counts = np.unique(x, axis=0, return_counts=True)  # same fit, fewer rows
+        return BernoulliMixture(n_components, random_state=seed).fit(patterns, sample_weight=counts)
+    from sklearn.mixture import GaussianMixture
+
+    return GaussianMixture(n_components, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(x)

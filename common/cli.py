@@ -59,12 +59,25 @@ class Interval:
         return not (below or above)
 
 
-MODEL_CHOICES = ("vae",)  # kept in step with common.models.MODELS (a test checks)
+MODEL_CHOICES = ("vae", "gmvae", "ae", "dae")  # kept in step with common.models.MODELS (a test checks)
 POSITIVE_INT = Interval(int, 1, None)
 NON_NEGATIVE_INT = Interval(int, 0, None)
 NON_NEGATIVE = Interval(float, 0, None)
 POSITIVE = Interval(float, 0, None, closed="neither")
 OPEN_FRACTION = Interval(float, 0, 1, closed="neither")
+CORRUPTION = Interval(float, 0, 1, closed="left")
+
+
+def clusters_type(text):
+    """--clusters: an integer K >= 2, or 'auto' (choose K by held-out likelihood)."""
+    if text == "auto":
+        return text
+    try:
+        return Interval(int, 2, None)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of clusters; use an integer >= 2 or auto"
+        ) from None
 
 
 def build_parser(demo, description, epilog=None):
@@ -86,13 +99,14 @@ def add_shared_flags(parser, demo, defaults=None):
         "model": "vae",
         "epochs": 50,
         "batch_size": 256,
-        "lr": 3e-3,
+        "lr": 5e-3,
         "latent_dim": 2,
         "hidden_dim": 64,
         "beta": 1.0,
         "test_fraction": 0.2,
         "iw_samples": 1000,
         "seed": 0,
+        "restarts": 1,
     }
     d.update(defaults or {})
 
@@ -101,7 +115,8 @@ def add_shared_flags(parser, demo, defaults=None):
         "--model",
         choices=MODEL_CHOICES,
         default=d["model"],
-        help=f"which latent variable model to train (default: {d['model']})",
+        help="vae: Gaussian latent; gmvae: mixture prior with a discrete cluster latent; ae / dae: "
+        f"deterministic (denoising) autoencoder baselines (default: {d['model']})",
     )
     model.add_argument(
         "--latent-dim",
@@ -118,10 +133,39 @@ def add_shared_flags(parser, demo, defaults=None):
         help=f"width of the two hidden layers of encoder and decoder (default: {d['hidden_dim']})",
     )
     model.add_argument(
+        "--clusters",
+        type=clusters_type,
+        default=None,
+        metavar="K",
+        help="number of clusters: the gmvae's categories, or the Gaussian mixture fitted on the codes of "
+        "the other models; 'auto' tries K = 2 .. 2 x the true number and keeps the best by held-out "
+        "likelihood (default: the world's number of classes)",
+    )
+    model.add_argument(
         "--beta",
         type=NON_NEGATIVE,
         default=d["beta"],
         help=f"weight of the KL term in the ELBO; 1 is the true ELBO, >1 a beta-VAE (default: {d['beta']})",
+    )
+    model.add_argument(
+        "--anneal-epochs",
+        type=NON_NEGATIVE_INT,
+        default=0,
+        metavar="N",
+        help="raise beta linearly from 0 to --beta over the first N epochs (KL annealing) (default: 0, off)",
+    )
+    model.add_argument(
+        "--corruption",
+        type=CORRUPTION,
+        default=None,
+        metavar="P",
+        help="dae only: share of inputs corrupted during training, in [0, 1) (default: 0.2)",
+    )
+    model.add_argument(
+        "--noise",
+        choices=["dropout", "flip"],
+        default=None,
+        help="dae only: how inputs are corrupted; flip (binary data only) flips bits (default: dropout)",
     )
 
     train = parser.add_argument_group("training")
@@ -139,7 +183,18 @@ def add_shared_flags(parser, demo, defaults=None):
         help=f"rows per gradient step (default: {d['batch_size']})",
     )
     train.add_argument(
-        "--lr", type=POSITIVE, default=d["lr"], help=f"Adam learning rate (default: {d['lr']})"
+        "--lr",
+        type=POSITIVE,
+        default=d["lr"],
+        help=f"Adam learning rate at the start; it decays to 0 along a cosine (default: {d['lr']})",
+    )
+    train.add_argument(
+        "--restarts",
+        type=POSITIVE_INT,
+        default=d["restarts"],
+        metavar="R",
+        help="train R models from different random starts and keep the best training ELBO "
+        f"(default: {d['restarts']})",
     )
     train.add_argument(
         "--device",
@@ -193,8 +248,25 @@ def parse(parser, argv=None):
     """Parse and validate everything that can be checked without heavy imports."""
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    check_conflicts(parser, args)
     check_out_dir(parser, args.out)
     return args
+
+
+def check_conflicts(parser, args):
+    """Flags that make no sense together are refused with the reason, and dae defaults filled in."""
+    if args.model != "dae":
+        for flag, value in (("--corruption", args.corruption), ("--noise", args.noise)):
+            if value is not None:
+                parser.error(f"argument {flag}: applies to --model dae only (got --model {args.model})")
+    else:
+        args.corruption = 0.2 if args.corruption is None else args.corruption
+        args.noise = args.noise or "dropout"
+    if args.anneal_epochs > args.epochs:
+        parser.error(
+            f"argument --anneal-epochs: {args.anneal_epochs} is more than --epochs {args.epochs}; "
+            "beta would never reach --beta"
+        )
 
 
 def check_out_dir(parser, path):

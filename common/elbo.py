@@ -11,13 +11,18 @@ import torch
 LOG_2PI = math.log(2 * math.pi)
 
 
-def gaussian_kl(mu, log_var):
-    """KL(N(mu, diag exp(log_var)) || N(0, I)) per row, (B, Z) -> (B,).
+def gaussian_kl(mu, log_var, prior_mu=None, prior_log_var=None):
+    """KL(N(mu, diag exp(log_var)) || N(prior_mu, diag exp(prior_log_var))), summed over the last axis.
 
-    Closed form from Kingma and Welling (2014), Appendix B:
-    -KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2).
+    With the standard normal prior (the defaults) this is the closed form of Kingma and Welling
+    (2014), Appendix B: -KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2). For a learned
+    Gaussian prior: KL = 1/2 * sum_j (log s_j^2 - log sigma_j^2 + (sigma_j^2 + (mu_j - m_j)^2) / s_j^2 - 1).
     """
-    return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum(-1)
+    if prior_mu is None:
+        return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum(-1)
+    return 0.5 * (
+        prior_log_var - log_var + (log_var.exp() + (mu - prior_mu).pow(2)) * torch.exp(-prior_log_var) - 1
+    ).sum(-1)
 
 
 def diagonal_normal_log_prob(z, mu, log_var):

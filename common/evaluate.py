@@ -12,28 +12,48 @@ from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
-from common.baselines import BernoulliMixture
+from common.baselines import fit_mixture
 from common.elbo import importance_weighted
 from common.train import evaluate_loss
 
 
-def held_out_likelihood(model, x, n_samples, elbo_passes=10):
-    """ELBO (averaged over `elbo_passes` draws of z) and importance-weighted NLL on held-out rows.
+def on_unique_rows(fn, x):
+    """fn(x) computed once per distinct row when rows repeat a lot (binary data), else on all rows.
 
-    Binary data repeat the same rows many times; the estimate for a row depends only on its values,
-    so identical rows are evaluated once (exact in expectation) when that saves at least half.
+    Exact for deterministic fn, and exact in distribution for Monte Carlo estimates: a row's
+    estimate depends only on its values. fn maps (n, D) to (n, ...).
     """
     unique, inverse = torch.unique(x, dim=0, return_inverse=True)
-    rows = unique if len(unique) <= len(x) // 2 else x
-    log_px, _ = importance_weighted(model, rows, n_samples)
-    if rows is unique:
-        log_px = log_px[inverse]
+    if len(unique) > len(x) // 2:
+        return fn(x)
+    return fn(unique)[inverse]
+
+
+def log_likelihood(model, x, n_samples):
+    """Importance-weighted estimate of log p(x) per row, (n,) tensor."""
+    return on_unique_rows(lambda rows: importance_weighted(model, rows, n_samples)[0], x)
+
+
+def held_out_likelihood(model, x, n_samples, elbo_passes=10):
+    """ELBO (averaged over `elbo_passes` draws of z) and importance-weighted NLL on held-out rows."""
+    log_px = log_likelihood(model, x, n_samples)
     elbo = np.mean([-evaluate_loss(model, x)["loss"] for _ in range(elbo_passes)])
     return {"elbo": float(elbo), "nll": float(-log_px.mean()), "iw_samples": n_samples}
 
 
-def match_clusters(true, pred):
-    """Map cluster ids to class ids by the assignment that maximises agreement (Hungarian).
+def batched(fn, batch_size=1024):
+    """fn applied to consecutive slices of its input and concatenated: bounded memory on big x."""
+    return lambda x: torch.cat([fn(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def latent_codes(model, x):
+    """model.embed over x, as a numpy array (n, Z)."""
+    return on_unique_rows(batched(model.embed), x).cpu().numpy()
+
+
+def cluster_to_class(true, pred):
+    """{cluster id: class id} by the one-to-one matching that maximises agreement (Hungarian).
 
     Works when the numbers of clusters and classes differ; unmatched clusters map to -1.
     """
@@ -42,6 +62,12 @@ def match_clusters(true, pred):
     rows, cols = linear_sum_assignment(-overlap)
     mapping = dict.fromkeys(clusters.tolist(), -1)
     mapping.update({int(clusters[r]): int(c) for r, c in zip(rows, cols, strict=True)})
+    return mapping
+
+
+def match_clusters(true, pred):
+    """Predicted cluster ids renamed to the class ids they match best (-1 when unmatched)."""
+    mapping = cluster_to_class(true, pred)
     return np.array([mapping[int(c)] for c in pred])
 
 
@@ -66,23 +92,50 @@ def latent_clusters(z_train, z_test, n_clusters, seed):
     return gmm.predict(z_test)
 
 
-def baselines(train, test, n_classes, likelihood, seed):
+@torch.no_grad()
+def cluster_assignments(model, x):
+    """argmax q(y | x) of a gmvae, per row, (n,)."""
+    return on_unique_rows(batched(lambda rows: model.cluster_probs(rows).argmax(1)), x).cpu().numpy()
+
+
+def cluster_usage(model, x):
+    """How many of the gmvae's K components are in use: those given at least 1% of the rows."""
+    shares = np.bincount(cluster_assignments(model, x), minlength=model.n_clusters) / len(x)
+    return {"k": model.n_clusters, "in_use": int((shares >= 0.01).sum()), "shares": shares.round(4).tolist()}
+
+
+def select_latent_clusters(z_train, n_classes, seed):
+    """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
+    on the latent codes, chosen by BIC (sklearn), lower is better."""
+    ks = list(range(2, 2 * n_classes + 1))
+    bics = [
+        float(
+            GaussianMixture(k, covariance_type="full", n_init=2, random_state=seed).fit(z_train).bic(z_train)
+        )
+        for k in ks
+    ]
+    best_k = ks[int(np.argmin(bics))]
+    return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
+
+
+def baselines(train, test, n_classes, likelihood, seed, mixture=None):
     """k-means and a Gaussian mixture on raw features; a Bernoulli mixture (EM) for binary data.
 
     Scores are recovery on the test rows; the mixtures also report held-out NLL when it is a
-    likelihood of the same kind as the model's (a Gaussian density on 0/1 data is not).
+    likelihood of the same kind as the model's (a Gaussian density on 0/1 data is not). `mixture`,
+    when given, is the already fitted classical mixture (fit_mixture) with n_classes components.
     """
+    mixture = mixture or fit_mixture(train.x, n_classes, likelihood, seed)
     out = {}
     kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(train.x)
     out["kmeans"] = recovery(test.labels, kmeans.predict(test.x))
-    gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed)
-    gmm.fit(train.x)
-    out["gmm"] = recovery(test.labels, gmm.predict(test.x))
     if likelihood == "gaussian":
-        out["gmm"]["nll"] = float(-gmm.score(test.x))
-    if likelihood == "bernoulli":
-        patterns, counts = np.unique(train.x, axis=0, return_counts=True)  # same fit, fewer rows
-        mixture = BernoulliMixture(n_classes, random_state=seed).fit(patterns, sample_weight=counts)
+        out["gmm"] = {**recovery(test.labels, mixture.predict(test.x)), "nll": float(-mixture.score(test.x))}
+    else:
+        gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(
+            train.x
+        )
+        out["gmm"] = recovery(test.labels, gmm.predict(test.x))
         out["mixture_em"] = {**recovery(test.labels, mixture.predict(test.x)), "nll": -mixture.score(test.x)}
     return out
 

@@ -1,12 +1,16 @@
-"""The VAE family: MLP builder, likelihood heads and the models.
+"""The model family: MLP builder, likelihood heads, VAE, mixture-prior VAE (GMVAE), AE and DAE.
 
 Every model answers the same questions, so training, evaluation and plots never ask which it is:
 - loss_parts(x, beta)   -> {"loss", "recon", "kl"}: batch means, loss = recon + beta * kl
-- log_weights(x, S)     -> (B, S) log p(x, z_s) - log q(z_s | x), for importance sampling
 - embed(x)              -> (B, Z) a deterministic latent code (the posterior mean)
 - decode_mean(z)        -> (B, D) expected features given z
+Latent variable models (has_likelihood = True) also give
+- log_weights(x, S)     -> (B, S) log p(x, z_s) - log q(z_s | x), for importance sampling
 - sample(n)             -> (n, D) new rows from the model
+and the GMVAE, whose latent includes the discrete cause, gives cluster_probs(x) = q(y | x).
 """
+
+import math
 
 import torch
 from torch import nn
@@ -72,6 +76,7 @@ class VAE(nn.Module):
     """Gaussian latent z ~ N(0, I), MLP encoder to q(z|x) = N(mu, diag sigma^2), MLP decoder to p(x|z)."""
 
     kind = "vae"
+    has_likelihood = True
 
     def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli"):
         super().__init__()
@@ -116,8 +121,180 @@ class VAE(nn.Module):
         return self.head.sample(self.decoder(torch.randn(n, self.latent_dim, device=device)))
 
 
-MODELS = {"vae": VAE}
+class GMVAE(nn.Module):
+    """VAE with a discrete latent y and a Gaussian-mixture prior on z (a "GMVAE"):
+
+        p(y) = Categorical(softmax(prior_logits)),  p(z | y) = N(m_y, diag s_y^2),  p(x | y, z) decoder
+        q(z | x, y) = N(mu_y(x), diag sigma_y(x)^2),  q(y | x) = posterior responsibilities (below)
+
+    For each row and each of the K values of y, one importance weight
+        w_y = p(x | y, z_y) p(z_y | y) / q(z_y | x, y),   z_y ~ q(z | x, y)
+    gives the bound log sum_y p(y) w_y <= log p(x) (in expectation), summed over y exactly: no
+    sampling of y, no REINFORCE. Its optimal q(y | x) is r_y = p(y) w_y / sum_y' p(y') w_y', the
+    responsibilities of an EM step, so the bound splits exactly into named parts:
+        recon = -sum_y r_y log p(x | y, z_y)
+        kl    =  sum_y r_y [log q(z_y | x, y) - log p(z_y | y)] + KL(r || p(y))
+    The recovered cluster of a row is argmax q(y | x), estimated with more samples at evaluation.
+    """
+
+    kind = "gmvae"
+    has_likelihood = True
+
+    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
+        super().__init__()
+        self.head = HEADS[likelihood]()
+        self.latent_dim, self.n_clusters = latent_dim, n_clusters
+        # q(z | x, y): a trunk on x, then one hidden layer on [h(x), onehot(y)], written as W h + V[y]
+        # so that all K values of y cost one matrix product.
+        self.encoder = mlp([n_features, hidden_dim])
+        self.posterior_from_x = nn.Linear(hidden_dim, hidden_dim)
+        self.posterior_from_y = nn.Parameter(torch.zeros(n_clusters, hidden_dim))
+        self.posterior_out = nn.Linear(hidden_dim, 2 * latent_dim)
+        self.prior_logits = nn.Parameter(torch.zeros(n_clusters))
+        # Spread the component means so that no two start on top of each other.
+        self.prior_mu = nn.Parameter(2.0 * torch.randn(n_clusters, latent_dim))
+        self.prior_log_var = nn.Parameter(torch.zeros(n_clusters, latent_dim))
+        # p(x | y, z): first layer on [z, onehot(y)] = W z + U[y], then as the VAE's decoder.
+        self.decoder_from_z = nn.Linear(latent_dim, hidden_dim)
+        self.decoder_from_y = nn.Parameter(torch.zeros(n_clusters, hidden_dim))
+        self.decoder_rest = nn.Sequential(
+            nn.ReLU(),
+            mlp([hidden_dim, hidden_dim]),
+            nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
+        )
+
+    def encode(self, x):
+        """q(z | x, y) for every y: mu, log_var, each (B, K, Z)."""
+        hidden = F.relu(self.posterior_from_x(self.encoder(x))[:, None] + self.posterior_from_y)  # (B, K, H)
+        return self.posterior_out(hidden).chunk(2, dim=-1)
+
+    def decode(self, z, clusters=None):
+        """Decoder output for z (..., K, Z) with y = 0..K-1 along the K axis, or for z (n, Z) and y (n,)."""
+        y_part = self.decoder_from_y if clusters is None else self.decoder_from_y[clusters]
+        return self.decoder_rest(self.decoder_from_z(z) + y_part)
+
+    def prior(self):
+        return F.log_softmax(self.prior_logits, dim=-1), self.prior_mu, self.prior_log_var
+
+    def prior_log_joint(self, z):
+        """log p(y) + log p(z | y) for z (n, Z) and every y, (n, K)."""
+        log_p_y, prior_mu, prior_log_var = self.prior()
+        return log_p_y + diagonal_normal_log_prob(z[:, None], prior_mu, prior_log_var)
+
+    def prior_log_prob(self, z):
+        """log p(z) = log sum_y p(y) N(z | m_y, diag s_y^2), the mixture prior's density, (n,)."""
+        return torch.logsumexp(self.prior_log_joint(z), dim=-1)
+
+    def _log_weight_parts(self, x, n_samples):
+        """log p(y) (K,); for S samples per (row, y): log p(x|y,z), log p(z|y), log q(z|x,y), (B, S, K)."""
+        mu, log_var = self.encode(x)
+        log_p_y, prior_mu, prior_log_var = self.prior()
+        eps = torch.randn(x.shape[0], n_samples, self.n_clusters, self.latent_dim, device=x.device)
+        z = mu[:, None] + torch.exp(0.5 * log_var)[:, None] * eps  # (B, S, K, Z)
+        log_q = -0.5 * (LOG_2PI + log_var[:, None] + eps.pow(2)).sum(-1)
+        log_prior = diagonal_normal_log_prob(z, prior_mu, prior_log_var)
+        log_lik = self.head.log_prob(self.decode(z), x[:, None, None])
+        return log_p_y, log_lik, log_prior, log_q
+
+    def loss_parts(self, x, beta=1.0):
+        log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, 1)
+        log_lik, log_prior, log_q = log_lik[:, 0], log_prior[:, 0], log_q[:, 0]  # one sample: (B, K)
+        r = torch.softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # q(y | x), (B, K)
+        recon = -(r * log_lik).sum(-1)
+        kl = (r * (log_q - log_prior)).sum(-1) + (r * (torch.log(r.clamp_min(1e-30)) - log_p_y)).sum(-1)
+        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
+
+    def log_weights(self, x, n_samples):
+        """(B, S): log sum_y p(y) w_ys, exact over y, one z_ys ~ q(z | x, y) per y and sample s."""
+        log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, n_samples)
+        return torch.logsumexp(log_p_y + log_lik + log_prior - log_q, dim=-1)
+
+    def cluster_probs(self, x, n_samples=64):
+        """q(y | x) proportional to p(y) * (1/S) sum_s w_ys: the model's posterior over clusters, (B, K)."""
+        log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, n_samples)
+        log_px_given_y = torch.logsumexp(log_lik + log_prior - log_q, dim=1) - math.log(n_samples)
+        return torch.softmax(log_p_y + log_px_given_y, dim=-1)
+
+    def embed(self, x):
+        """E_q[z | x] = sum_y q(y | x) mu_y(x), (B, Z)."""
+        mu, _ = self.encode(x)
+        return (self.cluster_probs(x)[..., None] * mu).sum(1)
+
+    def decode_mean(self, z, clusters=None):
+        """Expected features at z (n, Z) for cluster `clusters` (n,), or, by default, under q(y | z)."""
+        if clusters is None:  # the cluster whose prior component explains z best
+            clusters = self.prior_log_joint(z).argmax(-1)
+        return self.head.mean(self.decode(z, clusters))
+
+    def sample(self, n, clusters=None):
+        """n rows from the model; `clusters` (n,) fixes y instead of drawing it from p(y)."""
+        log_p_y, prior_mu, prior_log_var = self.prior()
+        if clusters is None:
+            clusters = torch.multinomial(log_p_y.exp(), n, replacement=True)
+        z = prior_mu[clusters] + torch.exp(0.5 * prior_log_var[clusters]) * torch.randn_like(
+            prior_mu[clusters]
+        )
+        return self.head.sample(self.decode(z, clusters))
 
 
-def build_model(kind, n_features, likelihood, latent_dim, hidden_dim):
-    return MODELS[kind](n_features, latent_dim=latent_dim, hidden_dim=hidden_dim, likelihood=likelihood)
+class AE(nn.Module):
+    """Deterministic autoencoder: z = f(x), p(x | z) from the decoder, loss = -log p(x | f(x)).
+
+    The non-probabilistic baseline: no prior, so no likelihood of x and no sampling. With
+    `corruption` > 0 it is a denoising autoencoder (DAE): during training the encoder sees a
+    corrupted copy of x (input dropout, or bit flips for binary data) and must reconstruct the clean x.
+    """
+
+    kind = "ae"
+    has_likelihood = False
+
+    def __init__(
+        self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", corruption=0.0, noise="dropout"
+    ):
+        super().__init__()
+        self.head = HEADS[likelihood]()
+        self.latent_dim, self.corruption, self.noise = latent_dim, corruption, noise
+        self.encoder = nn.Sequential(
+            mlp([n_features, hidden_dim, hidden_dim]), nn.Linear(hidden_dim, latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            mlp([latent_dim, hidden_dim, hidden_dim]),
+            nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
+        )
+
+    def corrupt(self, x):
+        if not self.training or self.corruption == 0:
+            return x
+        if self.noise == "flip":  # each bit flips with probability `corruption`
+            return torch.where(torch.rand_like(x) < self.corruption, 1 - x, x)
+        return F.dropout(x, self.corruption)  # zero a share of inputs, rescale the rest
+
+    def loss_parts(self, x, beta=1.0):
+        recon = -self.head.log_prob(self.decoder(self.encoder(self.corrupt(x))), x).mean()
+        return {"loss": recon, "recon": recon, "kl": torch.zeros((), device=x.device)}
+
+    def embed(self, x):
+        return self.encoder(x)
+
+    def decode_mean(self, z):
+        return self.head.mean(self.decoder(z))
+
+
+class DAE(AE):
+    kind = "dae"
+
+
+MODELS = {"vae": VAE, "gmvae": GMVAE, "ae": AE, "dae": DAE}
+
+
+def build_model(config):
+    """Build a model from a plain config dict (the one stored in model.pt)."""
+    kind = config["model"]
+    kwargs = dict(
+        latent_dim=config["latent_dim"], hidden_dim=config["hidden_dim"], likelihood=config["likelihood"]
+    )
+    if kind == "gmvae":
+        kwargs["n_clusters"] = config["n_clusters"]
+    if kind == "dae":
+        kwargs.update(corruption=config["corruption"], noise=config["noise"])
+    return MODELS[kind](config["n_features"], **kwargs)

@@ -27,17 +27,23 @@ def class_colors(n):
     return sns.color_palette("colorblind", n)
 
 
-def project_2d(z):
-    """(n, Z) -> (n, 2): the latent itself when Z <= 2, else its first two principal components."""
+def _projection(z):
+    """Points in 2-D and a function projecting a Gaussian (mean, diagonal variance) the same way."""
     if z.shape[1] == 1:
-        return np.column_stack([z[:, 0], np.zeros(len(z))]), ("z1", "")
+        points = np.column_stack([z[:, 0], np.zeros(len(z))])
+        return points, ("z1", ""), lambda m, v: (np.array([m[0], 0.0]), np.diag([v[0], 1e-6]))
     if z.shape[1] == 2:
-        return z, ("z1", "z2")
+        return z, ("z1", "z2"), lambda m, v: (m, np.diag(v))
     from sklearn.decomposition import PCA
 
     pca = PCA(2).fit(z)
     share = pca.explained_variance_ratio_
-    return pca.transform(z), (f"PC1 of z ({share[0]:.0%} of variance)", f"PC2 of z ({share[1]:.0%})")
+    basis = pca.components_  # (2, Z)
+    return (
+        pca.transform(z),
+        (f"PC1 of z ({share[0]:.0%} of variance)", f"PC2 of z ({share[1]:.0%})"),
+        lambda m, v: (pca.transform(m[None])[0], basis @ np.diag(v) @ basis.T),
+    )
 
 
 def latent_scatter(path, z, labels, class_names, title, legend_title="true class", max_points=4000):
@@ -47,7 +53,7 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
     (code, class) pair is drawn once with its area proportional to the number of rows.
     """
     plt, _ = _pyplot()
-    points, (xlabel, ylabel) = project_2d(z)
+    points, (xlabel, ylabel), _ = _projection(z)
     keys = np.column_stack([points.round(4), labels])
     _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
     if len(first) > max_points:  # a readable number of dots
@@ -92,17 +98,19 @@ def training_curves(path, history):
     save_figure(fig, path)
 
 
-def decoded_map(path, decode, feature_names, feature_label, z_range=3.0, steps=61):
+def decoded_map(path, decode, feature_names, feature_label, bounds=(-3.0, 3.0), note=None, steps=61):
     """Expected value of each feature over the 2-D latent plane, one small map per feature.
 
-    `decode` maps an (m, 2) array of latent points to an (m, D) array of expected features.
+    `decode` maps an (m, 2) array of latent points to an (m, D) array of expected features;
+    `bounds` (low, high) is the square of the plane drawn.
     """
     plt, _ = _pyplot()
-    grid = np.linspace(-z_range, z_range, steps)
+    low_z, high_z = bounds
+    grid = np.linspace(low_z, high_z, steps)
     z1, z2 = np.meshgrid(grid, grid)
     values = decode(np.column_stack([z1.ravel(), z2.ravel()]))  # (steps^2, D)
-    n_cols = min(5, len(feature_names))
-    n_rows = -(-len(feature_names) // n_cols)
+    n_rows = -(-len(feature_names) // 6)  # at most 6 maps per row, rows as even as possible
+    n_cols = -(-len(feature_names) // n_rows)
     fig, axes = plt.subplots(
         n_rows, n_cols, figsize=(2.6 * n_cols, 2.5 * n_rows + 0.6), squeeze=False, sharex=True, sharey=True
     )
@@ -114,7 +122,7 @@ def decoded_map(path, decode, feature_names, feature_label, z_range=3.0, steps=6
         image = ax.imshow(
             values[:, j].reshape(steps, steps),
             origin="lower",
-            extent=(-z_range, z_range, -z_range, z_range),
+            extent=(low_z, high_z, low_z, high_z),
             cmap=HEATMAP,
             vmin=low,
             vmax=high,
@@ -125,7 +133,7 @@ def decoded_map(path, decode, feature_names, feature_label, z_range=3.0, steps=6
         ax.set_xlabel("z1")
     for ax in axes[:, 0]:
         ax.set_ylabel("z2")
-    fig.suptitle(f"Decoded {feature_label} across the latent plane", y=1.0)
+    fig.suptitle(f"Decoded {feature_label} across the latent plane" + (f"\n{note}" if note else ""), y=1.02)
     fig.colorbar(image, ax=axes, shrink=0.8, label=feature_label)
     save_figure(fig, path)
 
@@ -156,12 +164,17 @@ def traversal_heatmaps(path, decode, latent_dim, feature_names, feature_label, z
 
 
 def profiles_side_by_side(path, left, right, row_names, feature_names, titles, value_label, fmt=".2f"):
-    """Two (classes x features) heatmaps on one colour scale: e.g. real beside generated."""
+    """Two (rows x features) heatmaps on one colour scale: e.g. the world beside the model.
+
+    `row_names` is one list for both panels or a pair (left names, right names).
+    """
     plt, sns = _pyplot()
+    left_rows, right_rows = row_names if isinstance(row_names, tuple) else (row_names, row_names)
     low, high = min(left.min(), right.min()), max(left.max(), right.max())
     width = 1.2 + 0.75 * len(feature_names)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * width, 0.55 * len(row_names) + 2.6), sharey=True)
-    for ax, values, title in zip(axes, (left, right), titles, strict=True):
+    height = 0.55 * max(len(left_rows), len(right_rows)) + 2.6
+    fig, axes = plt.subplots(1, 2, figsize=(2 * width, height))
+    for ax, values, rows, title in zip(axes, (left, right), (left_rows, right_rows), titles, strict=True):
         sns.heatmap(
             values,
             ax=ax,
@@ -172,7 +185,7 @@ def profiles_side_by_side(path, left, right, row_names, feature_names, titles, v
             fmt=fmt,
             annot_kws={"fontsize": 8},
             xticklabels=feature_names,
-            yticklabels=row_names,
+            yticklabels=rows,
             cbar_kws={"label": value_label},
         )
         ax.set_title(title)
@@ -183,7 +196,89 @@ def profiles_side_by_side(path, left, right, row_names, feature_names, titles, v
     save_figure(fig, path)
 
 
-def confusion_matrices(path, panels, class_names, cluster_label="recovered cluster (matched)"):
+def latent_clusters(
+    path, z, labels, class_names, clusters, cluster_names, cluster_class, components, class_noun
+):
+    """Latent means coloured by true class (left) and by recovered cluster (right), with the learned
+    prior components N(m_y, diag s_y^2) drawn as 1- and 2-sd ellipses in both panels.
+
+    A cluster takes the colour of the class it matches (cluster_class: {cluster: class or -1}), so
+    the two panels read alike where the model agrees with the truth; unmatched clusters get new colours.
+    components: [(mean (Z,), variance (Z,), name)] per cluster.
+    """
+    from matplotlib.patches import Ellipse
+
+    plt, _ = _pyplot()
+    points, (xlabel, ylabel), project = _projection(z)
+    colors = np.array(class_colors(len(class_names) + len(cluster_names)))
+    unmatched = iter(range(len(class_names), len(colors)))
+    cluster_color = np.array(
+        [
+            colors[cluster_class[c]] if cluster_class.get(c, -1) >= 0 else colors[next(unmatched)]
+            for c in range(len(cluster_names))
+        ]
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6), sharex=True, sharey=True)
+    keep = np.random.default_rng(0).permutation(len(points))[:3000]
+    for ax, palette, ids, names, title in (
+        (axes[0], colors, labels, class_names, f"coloured by true {class_noun}"),
+        (axes[1], cluster_color, clusters, cluster_names, "coloured by recovered cluster, argmax q(y|x)"),
+    ):
+        ax.scatter(*points[keep].T, s=8, c=palette[ids[keep]], alpha=0.35, edgecolors="none")
+        handles = [
+            plt.Line2D([], [], marker="o", linestyle="", color=palette[i], markersize=7, label=name)
+            for i, name in enumerate(names)
+        ]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, frameon=False)
+        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    for c, (mean, variance, _) in enumerate(components):
+        center, cov = project(mean, variance)
+        values, vectors = np.linalg.eigh(cov)
+        angle = np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1]))
+        for ax in axes:
+            for n_sd, style in ((1, "-"), (2, ":")):
+                ax.add_patch(
+                    Ellipse(
+                        center,
+                        2 * n_sd * np.sqrt(values[1]),
+                        2 * n_sd * np.sqrt(values[0]),
+                        angle=angle,
+                        fill=False,
+                        edgecolor=cluster_color[c] if ax is axes[1] else "0.25",
+                        linestyle=style,
+                        linewidth=1.6,
+                    )
+                )
+            ax.annotate(str(c + 1), center, ha="center", va="center", fontsize=10, fontweight="bold")
+    fig.suptitle(
+        "Latent space with the learned prior p(z | y): numbered ellipses at 1 sd (solid) and 2 sd (dotted)"
+    )
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def model_selection(path, ks, values, best_k, true_k, ylabel):
+    """A criterion (lower is better) against the number of clusters K, best and true K marked."""
+    plt, _ = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(ks, values, marker="o", label=ylabel)
+    ax.axvline(true_k, color="C2", linestyle="--", label=f"true number of classes ({true_k})")
+    ax.plot(
+        [best_k],
+        [values[ks.index(best_k)]],
+        marker="*",
+        markersize=16,
+        color="C3",
+        linestyle="",
+        label=f"chosen K = {best_k}",
+    )
+    ax.set(title="Choosing the number of clusters", xlabel="number of clusters K", ylabel=ylabel, xticks=ks)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def confusion_matrices(path, panels, class_names, class_noun="class"):
     """Row-normalised confusion matrices, e.g. {"VAE latent clusters": (true, pred), "Bayes": ...}."""
     from sklearn.metrics import confusion_matrix
 
@@ -191,8 +286,8 @@ def confusion_matrices(path, panels, class_names, cluster_label="recovered clust
     k = len(class_names)
     fig, axes = plt.subplots(1, len(panels), figsize=(1.6 + 4.6 * len(panels), 0.45 * k + 3.4), squeeze=False)
     for ax, (title, (true, pred)) in zip(axes[0], panels.items(), strict=True):
-        counts = confusion_matrix(true, pred, labels=range(k))
-        share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        counts = confusion_matrix(true, pred, labels=range(k))  # rows with unmatched clusters (-1) drop out
+        share = counts / np.maximum(np.bincount(true, minlength=k), 1)[:, None]
         sns.heatmap(
             share,
             ax=ax,
@@ -205,8 +300,12 @@ def confusion_matrices(path, panels, class_names, cluster_label="recovered clust
             yticklabels=class_names,
             cbar_kws={"label": "share of the true class"},
         )
-        accuracy = np.trace(counts) / counts.sum()
-        ax.set(title=f"{title}\naccuracy {accuracy:.1%}", xlabel=cluster_label, ylabel="true class")
+        accuracy = np.mean(true == pred)
+        ax.set(
+            title=f"{title}\naccuracy {accuracy:.1%}",
+            xlabel=f"recovered cluster, matched to a {class_noun}",
+            ylabel=f"true {class_noun}",
+        )
         ax.tick_params(axis="x", rotation=45)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")

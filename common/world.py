@@ -59,6 +59,10 @@ class World:
     def to_dict(self):
         raise NotImplementedError
 
+    def class_means(self):
+        """E[x | class], (K, D), when the world can say it exactly; None means: use sample means."""
+        return None
+
 
 def split(sample, test_fraction, rng):
     """Random train/test split; the test part has at least one row and so has the train part."""

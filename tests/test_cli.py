@@ -74,9 +74,3 @@ def test_interval_bounds():
     assert not cli.Interval(float, 0, 1, closed="neither").contains(0.0)
     assert cli.Interval(float, 0, 1, closed="right").contains(1.0)
     assert str(cli.Interval(float, 0, None, closed="neither")) == "(0, inf)"
-
-
-def test_model_choices_match_the_models_that_exist():
-    from common.models import MODELS
-
-    assert set(cli.MODEL_CHOICES) == set(MODELS)

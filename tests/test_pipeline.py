@@ -8,9 +8,11 @@ import pytest
 import torch
 
 import disease_dlvm
+from common.models import build_model
 
 TINY = ["--samples", "400", "--epochs", "3", "--iw-samples", "20", "--hidden-dim", "16", "--quiet"]
 FIGURES = {"latent.png", "training.png", "decoded.png", "generated.png", "confusion.png"}
+GMVAE_FIGURES = {"clusters.png", "profiles.png"}  # the default model of the disease demo
 
 
 def _metrics(folder):
@@ -35,20 +37,23 @@ def test_run_folder_has_every_file(full_run):
         "test.csv",
         "world.json",
     }
-    assert expected | FIGURES <= names
+    assert expected | FIGURES | GMVAE_FIGURES <= names
     assert not [n for n in names if ".tmp" in n]  # no leftovers of atomic writes
 
 
 def test_metrics_follow_the_schema(full_run):
     m = _metrics(full_run)
     assert m["demo"] == "disease" and m["status"] == "completed" and m["seed"] == 0
+    n_features = len(disease_dlvm.SYMPTOMS)
     assert m["data"] == {
         "source": "synthetic",
         "n_train": 320,
         "n_test": 80,
-        "n_features": 10,
+        "n_features": n_features,
         "n_classes": 5,
     }
+    assert m["model"] == "gmvae" and m["recovery"]["method"] == "argmax q(y|x)"
+    assert m["clusters"]["k"] == 5 and sum(m["clusters"]["shares"]) == pytest.approx(1, abs=1e-3)
     test = m["test"]
     assert test["nll_gap"] == pytest.approx(test["nll"] - test["true_nll"])
     assert test["nll"] <= -test["elbo"] + 0.05  # the IW bound is at least as tight as the ELBO (noise aside)
@@ -92,22 +97,11 @@ def test_config_and_model_round_trip(full_run):
     config = json.loads((full_run / "config.json").read_text())
     assert config["epochs"] == 3 and config["argv"][:2] == ["--samples", "400"]
     checkpoint = torch.load(full_run / "model.pt", weights_only=True)
-    model = disease_dlvm_model(checkpoint["config"])
+    model = build_model(checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
-    x = torch.tensor(pd.read_csv(full_run / "test.csv").iloc[:, :10].to_numpy(), dtype=torch.float32)
+    n_features = len(disease_dlvm.SYMPTOMS)
+    x = torch.tensor(pd.read_csv(full_run / "test.csv").iloc[:, :n_features].to_numpy(), dtype=torch.float32)
     assert model.embed(x).shape == (80, 2)
-
-
-def disease_dlvm_model(config):
-    from common.models import build_model
-
-    return build_model(
-        config["model"],
-        config["n_features"],
-        config["likelihood"],
-        config["latent_dim"],
-        config["hidden_dim"],
-    )
 
 
 def test_saved_data_has_symptoms_disease_and_severity(full_run):
