@@ -91,7 +91,7 @@ def main(argv=None):
         except ValueError as err:
             print(f"{parser.prog}: skipping {folder}: {err}", file=sys.stderr)
     if not runs:
-        parser.error(f"none of the {len(args.runs)} paths given is a run folder with a readable metrics.json")
+        parser.error("no run to compare: none of the paths given is a folder with a readable metrics.json")
 
     parent = os.path.commonpath([os.path.dirname(run["path"]) for run in runs])
     out = args.out or parent
@@ -141,7 +141,7 @@ def load_run(folder):
     """metrics.json and config.json of one run; ValueError says why the folder is not a run."""
     metrics_path = os.path.join(folder, "metrics.json")
     if not os.path.isdir(folder):
-        raise ValueError("no such folder")
+        raise ValueError("no folder matches" if glob.has_magic(folder) else "no such folder")
     if not os.path.isfile(metrics_path):
         if glob.glob(os.path.join(glob.escape(folder), "*", "metrics.json")):
             raise ValueError(f"no metrics.json, but its subfolders have one; try '{folder}/*'")
@@ -273,13 +273,23 @@ def plot(frame, x, y, others, path):
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     groups = data.groupby(others, dropna=False, sort=False) if others else [((), data)]
-    for key, group in sorted(groups, key=lambda item: [_order(v) for v in _as_tuple(item[0])]):
+    repeated = False
+    ordered = sorted(groups, key=lambda item: [_order(v) for v in _as_tuple(item[0])])
+    for i, (key, group) in enumerate(ordered):
         pairs = list(zip(others, _as_tuple(key), strict=True))
         label = ", ".join(_cell(v) if len(others) == 1 else f"{name}={_cell(v)}" for name, v in pairs)
         means = group.groupby(x, sort=False)[y].mean()  # repeated runs: a line through their mean
         xs = sorted(means.index, key=_order)
-        (line,) = ax.plot([position[v] for v in xs], [means[v] for v in xs], marker="o", label=label or None)
+        style = ("-", "--", ":", "-.")[i // 10 % 4]  # the palette has 10 colours; then change the dash
+        (line,) = ax.plot(
+            [position[v] for v in xs],
+            [means[v] for v in xs],
+            marker="o",
+            linestyle=style,
+            label=label or None,
+        )
         if len(group) > len(means):
+            repeated = True
             ax.scatter([position[v] for v in group[x]], group[y], color=line.get_color(), alpha=0.4, s=18)
     if numeric and min(values) > 0 and max(values) / min(values) >= 100:
         ax.set_xscale("log")  # e.g. learning rates 1e-4 ... 1e-2: equal steps in log space
@@ -291,14 +301,17 @@ def plot(frame, x, y, others, path):
     metric = METRICS[y]
     better = "higher" if metric.higher_is_better else "lower"
     short = metric.words.split(" (")[0]  # the unit is on the axis
+    title = f"{short[0].upper()}{short[1:]} against {x.replace('_', ' ')}, {len(data)} runs"
+    if repeated:
+        title += "\n(lines: mean of runs with the same flags; faint dots: each run)"
     ax.set(
         xlabel=_flag_words(x),
         ylabel=f"{metric.words}\n({better} is better)",
-        title=f"{short[0].upper()}{short[1:]} against {x.replace('_', ' ')}, {len(data)} runs",
+        title=title,
     )
     if others:
-        title = _flag_words(others[0]) if len(others) == 1 else "other flags"
-        ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        legend_title = _flag_words(others[0]) if len(others) == 1 else "other flags"
+        ax.legend(title=legend_title, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     save_figure(fig, path)
 
 
