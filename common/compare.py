@@ -103,18 +103,19 @@ def main(argv=None):
     if plot_x is not None:  # before anything is printed or written
         _check_plot_columns(parser, frame, flags, plot_x, plot_y)
 
+    # Files first, table second: `... | head` closes stdout early and must not cost the files.
+    from common import runio
+
+    written = [os.path.join(out, "compare.csv")]
+    runio.write_csv(written[0], frame)
+    if plot_x is not None:
+        written.append(os.path.join(out, "compare.png"))
+        plot(frame, plot_x, plot_y, [f for f in flags if f != plot_x], written[1])
+
     direction = "higher" if METRICS[args.sort].higher_is_better else "lower"
     print(f"{len(runs)} runs, sorted by {args.sort} ({direction} is better)")
     print(render(frame))
-    from common import runio
-
-    csv_path = os.path.join(out, "compare.csv")
-    runio.write_csv(csv_path, frame)
-    print(f"wrote {_show(csv_path)}")
-    if plot_x is not None:
-        png_path = os.path.join(out, "compare.png")
-        plot(frame, plot_x, plot_y, [f for f in flags if f != plot_x], png_path)
-        print(f"wrote {_show(png_path)}")
+    print("wrote " + " and ".join(_show(path) for path in written))
     return 0
 
 
@@ -353,4 +354,8 @@ def _show(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `... | head`: the reader has all it wanted (recipe from the Python docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
