@@ -5,8 +5,9 @@
 
 prints one row per run (the flags that differ between the runs, held-out NLL and its gap to the
 world, recovery ARI and its fraction of the Bayes-optimal ARI, the best baseline, ranking metrics,
-training time, and the status of runs that did not complete), sorted by --sort, and writes
-compare.csv (and compare.png with --plot) to the deepest folder that holds all the runs.
+training time, and the status of runs that did not complete), sorted by --sort (default nll;
+lower-is-better metrics ascending, higher-is-better ones descending, runs without it last), and
+writes compare.csv (and compare.png with --plot) to the deepest folder that holds all the runs.
 Quoted patterns ('results/beta*') are expanded here too. Numbers a run lacks are empty cells.
 """
 
