@@ -91,6 +91,9 @@ def main(argv=None):
             runs.append(load_run(folder))
         except ValueError as err:
             print(f"{parser.prog}: skipping {folder}: {err}", file=sys.stderr)
+            continue
+        if runs[-1]["config"] is None:
+            print(f"{parser.prog}: {folder}: no readable config.json; its flags stay empty", file=sys.stderr)
     if not runs:
         parser.error("no run to compare: none of the paths given is a folder with a readable metrics.json")
 

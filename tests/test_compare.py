@@ -189,6 +189,15 @@ def test_other_demo_and_missing_sections_give_empty_cells(tmp_path, capsys):
     assert list(table.index) == ["movie", "broken", "disease"]  # ndcg@100 first, then the given order
 
 
+def test_a_run_without_config_keeps_its_metrics_and_does_not_count_as_different(beta_runs, capsys):
+    (beta_runs / "beta2" / "config.json").unlink()
+    code, _, err = run_compare([beta_runs / "*"], capsys)
+    assert code == 0 and err.count("\n") == 1 and "beta2: no readable config.json" in err
+    table = read_table(beta_runs).set_index("run")
+    assert "latent_dim" not in table.columns  # only beta2 had latent_dim 4
+    assert pd.isna(table.loc["beta2", "beta"]) and table.loc["beta2", "nll"] == pytest.approx(4.10)
+
+
 def test_columns_nobody_has_are_dropped(beta_runs, capsys):
     run_compare([beta_runs / "*"], capsys)
     columns = set(read_table(beta_runs).columns)
