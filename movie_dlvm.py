@@ -111,11 +111,12 @@ def _ordinal_probabilities(affinity, thresholds):
     """P(r = c) for c = 1..5 under the ordered logit, (..., 5), from affinities (...)."""
     from scipy.special import expit
 
-    cumulative = expit(np.asarray(thresholds) - affinity[..., None])  # (..., 4) P(r <= c)
-    padded = np.concatenate(
-        [np.zeros_like(affinity)[..., None], cumulative, np.ones_like(affinity)[..., None]], axis=-1
-    )
-    return np.diff(padded, axis=-1)
+    cuts = np.concatenate([[-np.inf], thresholds, [np.inf]]) - affinity[..., None]  # (..., 6)
+    below, above = cuts[..., :-1], cuts[..., 1:]  # (..., 5) each: r = c when below < z - eta <= above
+    # P = F(above) - F(below) with F the logistic CDF; in the upper tail both F are near 1 and the
+    # difference cancels, so there use the survival form S(below) - S(above), S(t) = F(-t).
+    upper = below + above > 0
+    return np.where(upper, expit(-below) - expit(-above), expit(above) - expit(below))
 
 
 class MovieWorld(World):
@@ -244,23 +245,29 @@ class MovieWorld(World):
             raise ValueError("ratings must be 0 (not rated) or an integer 1..5")
         return codes.astype(np.int64)
 
-    def log_joint(self, x):
+    def log_joint(self, x, batch_size=4096):
         """log p(x, archetype = a) per row and archetype, (n, A), leniency integrated out."""
         from scipy.special import log_expit, logsumexp
 
         codes = self._check(x)  # (n, I)
-        n, n_classes, q = len(codes), self.n_classes, len(self.nodes)
-        watched = (codes > 0).astype(np.float64)  # (n, I)
+        n_classes, q = self.n_classes, len(self.nodes)
         archetypes = np.arange(n_classes)
         watch_logit = self.watch_intercept + self.watch_slope * self.taste(archetypes)  # (A, I)
-        log_watch = watched @ log_expit(watch_logit).T + (1 - watched) @ log_expit(-watch_logit).T  # (n, A)
         # Rating log-likelihood at every (archetype, node) pair: one-hot ratings times log P(r = c).
         pairs = np.repeat(archetypes, q)  # (A*Q,)
         log_p = np.log(self.rating_probabilities(pairs, np.tile(self.nodes, n_classes)))  # (A*Q, I, 5)
-        one_hot = (codes[:, :, None] == np.arange(1, N_RATINGS + 1)).reshape(n, -1)  # (n, I*5)
-        log_rating = one_hot @ log_p.reshape(n_classes * q, -1).T  # (n, A*Q)
-        log_rating = logsumexp(log_rating.reshape(n, n_classes, q) + self.log_node_weights, axis=2)  # (n, A)
-        return np.log(self.prior) + log_watch + log_rating
+        log_p = log_p.reshape(n_classes * q, -1).T  # (I*5, A*Q)
+        out = np.empty((len(codes), n_classes))
+        for start in range(0, len(codes), batch_size):  # blocks keep the one-hot matrix small
+            block = codes[start : start + batch_size]  # (b, I)
+            watched = (block > 0).astype(np.float64)
+            log_watch = (
+                watched @ log_expit(watch_logit).T + (1 - watched) @ log_expit(-watch_logit).T
+            )  # (b, A)
+            one_hot = (block[:, :, None] == np.arange(1, N_RATINGS + 1)).reshape(len(block), -1)  # (b, I*5)
+            log_rating = (one_hot @ log_p).reshape(len(block), n_classes, q) + self.log_node_weights
+            out[start : start + batch_size] = log_watch + logsumexp(log_rating, axis=2)  # (b, A)
+        return np.log(self.prior) + out
 
     def log_prob(self, x):
         from scipy.special import logsumexp

@@ -176,3 +176,20 @@ def test_to_dict_names_every_parameter(world):
     assert d["movies"][0]["title"] == world.feature_names[0]
     for key in ("genre_taste", "era_taste", "quality_weight", "leniency_bias", "thresholds", "watch_slope"):
         assert key in d
+
+
+def test_rating_probabilities_stay_positive_in_both_tails():
+    from movie_dlvm import _ordinal_probabilities
+
+    affinity = np.array([-60.0, -20.0, 0.0, 20.0, 60.0])
+    p = _ordinal_probabilities(affinity, np.array([-2.2, -0.9, 0.8, 2.5]))  # (5, 5)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
+    assert np.all(p > 0)  # no log(0) even where 1 - 1e-30 rounds to 1
+    # Far in the tails the logistic CDF is exp(t): P(r = 2 | eta = -60) = S(57.8) - S(59.1), and so on.
+    assert p[0, 1] == pytest.approx(np.exp(-57.8) - np.exp(-59.1), rel=1e-6)
+    assert p[4, 3] == pytest.approx(np.exp(-57.5) - np.exp(-59.2), rel=1e-6)
+
+
+def test_log_joint_does_not_depend_on_the_batch_size(world):
+    x = world.sample(50, np.random.default_rng(6)).x
+    np.testing.assert_allclose(world.log_joint(x, batch_size=7), world.log_joint(x), rtol=1e-12)
