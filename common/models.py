@@ -1,4 +1,5 @@
 """The model family: MLP builder, likelihood heads, VAE, mixture-prior VAE (GMVAE), AE and DAE.
+Real-valued features are standardised inside the model (Standardize).
 
 Every model answers the same questions, so training, evaluation and plots never ask which it is:
 - loss_parts(x, beta)   -> {"loss", "recon", "kl"}: batch means, loss = recon + beta * kl
@@ -72,7 +73,73 @@ class GaussianHead:
 HEADS = {"bernoulli": BernoulliHead, "gaussian": GaussianHead}
 
 
-class VAE(nn.Module):
+class Standardize(nn.Module):
+    """x -> (x - mean) / sd with the training rows' feature mean and sd, kept as buffers (so in model.pt).
+
+    Real features on their own scale (flavours 0-10) train badly raw, so the encoder sees standardised
+    x and the Gaussian head models standardised x. Every log-density a model reports stays in original
+    units by the change of variables: log p(x) = log p(x_std) + log |dx_std / dx| = log p(x_std) - sum log sd.
+    """
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("sd", torch.ones(n_features))
+
+    @torch.no_grad()
+    def fit(self, x):
+        """Set mean and sd from training rows x (n, D); a constant feature keeps sd 1."""
+        sd = x.std(0, correction=0)
+        self.mean.copy_(x.mean(0))
+        self.sd.copy_(torch.where(sd > 0, sd, torch.ones_like(sd)))
+        return self
+
+    def forward(self, x):
+        return (x - self.mean) / self.sd
+
+    def inverse(self, x_std):
+        return x_std * self.sd + self.mean
+
+    def log_jacobian(self):
+        """log |dx_std / dx|, added to a log-density of x_std to give one of x."""
+        return -self.sd.log().sum()
+
+
+class NoScaling(nn.Module):
+    """The identity, for features modelled as they are (0/1 data): no buffers, nothing to fit."""
+
+    def fit(self, x):
+        return self
+
+    def forward(self, x):
+        return x
+
+    def inverse(self, x_std):
+        return x_std
+
+    def log_jacobian(self):
+        return 0.0
+
+
+def make_scaling(likelihood, n_features):
+    return Standardize(n_features) if likelihood == "gaussian" else NoScaling()
+
+
+class ObservedUnits:
+    """The head applied to scaled features, with results in original units (mixed into every model)."""
+
+    def log_lik(self, out, x):
+        """log p(x | decoder output) in original units; x (..., D) broadcasts against out."""
+        return self.head.log_prob(out, self.scale(x)) + self.scale.log_jacobian()
+
+    def head_mean(self, out):
+        return self.scale.inverse(self.head.mean(out))
+
+    def head_sample(self, out):
+        return self.scale.inverse(self.head.sample(out))
+
+
+class VAE(ObservedUnits, nn.Module):
     """Gaussian latent z ~ N(0, I), MLP encoder to q(z|x) = N(mu, diag sigma^2), MLP decoder to p(x|z)."""
 
     kind = "vae"
@@ -81,6 +148,7 @@ class VAE(nn.Module):
     def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli"):
         super().__init__()
         self.head = HEADS[likelihood]()
+        self.scale = make_scaling(likelihood, n_features)
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(
             mlp([n_features, hidden_dim, hidden_dim]), nn.Linear(hidden_dim, 2 * latent_dim)
@@ -91,13 +159,13 @@ class VAE(nn.Module):
         )
 
     def encode(self, x):
-        mu, log_var = self.encoder(x).chunk(2, dim=-1)  # (B, Z) each
+        mu, log_var = self.encoder(self.scale(x)).chunk(2, dim=-1)  # (B, Z) each
         return mu, log_var
 
     def loss_parts(self, x, beta=1.0):
         mu, log_var = self.encode(x)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation trick
-        recon = -self.head.log_prob(self.decoder(z), x)  # (B,)
+        recon = -self.log_lik(self.decoder(z), x)  # (B,)
         kl = gaussian_kl(mu, log_var)  # (B,)
         return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
 
@@ -107,21 +175,21 @@ class VAE(nn.Module):
         z = mu[:, None] + torch.exp(0.5 * log_var)[:, None] * eps
         log_q = -0.5 * (LOG_2PI + log_var[:, None] + eps.pow(2)).sum(-1)  # log q(z|x), (B, S)
         log_prior = -0.5 * (LOG_2PI + z.pow(2)).sum(-1)  # log N(z | 0, I), (B, S)
-        log_lik = self.head.log_prob(self.decoder(z), x[:, None])  # (B, S)
+        log_lik = self.log_lik(self.decoder(z), x[:, None])  # (B, S)
         return log_lik + log_prior - log_q
 
     def embed(self, x):
         return self.encode(x)[0]
 
     def decode_mean(self, z):
-        return self.head.mean(self.decoder(z))
+        return self.head_mean(self.decoder(z))
 
     def sample(self, n):
         device = next(self.parameters()).device
-        return self.head.sample(self.decoder(torch.randn(n, self.latent_dim, device=device)))
+        return self.head_sample(self.decoder(torch.randn(n, self.latent_dim, device=device)))
 
 
-class GMVAE(nn.Module):
+class GMVAE(ObservedUnits, nn.Module):
     """VAE with a discrete latent y and a Gaussian-mixture prior on z (a "GMVAE"):
 
         p(y) = Categorical(softmax(prior_logits)),  p(z | y) = N(m_y, diag s_y^2),  p(x | y, z) decoder
@@ -143,6 +211,7 @@ class GMVAE(nn.Module):
     def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
         super().__init__()
         self.head = HEADS[likelihood]()
+        self.scale = make_scaling(likelihood, n_features)
         self.latent_dim, self.n_clusters = latent_dim, n_clusters
         # q(z | x, y): a trunk on x, then one hidden layer on [h(x), onehot(y)], written as W h + V[y]
         # so that all K values of y cost one matrix product.
@@ -165,7 +234,8 @@ class GMVAE(nn.Module):
 
     def encode(self, x):
         """q(z | x, y) for every y: mu, log_var, each (B, K, Z)."""
-        hidden = F.relu(self.posterior_from_x(self.encoder(x))[:, None] + self.posterior_from_y)  # (B, K, H)
+        h = self.posterior_from_x(self.encoder(self.scale(x)))  # (B, H)
+        hidden = F.relu(h[:, None] + self.posterior_from_y)  # (B, K, H)
         return self.posterior_out(hidden).chunk(2, dim=-1)
 
     def decode(self, z, clusters=None):
@@ -193,7 +263,7 @@ class GMVAE(nn.Module):
         z = mu[:, None] + torch.exp(0.5 * log_var)[:, None] * eps  # (B, S, K, Z)
         log_q = -0.5 * (LOG_2PI + log_var[:, None] + eps.pow(2)).sum(-1)
         log_prior = diagonal_normal_log_prob(z, prior_mu, prior_log_var)
-        log_lik = self.head.log_prob(self.decode(z), x[:, None, None])
+        log_lik = self.log_lik(self.decode(z), x[:, None, None])
         return log_p_y, log_lik, log_prior, log_q
 
     def loss_parts(self, x, beta=1.0):
@@ -224,7 +294,7 @@ class GMVAE(nn.Module):
         """Expected features at z (n, Z) for cluster `clusters` (n,), or, by default, under q(y | z)."""
         if clusters is None:  # the cluster whose prior component explains z best
             clusters = self.prior_log_joint(z).argmax(-1)
-        return self.head.mean(self.decode(z, clusters))
+        return self.head_mean(self.decode(z, clusters))
 
     def sample(self, n, clusters=None):
         """n rows from the model; `clusters` (n,) fixes y instead of drawing it from p(y)."""
@@ -234,10 +304,10 @@ class GMVAE(nn.Module):
         z = prior_mu[clusters] + torch.exp(0.5 * prior_log_var[clusters]) * torch.randn_like(
             prior_mu[clusters]
         )
-        return self.head.sample(self.decode(z, clusters))
+        return self.head_sample(self.decode(z, clusters))
 
 
-class AE(nn.Module):
+class AE(ObservedUnits, nn.Module):
     """Deterministic autoencoder: z = f(x), p(x | z) from the decoder, loss = -log p(x | f(x)).
 
     The non-probabilistic baseline: no prior, so no likelihood of x and no sampling. With
@@ -253,6 +323,7 @@ class AE(nn.Module):
     ):
         super().__init__()
         self.head = HEADS[likelihood]()
+        self.scale = make_scaling(likelihood, n_features)
         self.latent_dim, self.corruption, self.noise = latent_dim, corruption, noise
         self.encoder = nn.Sequential(
             mlp([n_features, hidden_dim, hidden_dim]), nn.Linear(hidden_dim, latent_dim)
@@ -270,14 +341,15 @@ class AE(nn.Module):
         return F.dropout(x, self.corruption)  # zero a share of inputs, rescale the rest
 
     def loss_parts(self, x, beta=1.0):
-        recon = -self.head.log_prob(self.decoder(self.encoder(self.corrupt(x))), x).mean()
+        # Corrupt the scaled input: dropout then sets a feature to its training mean, not to 0.
+        recon = -self.log_lik(self.decoder(self.encoder(self.corrupt(self.scale(x)))), x).mean()
         return {"loss": recon, "recon": recon, "kl": torch.zeros((), device=x.device)}
 
     def embed(self, x):
-        return self.encoder(x)
+        return self.encoder(self.scale(x))
 
     def decode_mean(self, z):
-        return self.head.mean(self.decoder(z))
+        return self.head_mean(self.decoder(z))
 
 
 class DAE(AE):

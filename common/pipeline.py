@@ -155,6 +155,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture):
     device = x_train.device
 
     def prepare(model):
+        model.scale.fit(x_train[:, : world.n_features])  # standardise real features with the training rows
         if model.kind == "gmvae":
             start = mixture
             if len(mixture.weights_) != n_clusters:

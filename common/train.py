@@ -92,7 +92,7 @@ def warm_start(model, weights, means, *, steps=100, batch_size=256, lr=3e-3):
     the mixture's, so no component starts empty and the ELBO refines a sensible clustering.
     """
     device = model.prior_logits.device
-    targets = torch.as_tensor(means, dtype=torch.float32, device=device)  # (K, D)
+    targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
     with torch.no_grad():
         model.prior_logits.copy_(torch.log(torch.as_tensor(weights, dtype=torch.float32, device=device)))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
