@@ -86,4 +86,7 @@ def fit_mixture(x, n_components, likelihood, seed):
         return BernoulliMixture(n_components, random_state=seed).fit(patterns, sample_weight=counts)
     from sklearn.mixture import GaussianMixture
 
-    return GaussianMixture(n_components, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(x)
+    # Best of 5 starts, as the Bernoulli mixture: one k-means start often lands in a poor local optimum.
+    return GaussianMixture(
+        n_components, covariance_type="full", reg_covar=1e-3, n_init=5, random_state=seed
+    ).fit(x)
