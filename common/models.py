@@ -266,10 +266,12 @@ class GMVAE(ObservedUnits, nn.Module):
         log_lik = self.log_lik(self.decode(z), x[:, None, None])
         return log_p_y, log_lik, log_prior, log_q
 
-    def loss_parts(self, x, beta=1.0):
+    def loss_parts(self, x, beta=1.0, responsibilities=None):
+        """The bound above; `responsibilities` (B, K), when given, replace q(y | x) (held fixed)."""
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, 1)
         log_lik, log_prior, log_q = log_lik[:, 0], log_prior[:, 0], log_q[:, 0]  # one sample: (B, K)
         r = torch.softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # q(y | x), (B, K)
+        r = r if responsibilities is None else responsibilities
         recon = -(r * log_lik).sum(-1)
         kl = (r * (log_q - log_prior)).sum(-1) + (r * (torch.log(r.clamp_min(1e-30)) - log_p_y)).sum(-1)
         return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}

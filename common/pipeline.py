@@ -160,7 +160,14 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture):
             start = mixture
             if len(mixture.weights_) != n_clusters:
                 start = fit_mixture(x_train.cpu().numpy(), n_clusters, world.likelihood, args.seed)
-            warm_start(model, start.weights_, start.means_)
+            rows = x_train[:, : world.n_features]
+            warm_start(
+                model,
+                start.weights_,
+                start.means_,
+                rows=rows,
+                responsibilities=start.predict_proba(rows.cpu().numpy()),
+            )
 
     return fit_restarts(
         lambda: build_model(config).to(device),

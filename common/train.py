@@ -84,12 +84,17 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
     return history
 
 
-def warm_start(model, weights, means, *, steps=100, batch_size=256, lr=3e-3):
+def warm_start(
+    model, weights, means, *, steps=100, batch_size=256, lr=3e-3, rows=None, responsibilities=None, epochs=10
+):
     """Start a GMVAE at a fitted classical mixture (weights (K,), mean profiles (K, D)).
 
     p(y) is set to the mixture's weights and the decoder is taught, for a few steps, to map
     z ~ p(z | y) to component y's mean profile. The first responsibilities q(y | x) are then close to
     the mixture's, so no component starts empty and the ELBO refines a sensible clustering.
+    With training `rows` (n, D) and the mixture's `responsibilities` (n, K), the model then trains
+    for `epochs` with q(y | x) held at them: encoder and decoder learn each component's shape before
+    q(y | x) is set free (without this, two components of a real-valued mixture can merge early).
     """
     device = model.prior_logits.device
     targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
@@ -106,6 +111,17 @@ def warm_start(model, weights, means, *, steps=100, batch_size=256, lr=3e-3):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    if rows is None:
+        return
+    held = torch.as_tensor(responsibilities, dtype=torch.float32, device=device)  # (n, K)
+    for _ in range(epochs):
+        order = torch.randperm(rows.shape[0], device=device)
+        for first in range(0, rows.shape[0], batch_size):
+            index = order[first : first + batch_size]
+            loss = model.loss_parts(rows[index], responsibilities=held[index])["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
 
 def fit_restarts(build, x_train, *, restarts, seed, prepare=None, **fit_kwargs):
