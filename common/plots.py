@@ -1,7 +1,7 @@
 """Figures every demo shares. Matplotlib (Agg) and seaborn are imported only when a figure is drawn.
 
-Colours: seaborn's "colorblind" palette for classes, viridis for heatmaps (both readable with the
-common colour-vision deficiencies). Every axis carries the world's own names.
+Colours: the Okabe-Ito palette for classes, viridis for heatmaps (both readable with the common
+colour-vision deficiencies). Every axis carries the world's own names.
 """
 
 import numpy as np
@@ -9,6 +9,9 @@ import numpy as np
 from common.runio import save_figure
 
 HEATMAP = "viridis"
+# Okabe and Ito (2008), "Color Universal Design": eight colours told apart with any common colour-vision
+# deficiency. Yellow comes last: it is faint on white. (seaborn's "colorblind" has three orange-browns.)
+CLASS_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442"]
 
 
 def _pyplot():
@@ -23,8 +26,9 @@ def _pyplot():
 
 
 def class_colors(n):
+    """n class colours: Okabe-Ito, then evenly spaced hues when a plot needs more than eight."""
     _, sns = _pyplot()
-    return sns.color_palette("colorblind", n)
+    return sns.color_palette(CLASS_COLORS[:n]) + (sns.color_palette("husl", n - 8) if n > 8 else [])
 
 
 def _projection(z):
@@ -278,13 +282,16 @@ def model_selection(path, ks, values, best_k, true_k, ylabel):
     save_figure(fig, path)
 
 
-def confusion_matrices(path, panels, class_names, class_noun="class"):
+def confusion_matrices(path, panels, class_names, class_noun="class", xlabel=None):
     """Row-normalised confusion matrices, e.g. {"VAE latent clusters": (true, pred), "Bayes": ...}."""
     from sklearn.metrics import confusion_matrix
 
     plt, sns = _pyplot()
     k = len(class_names)
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.6 + 4.6 * len(panels), 0.45 * k + 3.4), squeeze=False)
+    width = max(4.6, 2.2 + 0.6 * k)  # per panel: room for k annotated cells side by side
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(1.6 + width * len(panels), 0.45 * k + 3.4), squeeze=False
+    )
     for ax, (title, (true, pred)) in zip(axes[0], panels.items(), strict=True):
         counts = confusion_matrix(true, pred, labels=range(k))  # rows with unmatched clusters (-1) drop out
         share = counts / np.maximum(np.bincount(true, minlength=k), 1)[:, None]
@@ -296,6 +303,7 @@ def confusion_matrices(path, panels, class_names, class_noun="class"):
             vmax=1,
             annot=True,
             fmt=".2f",
+            annot_kws={"fontsize": 9},
             xticklabels=class_names,
             yticklabels=class_names,
             cbar_kws={"label": "share of the true class"},
@@ -303,7 +311,7 @@ def confusion_matrices(path, panels, class_names, class_noun="class"):
         accuracy = np.mean(true == pred)
         ax.set(
             title=f"{title}\naccuracy {accuracy:.1%}",
-            xlabel=f"recovered cluster, matched to a {class_noun}",
+            xlabel=xlabel or f"recovered cluster, matched to a {class_noun}",
             ylabel=f"true {class_noun}",
         )
         ax.tick_params(axis="x", rotation=45)
