@@ -1,5 +1,5 @@
-"""The model family: MLP builder, likelihood heads, VAE, mixture-prior VAE (GMVAE), AE and DAE.
-Real-valued features are standardised inside the model (Standardize).
+"""The model family: MLP builder, likelihood heads, VAE, mixture-prior VAE (GMVAE), conditional VAE
+(CVAE), AE and DAE. Real-valued features are standardised inside the model (Standardize).
 
 Every model answers the same questions, so training, evaluation and plots never ask which it is:
 - loss_parts(x, beta)   -> {"loss", "recon", "kl"}: batch means, loss = recon + beta * kl
@@ -8,7 +8,8 @@ Every model answers the same questions, so training, evaluation and plots never 
 Latent variable models (has_likelihood = True) also give
 - log_weights(x, S)     -> (B, S) log p(x, z_s) - log q(z_s | x), for importance sampling
 - sample(n)             -> (n, D) new rows from the model
-and the GMVAE, whose latent includes the discrete cause, gives cluster_probs(x) = q(y | x).
+and the GMVAE, whose latent includes the discrete cause, gives cluster_probs(x) = q(y | x); the CVAE is
+a GMVAE whose y is known while training.
 """
 
 import math
@@ -267,7 +268,8 @@ class GMVAE(ObservedUnits, nn.Module):
         return log_p_y, log_lik, log_prior, log_q
 
     def loss_parts(self, x, beta=1.0, responsibilities=None):
-        """The bound above; `responsibilities` (B, K), when given, replace q(y | x) (held fixed)."""
+        """The bound above; `responsibilities` (B, K), when given, replace q(y | x): a one-hot row is a
+        row whose y is known (the bound on log p(x, y)), a soft row one whose q(y | x) is held fixed."""
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, 1)
         log_lik, log_prior, log_q = log_lik[:, 0], log_prior[:, 0], log_q[:, 0]  # one sample: (B, K)
         r = torch.softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # q(y | x), (B, K)
@@ -307,6 +309,37 @@ class GMVAE(ObservedUnits, nn.Module):
             prior_mu[clusters]
         )
         return self.head_sample(self.decode(z, clusters))
+
+
+class CVAE(GMVAE):
+    """Conditional VAE: p(x | y, z) with y the known class (one-hot, seen by encoder and decoder) and
+    p(z | y) = N(0, I), so z holds only what y does not say (in the cuisine: richness and style).
+
+    It is the GMVAE's architecture with y observed while training and p(z | y) fixed, which also makes
+    it a full model of x: p(y) is learned from the label shares, and for rows without a label
+    everything is the GMVAE's (log p(x) summed over y, q(y | x) = p(y | x) by Bayes' rule, sampling).
+    Rows for training carry their label: the D features, then K one-hot columns (with_labels); the
+    loss is then the bound on log p(x, y): recon + KL(q(z | x, y) || N(0, I)) + (-log p(y)) as kl.
+    """
+
+    kind = "cvae"
+
+    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
+        super().__init__(n_features, latent_dim, hidden_dim, likelihood, n_clusters)
+        self.n_features = n_features
+        del self.prior_mu, self.prior_log_var  # fixed at N(0, I): buffers, so no gradient moves them
+        self.register_buffer("prior_mu", torch.zeros(n_clusters, latent_dim))
+        self.register_buffer("prior_log_var", torch.zeros(n_clusters, latent_dim))
+
+    def loss_parts(self, x, beta=1.0):
+        if x.shape[-1] == self.n_features:  # no labels: the GMVAE's bound on log p(x)
+            return super().loss_parts(x, beta)
+        return super().loss_parts(x[:, : self.n_features], beta, responsibilities=x[:, self.n_features :])
+
+
+def with_labels(x, labels, n_classes):
+    """Rows for a CVAE: features (n, D) then one-hot labels, (n, D + K)."""
+    return torch.cat([x, F.one_hot(labels, n_classes).to(x.dtype)], dim=1)
 
 
 class AE(ObservedUnits, nn.Module):
@@ -358,7 +391,7 @@ class DAE(AE):
     kind = "dae"
 
 
-MODELS = {"vae": VAE, "gmvae": GMVAE, "ae": AE, "dae": DAE}
+MODELS = {"vae": VAE, "gmvae": GMVAE, "ae": AE, "dae": DAE, "cvae": CVAE}
 
 
 def build_model(config):
@@ -367,7 +400,7 @@ def build_model(config):
     kwargs = dict(
         latent_dim=config["latent_dim"], hidden_dim=config["hidden_dim"], likelihood=config["likelihood"]
     )
-    if kind == "gmvae":
+    if kind in ("gmvae", "cvae"):
         kwargs["n_clusters"] = config["n_clusters"]
     if kind == "dae":
         kwargs.update(corruption=config["corruption"], noise=config["noise"])

@@ -32,6 +32,12 @@ def run(world, args, parser, extra_figures=None):
     train, test = split(data, args.test_fraction, rng)
     x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
     x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
+    x_fit, x_valid = x_train, x_test
+    if args.model == "cvae":  # a conditional model trains on rows that carry their label
+        from common.models import with_labels
+
+        x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
+        x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
     runio.write_json(
         os.path.join(args.out, "config.json"), {**vars(args), "demo": world.name, "device": device}
     )
@@ -58,7 +64,7 @@ def run(world, args, parser, extra_figures=None):
             n_clusters, metrics["model_selection"] = select_clusters(args, world, train, mixture, device)
         else:
             n_clusters = world.n_classes if args.clusters in (None, "auto") else args.clusters
-        model, history, restart_scores = train_model(args, world, x_train, x_test, n_clusters, mixture)
+        model, history, restart_scores = train_model(args, world, x_fit, x_valid, n_clusters, mixture)
     except Diverged as err:
         # The model holds the last good weights: keep them and say what went wrong and what to try.
         _write_history(args.out, err.history)
@@ -89,6 +95,13 @@ def run(world, args, parser, extra_figures=None):
     if model.kind == "gmvae":
         clusters, method = evaluate.cluster_assignments(model, x_test), "argmax q(y|x)"
         metrics["clusters"] = evaluate.cluster_usage(model, x_train)
+        matched = evaluate.cluster_to_class(test.labels, clusters)  # the class each cluster stands for
+        metrics["clusters"]["matched_class"] = [
+            world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
+            for c in range(model.n_clusters)
+        ]
+    elif model.kind == "cvae":  # y is the class itself (seen in training): p(y | x) by Bayes' rule
+        clusters, method = evaluate.cluster_assignments(model, x_test), "argmax p(y|x), trained with labels"
     else:
         z_train = evaluate.latent_codes(model, x_train)
         n_fit = n_clusters
@@ -103,6 +116,8 @@ def run(world, args, parser, extra_figures=None):
         "method": method,
         **evaluate.bayes_recovery(world, test),
     }
+    if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
+        metrics["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
     metrics["baselines"] = evaluate.baselines(
         train, test, world.n_classes, world.likelihood, args.seed, mixture=mixture
     )
@@ -264,8 +279,9 @@ def summary(metrics, world, out):
         lines.append(
             f"  clusters chosen: K = {metrics['model_selection']['best_k']} (true {world.n_classes})"
         )
+    task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
     lines += [
-        f"  {world.class_noun} recovery ARI {rec['ari']:.3f}   Bayes-optimal {rec['bayes_ari']:.3f} "
+        f"  {world.class_noun} {task} ARI {rec['ari']:.3f}   Bayes-optimal {rec['bayes_ari']:.3f} "
         f"({rec['ari'] / rec['bayes_ari']:.0%} of it)   best baseline {best_name} {best['ari']:.3f}",
         f"  results in {out}",
     ]

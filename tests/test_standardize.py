@@ -38,7 +38,7 @@ def _scaled_and_twin(kind):
     return model, twin, x[:20]
 
 
-@pytest.mark.parametrize("kind", ["vae", "gmvae"])
+@pytest.mark.parametrize("kind", ["vae", "gmvae", "cvae"])
 def test_log_p_x_is_log_p_of_standardised_x_minus_sum_log_sd(kind):
     model, twin, x = _scaled_and_twin(kind)
     x_std = (x - model.scale.mean) / model.scale.sd
