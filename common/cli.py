@@ -244,10 +244,16 @@ def add_shared_flags(parser, demo, defaults=None):
     return parser
 
 
-def parse(parser, argv=None):
-    """Parse and validate everything that can be checked without heavy imports."""
+def parse(parser, argv=None, demo_checks=None):
+    """Parse and validate everything that can be checked without heavy imports.
+
+    demo_checks(parser, args), when given, checks a demo's own flags first; it may fill in values that
+    the shared checks read (the cuisine demo's --conditional chooses the model).
+    """
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if demo_checks is not None:
+        demo_checks(parser, args)
     check_conflicts(parser, args)
     check_out_dir(parser, args.out)
     return args
