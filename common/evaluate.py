@@ -147,7 +147,7 @@ def reconstruction(model, x, feature_names, likelihood):
     Binary features: ROC AUC of the decoded probability against the observed 0/1 (sklearn).
     Real features: R^2 of the decoded mean. Returns the mean and the per-feature scores.
     """
-    x_hat = model.decode_mean(model.embed(x)).cpu().numpy()
+    x_hat = model.reconstruct(x).cpu().numpy()
     x = x.cpu().numpy()
     if likelihood == "bernoulli":
         name, scorer = "auc", skm.roc_auc_score

@@ -5,6 +5,7 @@ Every model answers the same questions, so training, evaluation and plots never 
 - loss_parts(x, beta)   -> {"loss", "recon", "kl"}: batch means, loss = recon + beta * kl
 - embed(x)              -> (B, Z) a deterministic latent code (the posterior mean)
 - decode_mean(z)        -> (B, D) expected features given z
+- reconstruct(x)        -> (B, D) expected features of x encoded and decoded
 Latent variable models (has_likelihood = True) also give
 - log_weights(x, S)     -> (B, S) log p(x, z_s) - log q(z_s | x), for importance sampling
 - sample(n)             -> (n, D) new rows from the model
@@ -138,6 +139,10 @@ class ObservedUnits:
 
     def head_sample(self, out):
         return self.scale.inverse(self.head.sample(out))
+
+    def reconstruct(self, x):
+        """Expected features of x after encoding and decoding, (B, D)."""
+        return self.decode_mean(self.embed(x))
 
 
 class VAE(ObservedUnits, nn.Module):
@@ -293,6 +298,13 @@ class GMVAE(ObservedUnits, nn.Module):
         """E_q[z | x] = sum_y q(y | x) mu_y(x), (B, Z)."""
         mu, _ = self.encode(x)
         return (self.cluster_probs(x)[..., None] * mu).sum(1)
+
+    def reconstruct(self, x):
+        """Decoded with the row's own cluster argmax q(y | x) and its mean mu_y(x), (B, D): decoding
+        E_q[z | x] under the cluster whose prior is highest there can pick another cluster's decoder."""
+        clusters = self.cluster_probs(x).argmax(-1)  # (B,)
+        mu = self.encode(x)[0][torch.arange(x.shape[0], device=x.device), clusters]  # (B, Z)
+        return self.decode_mean(mu, clusters)
 
     def decode_mean(self, z, clusters=None):
         """Expected features at z (n, Z) for cluster `clusters` (n,), or, by default, under q(y | z)."""
