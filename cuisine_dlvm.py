@@ -22,16 +22,23 @@ so log p(x) = log sum_k pi_k N(x | mu_k, Sigma_k) in closed form, and p(region |
 The scores are left unclipped: a dish can score a little below 0 or above 10, because clipping would
 put probability mass on the edges and break the exact density.
 
-Example:
+The model. By default a mixture-prior VAE (gmvae): its discrete latent y finds the regions without
+ever seeing one, and its continuous z the richness and style within a region. --conditional instead
+trains a conditional VAE on the region labels, which can then cook a dish of any region on demand:
+
     python cuisine_dlvm.py --samples 8000 --epochs 80 --visualize
+    python cuisine_dlvm.py --conditional --generate "west african" --count 5
 """
 
+import argparse
+import json
 import math
+import os
 import sys
 
 import numpy as np
 
-from common.cli import Interval, add_shared_flags, build_parser, parse
+from common.cli import POSITIVE_INT, Interval, add_shared_flags, build_parser, parse
 from common.world import Sample, World
 
 FLAVOURS = ["sweet", "salty", "sour", "bitter", "umami", "spicy", "rich", "herbal", "smoky", "aromatic"]
@@ -140,6 +147,9 @@ class CuisineWorld(World):
         """mu_k, (K, D): the expected profile of a dish from region k."""
         return self.means.copy()
 
+    def class_means(self):
+        return self.region_means()
+
     def region_covariances(self):
         """Sigma_k = W_k W_k^T + w w^T + diag(psi_k), (K, D, D): the spread of dishes within region k."""
         styles = self.style_loadings @ self.style_loadings.transpose(0, 2, 1)  # (K, D, D)
@@ -209,6 +219,130 @@ class CuisineWorld(World):
         }
 
 
+def model_profiles(world, model, test, device, n=2000):
+    """Each region's mean flavour profile as the model has it, (K, D), and how it was obtained.
+
+    cvae: dishes generated given the region. gmvae: dishes generated from the cluster matched to the
+    region (a region no cluster matched stays NaN). vae: generated dishes weighted by the world's
+    p(region | x). ae / dae cannot generate: their reconstructions of held-out dishes of the region.
+    """
+    import torch
+
+    from common import evaluate
+
+    k = world.n_classes
+    with torch.no_grad():
+        if model.kind == "cvae":
+            rows = [
+                model.sample(n, torch.full((n,), r, device=device)).mean(0).cpu().numpy() for r in range(k)
+            ]
+            return np.stack(rows), "the model: generated given the region"
+        x_test = torch.as_tensor(test.x, device=device)
+        if model.kind == "gmvae":
+            mapping = evaluate.cluster_to_class(test.labels, evaluate.cluster_assignments(model, x_test))
+            profiles = np.full((k, world.n_features), np.nan)
+            for cluster, region in mapping.items():
+                if region >= 0:
+                    dishes = model.sample(n, torch.full((n,), cluster, device=device))
+                    profiles[region] = dishes.mean(0).cpu().numpy()
+            return profiles, "the model: generated from the cluster matched to the region"
+        if model.has_likelihood:
+            dishes = model.sample(5 * n).cpu().numpy()
+            weights = world.posterior(dishes)  # (n, K)
+            profiles = (weights.T @ dishes) / weights.sum(0)[:, None]
+            return profiles, "the model: generated, weighted by p(region | x)"
+        decoded = model.decode_mean(model.embed(x_test)).cpu().numpy()
+        profiles = np.stack([decoded[test.labels == r].mean(0) for r in range(k)])
+        return profiles, "the model: reconstructed held-out dishes (an autoencoder cannot generate)"
+
+
+def profile_figures(out, *, world, model, test, device, **_):
+    """region_profiles.png: one radar chart per region, the world's profile beside the model's."""
+    profiles, label = model_profiles(world, model, test, device)
+    spread = np.sqrt(np.diagonal(world.region_covariances(), axis1=1, axis2=2))  # (K, D) sd within a region
+    plot_region_radar(
+        os.path.join(out, "region_profiles.png"), world, world.region_means(), spread, profiles, label
+    )
+
+
+MODEL_MARKERS = {"marker": "o", "markersize": 4.5, "markerfacecolor": "white", "markeredgewidth": 1.2}
+
+
+def plot_region_radar(path, world, truth, spread, model, model_label):
+    """A radar chart per region: the world's mean profile (solid, with a band of +-1 sd) and the model's
+    (dashed). truth, spread, model: (K, D); a row of NaN in model is left out (no cluster matched)."""
+    from matplotlib.patches import Patch
+
+    from common.plots import _pyplot, class_colors
+    from common.runio import save_figure
+
+    plt, _ = _pyplot()
+    k, d = truth.shape
+    angles = np.linspace(0, 2 * np.pi, d, endpoint=False)
+    closed = lambda values: np.append(values, values[:1])  # noqa: E731  (a closed polygon)
+    theta = closed(angles)
+    colors = class_colors(k)
+    n_cols = 4
+    n_rows = -(-(k + 1) // n_cols)  # one spare panel for the legend
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(4.1 * n_cols, 4.0 * n_rows), subplot_kw={"projection": "polar"}
+    )
+    top = math.ceil(max(np.nanmax(truth + spread), np.nanmax(model)))
+    for r, ax in enumerate(axes.flat):
+        if r >= k:
+            ax.axis("off")
+            continue
+        ax.fill_between(
+            theta, closed(truth[r] - spread[r]), closed(truth[r] + spread[r]), color=colors[r], alpha=0.15
+        )
+        ax.plot(theta, closed(truth[r]), color=colors[r], linewidth=2.2)
+        if not np.isnan(model[r]).any():  # white-filled markers keep it visible on any region colour
+            ax.plot(theta, closed(model[r]), color="0.15", linewidth=1.4, linestyle="--", **MODEL_MARKERS)
+        ax.set_xticks(angles, world.feature_names, fontsize=9)
+        ax.set_ylim(min(0, math.floor(np.nanmin(truth - spread))), top)
+        ax.set_yticks(range(0, top + 1, 2), [str(v) for v in range(0, top + 1, 2)], fontsize=7, color="0.4")
+        ax.set_rlabel_position(180 / d)  # between the first two flavours, clear of their names
+        title = world.class_names[r] + ("" if not np.isnan(model[r]).any() else "\n(no cluster matched)")
+        ax.set_title(title, fontsize=12, fontweight="bold", color=colors[r], pad=14)
+    legend = axes.flat[k]
+    legend.legend(
+        handles=[
+            plt.Line2D([], [], color="0.45", linewidth=2.2, label="the world: mean profile"),
+            Patch(color="0.45", alpha=0.25, label="the world: \u00b11 sd of its dishes"),
+            plt.Line2D(
+                [], [], color="0.15", linewidth=1.4, linestyle="--", label=model_label, **MODEL_MARKERS
+            ),
+        ],
+        loc="center",
+        frameon=False,
+        fontsize=10,
+    )
+    fig.suptitle("Mean flavour profile of each region (scores 0-10): the world and the model", fontsize=14)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+DEFAULT_MODEL = "gmvae"
+CONDITIONAL_ANNEAL = 10  # epochs of KL annealing for the conditional VAE (measured: 5-10 work, 0 collapses)
+# Models that can generate a dish of a named region, and why the others cannot.
+CANNOT_GENERATE = {
+    "vae": "a vae has one Gaussian latent and no notion of region to sample from",
+    "ae": "an autoencoder has no prior to sample from",
+    "dae": "an autoencoder has no prior to sample from",
+}
+
+
+def region_name(text):
+    """--generate: a region by name in any case, with spaces, hyphens or underscores ('west-african')."""
+    wanted = " ".join(text.replace("-", " ").replace("_", " ").split()).casefold()
+    for name in REGIONS:
+        if name.casefold() == wanted:
+            return name
+    raise argparse.ArgumentTypeError(
+        f"unknown region {text!r}; choose one of: {', '.join(REGIONS)} (any case)"
+    )
+
+
 def make_parser():
     parser = build_parser("cuisine", __doc__.split("\n\n")[0])
     parser.add_argument(
@@ -218,15 +352,107 @@ def make_parser():
         metavar="N",
         help="dishes drawn from the world, before the train/test split (default: 8000)",
     )
-    return add_shared_flags(parser, "cuisine", {"epochs": 80})
+    add_shared_flags(parser, "cuisine", {"model": DEFAULT_MODEL, "epochs": 80, "iw_samples": 100})
+    # None: so that check_flags can tell a chosen --model or --anneal-epochs from the default.
+    parser.set_defaults(model=None, anneal_epochs=None)
+    cuisine = parser.add_argument_group("cuisine")
+    cuisine.add_argument(
+        "--conditional",
+        action="store_true",
+        help="train a conditional VAE, whose encoder and decoder see the region, instead of --model; it "
+        "learns from the region labels, so its region scores are classification, not discovery. Its KL "
+        f"weight is annealed over the first {CONDITIONAL_ANNEAL} epochs unless --anneal-epochs says "
+        "otherwise: without it z goes unused (posterior collapse) (default: off)",
+    )
+    cuisine.add_argument(
+        "--generate",
+        type=region_name,
+        metavar="REGION",
+        help="after training, print --count new dishes of REGION (e.g. 'West African', any case) and save "
+        "them to generated.csv; needs --conditional or --model gmvae (default: off)",
+    )
+    cuisine.add_argument(
+        "--count",
+        type=POSITIVE_INT,
+        metavar="N",
+        help="number of dishes --generate makes (default: 10)",
+    )
+    return parser
+
+
+def check_flags(parser, args):
+    """The cuisine flags against each other and the model; fills in the model, --anneal-epochs, --count."""
+    if args.model is None:
+        args.model = "cvae" if args.conditional else DEFAULT_MODEL
+    elif args.conditional:
+        parser.error(
+            f"argument --conditional: trains its own model, a conditional VAE; drop --model {args.model}"
+        )
+    if args.anneal_epochs is None:
+        args.anneal_epochs = min(CONDITIONAL_ANNEAL, args.epochs) if args.conditional else 0
+    if args.conditional and args.clusters is not None:
+        parser.error("argument --clusters: the conditional VAE has one class per region; drop --clusters")
+    if args.count is not None and args.generate is None:
+        parser.error("argument --count: says how many dishes --generate makes; add --generate REGION")
+    if args.generate is not None and args.model in CANNOT_GENERATE:
+        parser.error(
+            f"argument --generate: {CANNOT_GENERATE[args.model]}; use --model gmvae (samples the cluster "
+            "matched to the region) or --conditional"
+        )
+    args.count = 10 if args.count is None else args.count
+
+
+def generate(world, args, prog):
+    """Print and save --count new dishes of region --generate, from the run folder's model.pt."""
+    import pandas as pd
+    import torch
+
+    from common import runio
+    from common.models import build_model
+
+    checkpoint = runio.load_model_file(os.path.join(args.out, "model.pt"))
+    model = build_model(checkpoint["config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.eval()
+    if model.kind == "cvae":
+        cluster = world.class_names.index(args.generate)
+        note = f"{args.count} dishes generated by the conditional VAE given region {args.generate}"
+    else:  # the gmvae never saw a region: use the cluster matched to it on held-out dishes
+        with open(os.path.join(args.out, "metrics.json")) as f:
+            matched = json.load(f)["clusters"]["matched_class"]
+        if args.generate not in matched:
+            print(
+                f"{prog}: error: no cluster of the gmvae was "
+                f"matched to {args.generate}; try --clusters {world.n_classes} or --conditional",
+                file=sys.stderr,
+            )
+            return 1
+        cluster = matched.index(args.generate)
+        note = (
+            f"{args.count} dishes sampled from gmvae cluster {cluster + 1}, the cluster matched to "
+            f"{args.generate} on held-out dishes (the gmvae never saw a region label)"
+        )
+    torch.manual_seed(args.seed)
+    with torch.no_grad():
+        dishes = model.sample(args.count, torch.full((args.count,), cluster)).numpy()  # (N, D)
+    frame = pd.DataFrame(
+        dishes, columns=world.feature_names, index=pd.RangeIndex(1, args.count + 1, name="dish")
+    )
+    runio.write_csv(os.path.join(args.out, "generated.csv"), frame.round(3))
+    print(note + ":")
+    print(frame.round(1).to_string())
+    return 0
 
 
 def main(argv=None):
     parser = make_parser()
-    args = parse(parser, argv)
+    args = parse(parser, argv, demo_checks=check_flags)
     from common.pipeline import run
 
-    return run(CuisineWorld(), args, parser)
+    code = run(CuisineWorld(), args, parser, extra_figures=profile_figures)
+    if code == 0 and args.generate is not None:
+        code = generate(CuisineWorld(), args, parser.prog)
+    return code
 
 
 if __name__ == "__main__":
