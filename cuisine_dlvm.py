@@ -35,6 +35,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 
 import numpy as np
 
@@ -310,10 +311,17 @@ def plot_region_radar(path, world, truth, spread, model, model_label):
             plt.Line2D([], [], color="0.45", linewidth=2.2, label="the world: mean profile"),
             Patch(color="0.45", alpha=0.25, label="the world: \u00b11 sd of its dishes"),
             plt.Line2D(
-                [], [], color="0.15", linewidth=1.4, linestyle="--", label=model_label, **MODEL_MARKERS
+                [],
+                [],
+                color="0.15",
+                linewidth=1.4,
+                linestyle="--",
+                label=textwrap.fill(model_label, 34, subsequent_indent="  "),
+                **MODEL_MARKERS,
             ),
         ],
-        loc="center",
+        loc="center left",
+        bbox_to_anchor=(0.0, 0.5),
         frameon=False,
         fontsize=10,
     )
