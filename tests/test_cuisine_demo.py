@@ -11,6 +11,7 @@ import cuisine_dlvm
 import disease_dlvm
 from common import runio
 from common.models import build_model, with_labels
+from common.pipeline import run
 from common.train import fit
 from cuisine_dlvm import FLAVOURS, REGIONS, CuisineWorld
 
@@ -94,6 +95,25 @@ def test_the_gmvae_generates_from_the_cluster_matched_to_the_region(tmp_path, ca
     assert f"gmvae cluster {cluster + 1}, the cluster matched to Mediterranean" in note
     assert "never saw a region label" in note
     assert len(pd.read_csv(tmp_path / "generated.csv")) == 10  # the default --count
+
+
+def test_a_region_no_cluster_matched_is_reported_in_one_line_with_exit_1(tmp_path, capsys):
+    # With 2 clusters at most 2 of the 7 regions are matched; asking for another one fails politely.
+    parser = cuisine_dlvm.make_parser()
+    args = cuisine_dlvm.parse(
+        parser, [*TINY, "--clusters", "2", "--out", str(tmp_path)], cuisine_dlvm.check_flags
+    )
+    assert run(CuisineWorld(), args, parser) == 0
+    matched = _metrics(tmp_path)["clusters"]["matched_class"]
+    args.generate = next(name for name in REGIONS if name not in matched)
+    capsys.readouterr()
+    assert cuisine_dlvm.generate(CuisineWorld(), args, parser.prog) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"cuisine_dlvm.py: error: no cluster of the gmvae was matched to {args.generate}; "
+        "try --clusters 7 or --conditional\n"
+    )
+    assert not (tmp_path / "generated.csv").exists()
 
 
 def _exit_2(argv, tmp_path, capsys, main=cuisine_dlvm.main):
