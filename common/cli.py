@@ -237,6 +237,12 @@ def add_shared_flags(parser, demo, defaults=None):
         "--visualize", action="store_true", help="write the figures as PNG files (default: off)"
     )
     output.add_argument(
+        "--interpret",
+        action="store_true",
+        help="decode the latent space: traversals, magnitude of change per factor and mutual information "
+        "with the true factors, in interpret.csv and metrics.json (default: off)",
+    )
+    output.add_argument(
         "--save-data",
         action="store_true",
         help="also write train.csv, test.csv and world.json (default: off)",

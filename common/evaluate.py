@@ -65,6 +65,16 @@ def cluster_to_class(true, pred):
     return mapping
 
 
+def cluster_names(class_names, mapping, n_clusters):
+    """'cluster 3 ~ influenza' for a cluster matched to a class, 'cluster 5 (unmatched)' otherwise."""
+    return [
+        f"cluster {c + 1} ~ {class_names[mapping[c]]}"
+        if mapping.get(c, -1) >= 0
+        else f"cluster {c + 1} (unmatched)"
+        for c in range(n_clusters)
+    ]
+
+
 def match_clusters(true, pred):
     """Predicted cluster ids renamed to the class ids they match best (-1 when unmatched)."""
     mapping = cluster_to_class(true, pred)

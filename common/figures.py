@@ -97,21 +97,11 @@ def class_profiles(world, test):
     return np.stack([test.x[test.labels == k].mean(0) for k in range(world.n_classes)])
 
 
-def cluster_names(world, mapping, n_clusters):
-    """'cluster 3 ~ influenza' for a cluster matched to a class, 'cluster 5 (unmatched)' otherwise."""
-    return [
-        f"cluster {c + 1} ~ {world.class_names[mapping[c]]}"
-        if mapping.get(c, -1) >= 0
-        else f"cluster {c + 1} (unmatched)"
-        for c in range(n_clusters)
-    ]
-
-
 @torch.no_grad()
 def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000):
     mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
-    names = cluster_names(world, mapping, k)
+    names = evaluate.cluster_names(world.class_names, mapping, k)
     # Clusters in the order of the classes they match, unmatched ones last.
     order = sorted(range(k), key=lambda c: (mapping.get(c, -1) < 0, mapping.get(c, -1), c))
     _, prior_mu, prior_log_var = model.prior()
@@ -154,4 +144,21 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
             "the model: decoded profile of each cluster",
         ),
         world.value_label,
+    )
+
+
+def interpretation(out, world, summary, traversals):
+    """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information)."""
+    plots.traversal_grid(
+        os.path.join(out, "traversals.png"), traversals, world.feature_names, world.value_label
+    )
+    gains = np.array(list(summary["information_gain"].values())).T  # (Z, factors)
+    mi = np.array(list(summary["normalised_mi"].values())).T
+    plots.factor_heatmaps(
+        os.path.join(out, "interpret.png"),
+        gains,
+        list(summary["information_gain"]),
+        mi,
+        list(summary["normalised_mi"]),
+        summary["mig"],
     )

@@ -107,6 +107,16 @@ def run(world, args, parser, extra_figures=None):
         train, test, world.n_classes, world.likelihood, args.seed, mixture=mixture
     )
 
+    if args.interpret:
+        from common.interpret import interpret
+
+        names = None
+        if model.kind == "gmvae":
+            mapping = evaluate.cluster_to_class(test.labels, clusters)
+            names = evaluate.cluster_names(world.class_names, mapping, model.n_clusters)
+        table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
+        runio.write_csv(os.path.join(args.out, "interpret.csv"), table)
+
     _write_history(args.out, history)
     runio.save_model(os.path.join(args.out, "model.pt"), model, model_config(args, world, model))
     if args.save_data:
@@ -115,6 +125,8 @@ def run(world, args, parser, extra_figures=None):
         from common import figures
 
         figures.shared(args.out, world, model, history, test, z_test, clusters, metrics, device)
+        if args.interpret:
+            figures.interpretation(args.out, world, metrics["interpret"], traversals)
         if extra_figures is not None:
             extra_figures(args.out, world=world, model=model, test=test, z_test=z_test, device=device)
 

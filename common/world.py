@@ -59,6 +59,15 @@ class World:
     def to_dict(self):
         raise NotImplementedError
 
+    def true_factors(self, sample):
+        """The generative factors of each row, {name: (n,)}: the class and the continuous factors."""
+        return {self.class_noun: sample.labels, **sample.factors}
+
+    def output_factors(self, x):
+        """How the world reads a (decoded) row, {factor: (n, bins) probabilities}: by default the
+        Bayes posterior over the class. Used to measure what a latent dimension changes."""
+        return {self.class_noun: self.posterior(x)}
+
     def class_means(self):
         """E[x | class], (K, D), when the world can say it exactly; None means: use sample means."""
         return None
