@@ -96,36 +96,19 @@ def bayes_recovery(world, test):
     return {f"bayes_{k}": v for k, v in scores.items()}
 
 
+def _latent_mixture(n_clusters, z_train, seed):
+    """Full-covariance Gaussian mixture for latent codes. Binary data give many identical codes, which
+    can collapse a component onto one point: regularise the covariances relative to the codes' scale."""
+    reg_covar = 1e-3 * float(np.mean(np.var(z_train, axis=0))) + 1e-9
+    return GaussianMixture(
+        n_clusters, covariance_type="full", reg_covar=reg_covar, n_init=3, random_state=seed
+    )
+
+
 def latent_clusters(z_train, z_test, n_clusters, seed):
-    """Clusters of latent codes: a full-covariance Gaussian mixture fitted on the training codes."""
-    gmm = GaussianMixture(n_clusters, covariance_type="full", n_init=3, random_state=seed).fit(z_train)
-    return gmm.predict(z_test)
-
-
-@torch.no_grad()
-def cluster_assignments(model, x):
-    """argmax q(y | x) of a gmvae, per row, (n,)."""
-    return on_unique_rows(batched(lambda rows: model.cluster_probs(rows).argmax(1)), x).cpu().numpy()
-
-
-def cluster_usage(model, x):
-    """How many of the gmvae's K components are in use: those given at least 1% of the rows."""
-    shares = np.bincount(cluster_assignments(model, x), minlength=model.n_clusters) / len(x)
-    return {"k": model.n_clusters, "in_use": int((shares >= 0.01).sum()), "shares": shares.round(4).tolist()}
-
-
-def select_latent_clusters(z_train, n_classes, seed):
-    """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
-    on the latent codes, chosen by BIC (sklearn), lower is better."""
-    ks = list(range(2, 2 * n_classes + 1))
-    bics = [
-        float(
-            GaussianMixture(k, covariance_type="full", n_init=2, random_state=seed).fit(z_train).bic(z_train)
-        )
-        for k in ks
-    ]
-    best_k = ks[int(np.argmin(bics))]
-    return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
+    """Clusters of latent codes: a Gaussian mixture fitted on the training codes, applied to the test codes."""
+    z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
+    return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test)
 
 
 def baselines(train, test, n_classes, likelihood, seed, mixture=None):
