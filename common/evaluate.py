@@ -106,7 +106,7 @@ def _latent_mixture(n_clusters, z_train, seed):
 
 
 def latent_clusters(z_train, z_test, n_clusters, seed):
-    """Clusters of latent codes: a Gaussian mixture fitted on the training codes, applied to the test codes."""
+    """Clusters of latent codes: a Gaussian mixture fitted on the training codes, applied to test codes."""
     z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
     return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test)
 
