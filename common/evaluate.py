@@ -111,6 +111,28 @@ def latent_clusters(z_train, z_test, n_clusters, seed):
     return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test)
 
 
+@torch.no_grad()
+def cluster_assignments(model, x):
+    """argmax q(y | x) of a gmvae, per row, (n,)."""
+    return on_unique_rows(batched(lambda rows: model.cluster_probs(rows).argmax(1)), x).cpu().numpy()
+
+
+def cluster_usage(model, x):
+    """How many of the gmvae's K components are in use: those given at least 1% of the rows."""
+    shares = np.bincount(cluster_assignments(model, x), minlength=model.n_clusters) / len(x)
+    return {"k": model.n_clusters, "in_use": int((shares >= 0.01).sum()), "shares": shares.round(4).tolist()}
+
+
+def select_latent_clusters(z_train, n_classes, seed):
+    """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
+    on the latent codes, chosen by BIC (sklearn), lower is better."""
+    ks = list(range(2, 2 * n_classes + 1))
+    z_train = z_train.astype(np.float64)
+    bics = [float(_latent_mixture(k, z_train, seed).fit(z_train).bic(z_train)) for k in ks]
+    best_k = ks[int(np.argmin(bics))]
+    return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
+
+
 def baselines(train, test, n_classes, likelihood, seed, mixture=None):
     """k-means and a Gaussian mixture on raw features; a Bernoulli mixture (EM) for binary data.
 
