@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from common.cli import Interval, add_shared_flags, build_parser, parse
+from common.cli import Interval, add_data_flags, add_shared_flags, build_parser, parse
 from common.world import Sample, World
 
 SYMPTOMS = [
@@ -160,7 +160,8 @@ def make_parser():
         metavar="N",
         help="patients drawn from the world, before the train/test split (default: 10000)",
     )
-    return add_shared_flags(parser, "disease", {"model": "gmvae"})
+    add_shared_flags(parser, "disease", {"model": "gmvae"})
+    return add_data_flags(parser, binary=True)
 
 
 def main(argv=None):

@@ -133,25 +133,25 @@ def select_latent_clusters(z_train, n_classes, seed):
     return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
 
 
-def baselines(train, test, n_classes, likelihood, seed, mixture=None):
+def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=True):
     """k-means and a Gaussian mixture on raw features; a Bernoulli mixture (EM) for binary data.
 
-    Scores are recovery on the test rows; the mixtures also report held-out NLL when it is a
-    likelihood of the same kind as the model's (a Gaussian density on 0/1 data is not). `mixture`,
-    when given, is the already fitted classical mixture (fit_mixture) with n_classes components.
+    Scores are recovery on the test rows (when they have labels); the mixtures also report held-out
+    NLL when it is a likelihood of the same kind as the model's (a Gaussian density on 0/1 data is
+    not). `mixture`, when given, is the already fitted classical mixture with n_classes components.
     """
     mixture = mixture or fit_mixture(train.x, n_classes, likelihood, seed)
+    scores = (lambda pred: recovery(test.labels, pred)) if labelled else (lambda pred: {})
     out = {}
-    kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(train.x)
-    out["kmeans"] = recovery(test.labels, kmeans.predict(test.x))
+    if labelled:
+        out["kmeans"] = scores(KMeans(n_classes, n_init=10, random_state=seed).fit(train.x).predict(test.x))
     if likelihood == "gaussian":
-        out["gmm"] = {**recovery(test.labels, mixture.predict(test.x)), "nll": float(-mixture.score(test.x))}
+        out["gmm"] = {**scores(mixture.predict(test.x)), "nll": float(-mixture.score(test.x))}
     else:
-        gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(
-            train.x
-        )
-        out["gmm"] = recovery(test.labels, gmm.predict(test.x))
-        out["mixture_em"] = {**recovery(test.labels, mixture.predict(test.x)), "nll": -mixture.score(test.x)}
+        if labelled:
+            gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed)
+            out["gmm"] = scores(gmm.fit(train.x).predict(test.x))
+        out["mixture_em"] = {**scores(mixture.predict(test.x)), "nll": -mixture.score(test.x)}
     return out
 
 

@@ -13,8 +13,12 @@ from common import evaluate, plots
 
 
 def shared(out, world, model, history, test, z_test, clusters, metrics, device):
+    """The figures every run draws. Without a world (--data) there is no truth to draw beside the
+    model; without a label column the rows have no classes to colour by."""
     path = lambda name: os.path.join(out, name)  # noqa: E731
-    names = world.class_names
+    labelled = world.n_classes > 0
+    names = world.class_names if labelled else ["all held-out rows"]
+    colour_by = test.labels if labelled else np.zeros(len(test), dtype=int)
 
     def decode(z):
         with torch.no_grad():
@@ -23,12 +27,13 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
     plots.latent_scatter(
         path("latent.png"),
         z_test,
-        test.labels,
+        colour_by,
         names,
-        f"Latent means of held-out rows, coloured by true {world.class_noun}",
-        legend_title=f"true {world.class_noun}",
+        "Latent means of held-out rows" + (f", coloured by true {world.class_noun}" if labelled else ""),
+        legend_title=f"true {world.class_noun}" if labelled else "",
     )
-    plots.training_curves(path("training.png"), history)
+    if history:  # a model loaded from a folder without history.csv has none
+        plots.training_curves(path("training.png"), history)
     if model.latent_dim == 2:
         # The square [-3, 3]^2 holds most of N(0, I); widen it to hold every held-out code too.
         reach = max(3.0, float(np.abs(z_test).max()) * 1.1)
@@ -40,7 +45,7 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             path("decoded.png"), decode, model.latent_dim, world.feature_names, world.value_label
         )
 
-    if model.has_likelihood:
+    if model.has_likelihood and world.has_truth:
         # Generated rows, each weighted by the world's posterior p(class | x): if the model were
         # perfect, these weighted means would equal the true per-class feature means exactly.
         with torch.no_grad():
@@ -59,22 +64,20 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             world.value_label,
         )
 
-    plots.confusion_matrices(
-        path("confusion.png"),
-        {
+    if labelled:
+        panels = {
             f"{model.kind}: {metrics['recovery']['method']}": (
                 test.labels,
                 evaluate.match_clusters(test.labels, clusters),
-            ),
-            f"Bayes-optimal: argmax p({world.class_noun} | x)": (
+            )
+        }
+        if world.has_truth:
+            panels[f"Bayes-optimal: argmax p({world.class_noun} | x)"] = (
                 test.labels,
                 world.posterior(test.x).argmax(1),
-            ),
-        },
-        names,
-        class_noun=world.class_noun,
-    )
-    if model.kind == "gmvae":
+            )
+        plots.confusion_matrices(path("confusion.png"), panels, names, class_noun=world.class_noun)
+    if model.kind == "gmvae" and labelled:
         gmvae_figures(out, world, model, test, z_test, clusters, device)
     if "model_selection" in metrics:
         selection = metrics["model_selection"]

@@ -96,10 +96,12 @@ def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0,
         return model.decode_mean(z).cpu().numpy()
 
     rows = np.random.default_rng(0).permutation(len(z_test))[:max_rows]  # bounded cost on big test sets
-    gains, output_names = magnitude_of_change(decode, world.output_factors, z_test[rows], delta)
+    gains, output_names = np.zeros((model.latent_dim, 0)), []
+    if world.output_factors(test.x[:1]) is not None:  # a world to read decoded outputs with
+        gains, output_names = magnitude_of_change(decode, world.output_factors, z_test[rows], delta)
     true = world.true_factors(test)
     mi = normalised_mutual_information(z_test, true)
-    mig, gaps = mutual_information_gap(mi)
+    mig, gaps = mutual_information_gap(mi) if true else (None, np.zeros(0))
 
     # Traversal centres: the origin (the prior's mode), or each gmvae cluster's prior mean.
     if model.kind == "gmvae":
@@ -127,7 +129,7 @@ def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0,
             for j, f in enumerate(true)
         ]
     )
-    table = table.merge(mi_frame, on=["latent_dim", "factor"], how="outer")
+    table = table.merge(mi_frame, on=["latent_dim", "factor"], how="outer") if len(mi_frame) else table
     summary = {
         "delta": delta,
         "information_gain": {f: gains[:, j].round(5).tolist() for j, f in enumerate(output_names)},

@@ -43,12 +43,16 @@ def save_figure(fig, path):
     plt.close(fig)
 
 
-def save_model(path, model, config):
-    """state_dict plus a JSON-safe config: loadable with torch.load(..., weights_only=True)."""
+def save_model(path, model, config, training=None):
+    """state_dict plus a JSON-safe config, and the training state (epoch, optimizer, RNG, history) that
+    --resume continues from: tensors and plain values only, loadable with weights_only=True."""
     import torch
 
+    checkpoint = {"state_dict": model.state_dict(), "config": config}
+    if training is not None:
+        checkpoint["training"] = training
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "config": config}, tmp)
+        torch.save(checkpoint, tmp)
 
 
 class CheckpointError(ValueError):

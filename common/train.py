@@ -5,7 +5,10 @@ shuffled permutation. Loss parts are summed on the device and read back once per
 loop never waits for a host sync.
 """
 
+import copy
 import math
+import signal
+import threading
 import time
 
 import torch
@@ -30,6 +33,54 @@ def cosine_lr(epoch, epochs, lr):
     return lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
 
 
+class Interrupted(Exception):
+    """Training stopped on request. `model` holds the weights after the last complete epoch and
+    `state` what --resume needs to continue exactly from there."""
+
+    def __init__(self, epoch, history, model, state):
+        super().__init__(f"interrupted after epoch {epoch}")
+        self.epoch, self.history, self.model, self.state = epoch, history, model, state
+
+
+class StopRequest:
+    """While active, SIGINT (Ctrl-C) and SIGTERM only set a flag: training finishes its batch and stops
+    at a clean point. A second signal stops at once (KeyboardInterrupt); files are written atomically,
+    so even then none is left half-written."""
+
+    def __init__(self):
+        self.signal = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    @property
+    def requested(self):
+        return self.signal is not None
+
+
+def _training_state(epoch, optimizer, history):
+    """Everything needed to continue after `epoch` exactly as an uninterrupted run would (CPU)."""
+    return {
+        "epoch": epoch,
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "rng": torch.get_rng_state(),
+        "history": copy.deepcopy(history),
+    }
+
+
 @torch.no_grad()
 def evaluate_loss(model, x, batch_size=4096):
     """Mean loss parts (beta = 1, so loss = -ELBO) over x, one sample of z per row."""
@@ -44,23 +95,52 @@ def evaluate_loss(model, x, batch_size=4096):
     return dict(zip(PARTS, (sums / x.shape[0]).tolist(), strict=True))
 
 
-def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_valid=None, quiet=False):
-    """Train `model` in place; return the history, a list of one dict per epoch.
+def fit(
+    model,
+    x_train,
+    *,
+    epochs,
+    batch_size,
+    lr,
+    beta,
+    anneal_epochs=0,
+    x_valid=None,
+    quiet=False,
+    stop=None,
+    resume=None,
+):
+    """Train `model` in place; return (history, state): one dict per epoch, and the training state.
 
     Each row: epoch, loss, recon, kl, beta, lr, seconds (wall time of the epoch) and, with x_valid,
-    test_elbo (held-out ELBO at beta = 1, one sample per row).
-    Raises Diverged (after restoring the last good weights) when the loss stops being finite.
+    test_elbo (held-out ELBO at beta = 1, one sample per row). `resume` is a state returned earlier
+    (or saved in model.pt): training continues after its epoch. When `stop.requested` turns true,
+    the current batch finishes, the model goes back to the end of the last complete epoch and
+    Interrupted is raised. Raises Diverged (after restoring the last good weights) when the loss
+    stops being finite.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history, first_epoch = [], 1
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        torch.set_rng_state(resume["rng"])
+        history, first_epoch = list(resume["history"]), resume["epoch"] + 1
     n = x_train.shape[0]
-    history = []
-    epochs_bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=True if quiet else None)
+    epochs_bar = tqdm(
+        range(first_epoch, epochs + 1),
+        desc="training",
+        unit="epoch",
+        initial=first_epoch - 1,
+        total=epochs,
+        disable=True if quiet else None,
+    )
     for epoch in epochs_bar:
         start = time.perf_counter()
+        # Snapshot at the epoch boundary: where a divergence or an interruption sends the model back.
+        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state = _training_state(epoch - 1, optimizer, history)
         beta_now = beta_at(epoch, beta, anneal_epochs)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(epoch, epochs, lr)
-        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.train()
         sums = torch.zeros(len(PARTS), device=x_train.device)
         order = torch.randperm(n, device=x_train.device)
@@ -71,6 +151,9 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
             parts["loss"].backward()
             optimizer.step()
             sums += torch.stack([parts[k].detach() for k in PARTS]) * xb.shape[0]
+            if stop is not None and stop.requested:
+                model.load_state_dict(last_good)
+                raise Interrupted(epoch - 1, history, model, state)
         row = {"epoch": epoch, **dict(zip(PARTS, (sums / n).tolist(), strict=True)), "beta": beta_now}
         row["lr"] = optimizer.param_groups[0]["lr"]
         if not all(math.isfinite(row[k]) for k in PARTS):
@@ -81,7 +164,7 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         epochs_bar.set_postfix(loss=f"{row['loss']:.3f}")
-    return history
+    return history, _training_state(epochs, optimizer, history)
 
 
 def warm_start(model, weights, means, *, steps=100, batch_size=256, lr=3e-3):
@@ -108,21 +191,24 @@ def warm_start(model, weights, means, *, steps=100, batch_size=256, lr=3e-3):
         optimizer.step()
 
 
-def fit_restarts(build, x_train, *, restarts, seed, prepare=None, **fit_kwargs):
+def fit_restarts(build, x_train, *, restarts, seed, prepare=None, resume=None, **fit_kwargs):
     """Train `restarts` models from different random starts; keep the one with the best training ELBO.
 
-    build() makes a fresh model, prepare(model) may warm-start it; fit_kwargs go to fit().
-    Returns (model, history, training ELBO of every restart).
+    build() makes a fresh model, prepare(model) may warm-start it; fit_kwargs go to fit(). With
+    `resume` (model weights and training state of an interrupted single-start run) the one model
+    continues instead. Returns (model, history, training state, training ELBO of every restart).
     """
     best, elbos = None, []
     for restart in range(restarts):
         torch.manual_seed(seed + 1000 * restart)  # restart 0 is the same as a run without restarts
         model = build()
-        if prepare is not None:
+        if resume is not None:
+            model.load_state_dict(resume["state_dict"])
+        elif prepare is not None:
             prepare(model)
-        history = fit(model, x_train, **fit_kwargs)
+        history, state = fit(model, x_train, resume=resume and resume["training"], **fit_kwargs)
         elbo = -sum(evaluate_loss(model, x_train)["loss"] for _ in range(3)) / 3  # averaged: less noise
         elbos.append(elbo)
         if best is None or elbo > best[0]:
-            best = (elbo, model, history)
-    return best[1], best[2], elbos
+            best = (elbo, model, history, state)
+    return best[1], best[2], best[3], elbos
