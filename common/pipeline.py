@@ -263,22 +263,21 @@ def _model(args, world, train, x_train, x_test, mixture, checkpoint, stop):
 
 
 def _clusters(args, world, model, x_train, x_test, z_test, metrics):
-    """Each held-out row's recovered cluster: argmax q(y|x) for the gmvae, else a mixture on the codes."""
+    """Each held-out row's recovered cluster and how it was found: argmax q(y|x) for the gmvae, else
+    a Gaussian mixture on the latent codes. Adds `clusters` / `model_selection` to metrics."""
     from common import evaluate
 
     if model.kind == "gmvae":
         metrics["clusters"] = evaluate.cluster_usage(model, x_train)
-        metrics["method"] = "argmax q(y|x)"
-        return evaluate.cluster_assignments(model, x_test)
+        return evaluate.cluster_assignments(model, x_test), "argmax q(y|x)"
     z_train = evaluate.latent_codes(model, x_train)
     if args.clusters == "auto":
         n_fit, metrics["model_selection"] = evaluate.select_latent_clusters(
-            z_train, max(world.n_classes, 4), args.seed
+            z_train, world.n_classes or 4, args.seed
         )
     else:
         n_fit = args.clusters or max(world.n_classes, 2)
-    metrics["method"] = "Gaussian mixture on latent means"
-    return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed)
+    return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed), "Gaussian mixture on latent means"
 
 
 def _cluster_names(world, model, test, clusters):
