@@ -105,12 +105,9 @@ def run(world, args, parser, extra_figures=None):
 
         # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
         z_test = evaluate.latent_codes(model, x_test)
-        clusters = _clusters(args, world, model, x_train, x_test, z_test, metrics)
+        clusters, method = _clusters(args, world, model, x_train, x_test, z_test, metrics)
         if labelled:
-            metrics["recovery"] = {
-                **evaluate.recovery(test.labels, clusters),
-                "method": metrics.pop("method"),
-            }
+            metrics["recovery"] = {**evaluate.recovery(test.labels, clusters), "method": method}
             if world.has_truth:
                 metrics["recovery"].update(evaluate.bayes_recovery(world, test))
         metrics["baselines"] = evaluate.baselines(
@@ -413,7 +410,9 @@ def _write_history(out, history):
 
     if history is None:  # a loaded model without a history
         return
-    frame = pd.DataFrame(history, columns=HISTORY_COLUMNS).dropna(axis=1, how="all")
+    frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    if len(frame):  # columns a run does not fill (test_elbo without held-out rows) are left out
+        frame = frame.dropna(axis=1, how="all")
     runio.write_csv(os.path.join(out, "history.csv"), frame)
 
 

@@ -120,11 +120,11 @@ def fit(
 
     Each row: epoch, loss, recon, kl, beta, lr, seconds (wall time of the epoch) and, with x_valid,
     test_elbo (held-out ELBO at beta = 1, one sample per row, on at most VALID_ROWS of its rows: a
-    curve to watch, cheap on big data; the run's final evaluation uses every held-out row). `resume` is a state returned earlier
-    (or saved in model.pt): training continues after its epoch. When `stop.requested` turns true,
-    the current batch finishes, the model goes back to the end of the last complete epoch and
-    Interrupted is raised. Raises Diverged (after restoring the last good weights) when the loss
-    stops being finite.
+    curve to watch, cheap on big data; the run's final evaluation uses every held-out row).
+    `resume` is a state returned earlier (or saved in model.pt): training continues after its epoch.
+    When `stop.requested` turns true, the current batch finishes, the model goes back to the end of
+    the last complete epoch and Interrupted is raised. Raises Diverged (after restoring the last
+    good weights) when the loss stops being finite.
     """
     optimizer = adam(model, lr)
     history, first_epoch = [], 1
