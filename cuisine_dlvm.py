@@ -39,7 +39,7 @@ import textwrap
 
 import numpy as np
 
-from common.cli import POSITIVE_INT, Interval, add_shared_flags, build_parser, parse
+from common.cli import POSITIVE_INT, Interval, add_data_flags, add_shared_flags, build_parser, parse
 from common.world import Sample, World
 
 FLAVOURS = ["sweet", "salty", "sour", "bitter", "umami", "spicy", "rich", "herbal", "smoky", "aromatic"]
@@ -259,6 +259,8 @@ def model_profiles(world, model, test, device, n=2000):
 
 def profile_figures(out, *, world, model, test, device, **_):
     """region_profiles.png: one radar chart per region, the world's profile beside the model's."""
+    if not world.has_truth:  # --data: no world whose profiles to draw
+        return
     profiles, label = model_profiles(world, model, test, device)
     spread = np.sqrt(np.diagonal(world.region_covariances(), axis1=1, axis2=2))  # (K, D) sd within a region
     plot_region_radar(
@@ -385,7 +387,7 @@ def make_parser():
         metavar="N",
         help="number of dishes --generate makes (default: 10)",
     )
-    return parser
+    return add_data_flags(parser, binary=False)
 
 
 def check_flags(parser, args):
@@ -398,6 +400,9 @@ def check_flags(parser, args):
         )
     if args.anneal_epochs is None:
         args.anneal_epochs = min(CONDITIONAL_ANNEAL, args.epochs) if args.conditional else 0
+    for flag in ("conditional", "generate"):
+        if getattr(args, flag) and args.data:
+            parser.error(f"argument --{flag}: works on the cuisine world's regions; drop it or --data")
     if args.conditional and args.clusters is not None:
         parser.error("argument --clusters: the conditional VAE has one class per region; drop --clusters")
     if args.count is not None and args.generate is None:

@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from common.cli import Interval, add_shared_flags, build_parser, parse
+from common.cli import Interval, add_data_flags, add_shared_flags, build_parser, parse
 from common.world import Sample, World
 
 SYMPTOMS = [
@@ -53,6 +53,8 @@ BASE_PROBABILITY = [
 ]
 # How strongly severity raises every symptom's log-odds, per disease (healthy: mild malaise only).
 SEVERITY_SLOPE = [0.3, 0.8, 0.8, 0.7, 1.0]
+# Edges of the severity bands used when reading severity off a (decoded) symptom vector.
+SEVERITY_BANDS = [-1.5, -0.5, 0.5, 1.5]
 
 
 class DiseaseWorld(World):
@@ -86,17 +88,22 @@ class DiseaseWorld(World):
         x = (rng.random(p.shape) < p).astype(np.float32)
         return Sample(x, labels, {"severity": severity})
 
-    def log_joint(self, x):
-        """log p(x, disease = k) per row and disease, (n, K), severity integrated out."""
-        from scipy.special import log_expit, logsumexp
+    def _log_joint_grid(self, x):
+        """log p(x, disease k, severity node q) + log quadrature weight, (n, K, Q)."""
+        from scipy.special import log_expit
 
         k, q = self.n_classes, len(self.nodes)
         classes = np.repeat(np.arange(k), q)  # (K*Q,) every (disease, node) pair
         logits = self.symptom_logits(classes, np.tile(self.nodes, k))  # (K*Q, D)
         x = np.asarray(x, dtype=np.float64)
         log_lik = x @ log_expit(logits).T + (1 - x) @ log_expit(-logits).T  # (n, K*Q)
-        log_lik = log_lik.reshape(len(x), k, q) + self.log_node_weights
-        return logsumexp(log_lik, axis=2) + np.log(self.prior)
+        return log_lik.reshape(len(x), k, q) + self.log_node_weights + np.log(self.prior)[:, None]
+
+    def log_joint(self, x):
+        """log p(x, disease = k) per row and disease, (n, K), severity integrated out."""
+        from scipy.special import logsumexp
+
+        return logsumexp(self._log_joint_grid(x), axis=2)
 
     def log_prob(self, x):
         from scipy.special import logsumexp
@@ -107,6 +114,17 @@ class DiseaseWorld(World):
         from scipy.special import softmax
 
         return softmax(self.log_joint(x), axis=1)
+
+    def output_factors(self, x):
+        """p(disease | x) and p(severity band | x) per row. x may hold probabilities (a decoded row):
+        the formula then scores the expected symptom vector."""
+        from scipy.special import logsumexp, softmax
+
+        grid = self._log_joint_grid(x)  # (n, K, Q)
+        severity = softmax(logsumexp(grid, axis=1), axis=1)  # posterior mass on each node, (n, Q)
+        band = np.digitize(self.nodes, SEVERITY_BANDS)  # node -> band
+        bands = np.stack([severity[:, band == b].sum(1) for b in range(len(SEVERITY_BANDS) + 1)], axis=1)
+        return {"disease": softmax(logsumexp(grid, axis=2), axis=1), "severity": bands}
 
     def class_means(self):
         """E[symptom | disease] exactly, (K, D): the per-disease symptom rates, severity integrated out."""
@@ -142,7 +160,8 @@ def make_parser():
         metavar="N",
         help="patients drawn from the world, before the train/test split (default: 10000)",
     )
-    return add_shared_flags(parser, "disease", {"model": "gmvae"})
+    add_shared_flags(parser, "disease", {"model": "gmvae"})
+    return add_data_flags(parser, binary=True)
 
 
 def main(argv=None):

@@ -5,17 +5,23 @@ matplotlib, sklearn and pandas are imported by the pipeline after the arguments 
 """
 
 import argparse
+import json
 import math
 import os
+import shutil
 import sys
 import tempfile
+
+MIN_FREE_BYTES = 50 * 2**20  # a run folder needs a few MB; refuse before training on a full disk
+RESUME_MAY_CHANGE = ("quiet", "visualize", "interpret", "device", "iw_samples")  # flags --resume allows
 
 
 class DemoParser(argparse.ArgumentParser):
     """argparse with a one-line error: `prog: error: <what and how to fix>`, exit code 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # a value may hold a line break
+        self.exit(2, f"{self.prog}: error: {one_line}\n")
 
 
 class Interval:
@@ -82,12 +88,47 @@ def clusters_type(text):
 
 def build_parser(demo, description, epilog=None):
     """The parser every demo starts from; the demo then adds its data-size flags."""
-    return DemoParser(
+    parser = DemoParser(
         prog=f"{demo}_dlvm.py",
         description=description,
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.demo = demo
+    return parser
+
+
+def add_data_flags(parser, binary):
+    """--data and its companions: the demo's model on a CSV table of your own instead of the world."""
+    kind = "0/1 columns (yes/no features)" if binary else "numeric columns"
+    group = parser.add_argument_group("your own data")
+    group.add_argument(
+        "--data",
+        metavar="FILE.csv",
+        help=f"train on a CSV table with a header row and {kind} instead of the synthetic world; "
+        "there is no truth then, so truth-based metrics are left out (default: the world)",
+    )
+    group.add_argument(
+        "--label-column",
+        metavar="NAME",
+        help="with --data: a column of known classes, never shown to the model, used to colour the plots "
+        "and score recovery (default: none)",
+    )
+    group.add_argument(
+        "--drop-columns",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="with --data: columns to ignore, e.g. ids (default: none)",
+    )
+    if not binary:
+        group.add_argument(
+            "--standardize",
+            action="store_true",
+            help="with --data: scale every column to mean 0 and sd 1 (training rows' statistics) before "
+            "the model and the baselines see it; likelihoods are then per standardised unit (default: off)",
+        )
+    return parser
 
 
 def add_shared_flags(parser, demo, defaults=None):
@@ -209,6 +250,18 @@ def add_shared_flags(parser, demo, defaults=None):
         help=f"seed of the world, the split, the model and the baselines (default: {d['seed']})",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar and no summary (default: off)")
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its model.pt (weights, optimizer state, epoch) with its "
+        "config.json; only " + ", ".join(f"--{f.replace('_', '-')}" for f in RESUME_MAY_CHANGE) + " may be "
+        "given besides (default: off)",
+    )
+    train.add_argument(
+        "--load",
+        metavar="MODEL.pt",
+        help="skip training: evaluate and plot the model saved in a run folder's model.pt (default: off)",
+    )
 
     evaluation = parser.add_argument_group("data and evaluation")
     evaluation.add_argument(
@@ -234,7 +287,18 @@ def add_shared_flags(parser, demo, defaults=None):
         help=f"run folder for metrics, history, config, model and figures (default: results/{demo})",
     )
     output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="allow --out to be a folder holding another demo's run (default: off)",
+    )
+    output.add_argument(
         "--visualize", action="store_true", help="write the figures as PNG files (default: off)"
+    )
+    output.add_argument(
+        "--interpret",
+        action="store_true",
+        help="decode the latent space: traversals, magnitude of change per factor and mutual information "
+        "with the true factors, in interpret.csv and metrics.json (default: off)",
     )
     output.add_argument(
         "--save-data",
@@ -252,11 +316,56 @@ def parse(parser, argv=None, demo_checks=None):
     """
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    if demo_checks is not None:
+    if args.resume:
+        args = resumed_args(parser, args)
+    elif demo_checks is not None:  # a resumed run's flags were checked when it started
         demo_checks(parser, args)
     check_conflicts(parser, args)
-    check_out_dir(parser, args.out)
+    check_out_dir(parser, args.out, parser.demo, overwrite=args.overwrite or bool(args.resume))
     return args
+
+
+def resumed_args(parser, args):
+    """--resume RUN_DIR: the run's own configuration, with only a few presentation flags changeable."""
+    changed = [
+        action.option_strings[0]
+        for action in parser._actions
+        if action.option_strings
+        and action.dest not in ("help", "resume", *RESUME_MAY_CHANGE)
+        and getattr(args, action.dest) != action.default
+    ]
+    if changed:
+        parser.error(
+            f"argument --resume: continues the run as it was configured; drop {', '.join(changed)} "
+            f"(allowed besides: {', '.join('--' + f.replace('_', '-') for f in RESUME_MAY_CHANGE)})"
+        )
+    path = os.path.join(args.resume, "config.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or "not valid JSON"
+        parser.error(f"argument --resume: cannot read {path} ({reason}); give a run folder of this demo")
+    if saved.get("demo") != parser.demo:
+        parser.error(
+            f"argument --resume: {args.resume} holds a run of the {saved.get('demo')} demo; "
+            f"resume it with {saved.get('demo')}_dlvm.py"
+        )
+    if saved.get("restarts", 1) > 1 or saved.get("clusters") == "auto":
+        parser.error(
+            "argument --resume: runs with --restarts > 1 or --clusters auto cannot be resumed; rerun them"
+        )
+    resumed = argparse.Namespace(**{a.dest: a.default for a in parser._actions if a.dest != "help"})
+    for key, value in saved.items():
+        if hasattr(resumed, key):
+            setattr(resumed, key, value)
+    for key in RESUME_MAY_CHANGE:  # given on this command line (not at its default): it wins
+        if getattr(args, key) != parser.get_default(key):
+            setattr(resumed, key, getattr(args, key))
+    resumed.device = args.device  # where to continue is this machine's business
+    resumed.resume, resumed.out, resumed.argv = args.resume, args.resume, saved.get("argv", [])
+    resumed.resumed_with = args.argv
+    return resumed
 
 
 def check_conflicts(parser, args):
@@ -268,6 +377,13 @@ def check_conflicts(parser, args):
     else:
         args.corruption = 0.2 if args.corruption is None else args.corruption
         args.noise = args.noise or "dropout"
+    data_only = [f for f in ("label_column", "drop_columns", "standardize") if getattr(args, f, None)]
+    if data_only and not getattr(args, "data", None):
+        parser.error(f"argument --{data_only[0].replace('_', '-')}: applies to --data only")
+    if getattr(args, "data", None) and args.resume:
+        parser.error("argument --resume: runs on --data cannot be resumed; rerun them")
+    if args.load and (args.resume or args.restarts > 1):
+        parser.error("argument --load: evaluates a saved model, so --resume and --restarts do not apply")
     if args.anneal_epochs > args.epochs:
         parser.error(
             f"argument --anneal-epochs: {args.anneal_epochs} is more than --epochs {args.epochs}; "
@@ -275,16 +391,34 @@ def check_conflicts(parser, args):
         )
 
 
-def check_out_dir(parser, path):
-    """Fail before training if the run folder cannot be written, not after minutes of work."""
+def check_out_dir(parser, path, demo=None, overwrite=False):
+    """Fail before training if the run folder cannot be written or holds another demo's run
+    (checked when `demo` is given)."""
     if os.path.exists(path) and not os.path.isdir(path):
         parser.error(f"argument --out: {path!r} is a file; give a folder path")
+    previous = os.path.join(path, "config.json")
+    if demo is not None and os.path.exists(previous) and not overwrite:
+        try:
+            with open(previous) as f:
+                other = json.load(f).get("demo")
+        except (OSError, ValueError, AttributeError):
+            other = "unknown"
+        if other != demo:
+            parser.error(
+                f"argument --out: {path!r} holds a run of the {other} demo; choose another folder "
+                "or pass --overwrite"
+            )
     try:
         os.makedirs(path, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass
     except OSError as err:
         parser.error(f"argument --out: cannot write to {path!r} ({err.strerror}); choose another folder")
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        parser.error(
+            f"argument --out: only {free / 2**20:.1f} MB free on the disk of {path!r}; free some space"
+        )
 
 
 def resolve_device(parser, requested):

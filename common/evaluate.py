@@ -65,6 +65,16 @@ def cluster_to_class(true, pred):
     return mapping
 
 
+def cluster_names(class_names, mapping, n_clusters):
+    """'cluster 3 ~ influenza' for a cluster matched to a class, 'cluster 5 (unmatched)' otherwise."""
+    return [
+        f"cluster {c + 1} ~ {class_names[mapping[c]]}"
+        if mapping.get(c, -1) >= 0
+        else f"cluster {c + 1} (unmatched)"
+        for c in range(n_clusters)
+    ]
+
+
 def match_clusters(true, pred):
     """Predicted cluster ids renamed to the class ids they match best (-1 when unmatched)."""
     mapping = cluster_to_class(true, pred)
@@ -86,10 +96,19 @@ def bayes_recovery(world, test):
     return {f"bayes_{k}": v for k, v in scores.items()}
 
 
+def _latent_mixture(n_clusters, z_train, seed):
+    """Full-covariance Gaussian mixture for latent codes. Binary data give many identical codes, which
+    can collapse a component onto one point: regularise the covariances relative to the codes' scale."""
+    reg_covar = 1e-3 * float(np.mean(np.var(z_train, axis=0))) + 1e-9
+    return GaussianMixture(
+        n_clusters, covariance_type="full", reg_covar=reg_covar, n_init=3, random_state=seed
+    )
+
+
 def latent_clusters(z_train, z_test, n_clusters, seed):
-    """Clusters of latent codes: a full-covariance Gaussian mixture fitted on the training codes."""
-    gmm = GaussianMixture(n_clusters, covariance_type="full", n_init=3, random_state=seed).fit(z_train)
-    return gmm.predict(z_test)
+    """Clusters of latent codes: a Gaussian mixture fitted on the training codes, applied to test codes."""
+    z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
+    return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test)
 
 
 @torch.no_grad()
@@ -110,35 +129,31 @@ def select_latent_clusters(z_train, n_classes, seed):
     """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
     on the latent codes, chosen by BIC (sklearn), lower is better."""
     ks = list(range(2, 2 * n_classes + 1))
-    bics = [
-        float(
-            GaussianMixture(k, covariance_type="full", n_init=2, random_state=seed).fit(z_train).bic(z_train)
-        )
-        for k in ks
-    ]
+    z_train = z_train.astype(np.float64)
+    bics = [float(_latent_mixture(k, z_train, seed).fit(z_train).bic(z_train)) for k in ks]
     best_k = ks[int(np.argmin(bics))]
     return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
 
 
-def baselines(train, test, n_classes, likelihood, seed, mixture=None):
+def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=True):
     """k-means and a Gaussian mixture on raw features; a Bernoulli mixture (EM) for binary data.
 
-    Scores are recovery on the test rows; the mixtures also report held-out NLL when it is a
-    likelihood of the same kind as the model's (a Gaussian density on 0/1 data is not). `mixture`,
-    when given, is the already fitted classical mixture (fit_mixture) with n_classes components.
+    Scores are recovery on the test rows (when they have labels); the mixtures also report held-out
+    NLL when it is a likelihood of the same kind as the model's (a Gaussian density on 0/1 data is
+    not). `mixture`, when given, is the already fitted classical mixture with n_classes components.
     """
     mixture = mixture or fit_mixture(train.x, n_classes, likelihood, seed)
+    scores = (lambda pred: recovery(test.labels, pred)) if labelled else (lambda pred: {})
     out = {}
-    kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(train.x)
-    out["kmeans"] = recovery(test.labels, kmeans.predict(test.x))
+    if labelled:
+        out["kmeans"] = scores(KMeans(n_classes, n_init=10, random_state=seed).fit(train.x).predict(test.x))
     if likelihood == "gaussian":
-        out["gmm"] = {**recovery(test.labels, mixture.predict(test.x)), "nll": float(-mixture.score(test.x))}
+        out["gmm"] = {**scores(mixture.predict(test.x)), "nll": float(-mixture.score(test.x))}
     else:
-        gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(
-            train.x
-        )
-        out["gmm"] = recovery(test.labels, gmm.predict(test.x))
-        out["mixture_em"] = {**recovery(test.labels, mixture.predict(test.x)), "nll": -mixture.score(test.x)}
+        if labelled:
+            gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed)
+            out["gmm"] = scores(gmm.fit(train.x).predict(test.x))
+        out["mixture_em"] = {**scores(mixture.predict(test.x)), "nll": -mixture.score(test.x)}
     return out
 
 

@@ -14,8 +14,12 @@ from common import evaluate, plots
 
 
 def shared(out, world, model, history, test, z_test, clusters, metrics, device):
+    """The figures every run draws. Without a world (--data) there is no truth to draw beside the
+    model; without a label column the rows have no classes to colour by."""
     path = lambda name: os.path.join(out, name)  # noqa: E731
-    names = world.class_names
+    labelled = world.n_classes > 0
+    names = world.class_names if labelled else ["all held-out rows"]
+    colour_by = test.labels if labelled else np.zeros(len(test), dtype=int)
 
     def decode(z):
         with torch.no_grad():
@@ -24,18 +28,20 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
     plots.latent_scatter(
         path("latent.png"),
         z_test,
-        test.labels,
+        colour_by,
         names,
-        f"Latent means of held-out rows, coloured by true {world.class_noun}"
+        "Latent means of held-out rows"
+        + (f", coloured by true {world.class_noun}" if labelled else "")
         + (
             f"\n(the model is given the {world.class_noun}, so z holds only the variation within one: "
             "overlap is expected)"
             if model.kind == "cvae"
             else ""
         ),
-        legend_title=f"true {world.class_noun}",
+        legend_title=f"true {world.class_noun}" if labelled else "",
     )
-    plots.training_curves(path("training.png"), history)
+    if history:  # a model loaded from a folder without history.csv has none
+        plots.training_curves(path("training.png"), history)
     if model.kind == "cvae":
         pass  # a decoded map would need a class for every point; generated.png shows each class
     elif model.latent_dim == 2:
@@ -75,7 +81,7 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             ),
             world.value_label,
         )
-    elif model.has_likelihood:
+    elif model.has_likelihood and world.has_truth:
         # Generated rows, each weighted by the world's posterior p(class | x): if the model were
         # perfect, these weighted means would equal the true per-class feature means exactly.
         with torch.no_grad():
@@ -94,23 +100,26 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             world.value_label,
         )
 
-    plots.confusion_matrices(
-        path("confusion.png"),
-        {
+    if labelled:
+        panels = {
             f"{model.kind}: {metrics['recovery']['method']}": (
                 test.labels,
                 clusters if model.kind == "cvae" else evaluate.match_clusters(test.labels, clusters),
-            ),
-            f"Bayes-optimal: argmax p({world.class_noun} | x)": (
+            )
+        }
+        if world.has_truth:
+            panels[f"Bayes-optimal: argmax p({world.class_noun} | x)"] = (
                 test.labels,
                 world.posterior(test.x).argmax(1),
-            ),
-        },
-        names,
-        class_noun=world.class_noun,
-        xlabel=f"predicted {world.class_noun}" if model.kind == "cvae" else None,
-    )
-    if model.kind == "gmvae":
+            )
+        plots.confusion_matrices(
+            path("confusion.png"),
+            panels,
+            names,
+            class_noun=world.class_noun,
+            xlabel=f"predicted {world.class_noun}" if model.kind == "cvae" else None,
+        )
+    if model.kind == "gmvae" and labelled:
         gmvae_figures(out, world, model, test, z_test, clusters, device)
     if "model_selection" in metrics:
         selection = metrics["model_selection"]
@@ -133,21 +142,11 @@ def class_profiles(world, test):
     return np.stack([test.x[test.labels == k].mean(0) for k in range(world.n_classes)])
 
 
-def cluster_names(world, mapping, n_clusters):
-    """'cluster 3 ~ influenza' for a cluster matched to a class, 'cluster 5 (unmatched)' otherwise."""
-    return [
-        f"cluster {c + 1} ~ {world.class_names[mapping[c]]}"
-        if mapping.get(c, -1) >= 0
-        else f"cluster {c + 1} (unmatched)"
-        for c in range(n_clusters)
-    ]
-
-
 @torch.no_grad()
 def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000):
     mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
-    names = cluster_names(world, mapping, k)
+    names = evaluate.cluster_names(world.class_names, mapping, k)
     # Clusters in the order of the classes they match, unmatched ones last.
     order = sorted(range(k), key=lambda c: (mapping.get(c, -1) < 0, mapping.get(c, -1), c))
     _, prior_mu, prior_log_var = model.prior()
@@ -190,4 +189,21 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
             "the model: decoded profile of each cluster",
         ),
         world.value_label,
+    )
+
+
+def interpretation(out, world, summary, traversals):
+    """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information)."""
+    plots.traversal_grid(
+        os.path.join(out, "traversals.png"), traversals, world.feature_names, world.value_label
+    )
+    gains = np.array(list(summary["information_gain"].values())).T  # (Z, factors)
+    mi = np.array(list(summary["normalised_mi"].values())).T
+    plots.factor_heatmaps(
+        os.path.join(out, "interpret.png"),
+        gains,
+        list(summary["information_gain"]),
+        mi,
+        list(summary["normalised_mi"]),
+        summary["mig"],
     )

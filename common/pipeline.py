@@ -1,14 +1,18 @@
 """One run of a demo, from validated arguments to a finished run folder:
 
-    world.sample -> split -> (choose K) -> train (restarts) -> evaluate -> figures -> run folder -> summary
+    data (world sample or --data table) -> split -> model (train | --resume | --load)
+        -> evaluate against the truth -> figures -> run folder -> summary
 
 The demo scripts own their world and their extra figures; everything else happens here, once.
 Heavy libraries are imported inside the functions, after the command line has been parsed.
+Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted (Ctrl-C or SIGTERM).
 """
 
 import os
 import sys
 import time
+
+SMALL_MODEL = 50_000  # features x hidden width below which training uses one CPU thread
 
 
 def run(world, args, parser, extra_figures=None):
@@ -19,17 +23,24 @@ def run(world, args, parser, extra_figures=None):
 
     from common import cli, evaluate, runio
     from common.baselines import fit_mixture
-    from common.train import Diverged
+    from common.train import Diverged, Interrupted, StopRequest
     from common.world import split
 
     device = cli.resolve_device(parser, args.device)
+    if device == "cpu" and world.n_features * args.hidden_dim < SMALL_MODEL:
+        # Small matrices gain nothing from a second thread, and threads that spin waiting for each
+        # other turn a busy machine's seconds into minutes (measured: bench/speed.py).
+        torch.set_num_threads(1)
     if args.noise == "flip" and world.likelihood != "bernoulli":
         parser.error("argument --noise: flip needs binary features; use dropout")
     torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data
     rng = np.random.default_rng(args.seed)
 
-    data = world.sample(args.samples, rng)
+    world, data = _data(world, args, parser, rng)
     train, test = split(data, args.test_fraction, rng)
+    if getattr(args, "standardize", False):
+        train, test = _standardized(train, test)
+    checkpoint = _checkpoint(world, args, parser)
     x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
     x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
     x_fit, x_valid = x_train, x_test
@@ -38,9 +49,9 @@ def run(world, args, parser, extra_figures=None):
 
         x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
         x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
-    runio.write_json(
-        os.path.join(args.out, "config.json"), {**vars(args), "demo": world.name, "device": device}
-    )
+    runio.write_json(path(args, "config.json"), {**vars(args), "demo": world.name, "device": device})
+
+    labelled = world.n_classes > 0
     metrics = {
         "demo": world.name,
         "model": args.model,
@@ -48,101 +59,276 @@ def run(world, args, parser, extra_figures=None):
         "seed": args.seed,
         "status": "completed",
         "data": {
-            "source": "synthetic",
+            "source": "synthetic" if world.has_truth else f"csv: {args.data}",
             "n_train": len(train),
             "n_test": len(test),
             "n_features": world.n_features,
             "n_classes": world.n_classes,
         },
     }
+    if args.load:
+        metrics["loaded_from"] = args.load
+    if args.resume:
+        metrics["resumed_with"] = args.resumed_with
 
     # The classical mixture is both a baseline and the gmvae's starting point: fit it once.
-    mixture = fit_mixture(train.x, world.n_classes, world.likelihood, args.seed)
-    train_started = time.perf_counter()
-    try:
-        if args.clusters == "auto" and args.model == "gmvae":
-            n_clusters, metrics["model_selection"] = select_clusters(args, world, train, mixture, device)
-        else:
-            n_clusters = world.n_classes if args.clusters in (None, "auto") else args.clusters
-        model, history, restart_scores = train_model(args, world, x_fit, x_valid, n_clusters, mixture)
-    except Diverged as err:
-        # The model holds the last good weights: keep them and say what went wrong and what to try.
-        _write_history(args.out, err.history)
-        runio.save_model(os.path.join(args.out, "model.pt"), err.model, model_config(args, world, err.model))
-        metrics.update(status="diverged", epoch=err.epoch, versions=runio.versions())
-        runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    n_mixture = world.n_classes if labelled else (args.clusters if isinstance(args.clusters, int) else 4)
+    mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
+
+    with StopRequest() as stop:
+        train_started = time.perf_counter()
+        try:
+            model, history, state, metrics_extra = _model(
+                args, world, train, x_fit, x_valid, mixture, checkpoint, stop
+            )
+        except Diverged as err:
+            # The model holds the last good weights: keep them and say what went wrong and what to try.
+            _save_stopped(
+                args, world, err.model, err.history, None, metrics, status="diverged", epoch=err.epoch
+            )
+            print(
+                f"{parser.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or "
+                f"infinite); try a lower --lr (now {args.lr})",
+                file=sys.stderr,
+            )
+            return 1
+        except Interrupted as err:
+            return _interrupted(args, world, err.model, err.history, err.state, metrics, parser)
+        train_seconds = time.perf_counter() - train_started
+        metrics.update(metrics_extra)
+        if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
+            return _interrupted(args, world, model, history, state, metrics, parser)
+
+        # Held-out likelihood, against the world's exact log-likelihood when there is a world.
+        test_scores = {}
+        if model.has_likelihood:
+            test_scores = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
+            if world.has_truth:
+                true_nll = float(-world.log_prob(test.x).mean())
+                test_scores.update(true_nll=true_nll, nll_gap=test_scores["nll"] - true_nll)
+        test_scores["recon"] = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
+        metrics["test"] = test_scores
+
+        # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
+        z_test = evaluate.latent_codes(model, x_test)
+        clusters, method = _clusters(args, world, model, x_train, x_test, z_test, metrics)
+        if labelled:
+            metrics["recovery"] = {**evaluate.recovery(test.labels, clusters), "method": method}
+            if world.has_truth:
+                metrics["recovery"].update(evaluate.bayes_recovery(world, test))
+            if model.kind == "gmvae":  # the class each cluster stands for, by matching on held-out rows
+                matched = evaluate.cluster_to_class(test.labels, clusters)
+                metrics["clusters"]["matched_class"] = [
+                    world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
+                    for c in range(model.n_clusters)
+                ]
+            if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
+                metrics["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
+        metrics["baselines"] = evaluate.baselines(
+            train, test, n_mixture, world.likelihood, args.seed, mixture=mixture, labelled=labelled
+        )
+
+        traversals = None
+        if args.interpret:
+            from common.interpret import interpret
+
+            names = _cluster_names(world, model, test, clusters)
+            table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
+            runio.write_csv(path(args, "interpret.csv"), table)
+
+        _write_history(args.out, history)
+        runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
+        if args.save_data:
+            _write_data(args.out, world, train, test)
+        if args.visualize and not stop.requested:
+            from common import figures
+
+            figures.shared(args.out, world, model, history, test, z_test, clusters, metrics, device)
+            if traversals is not None:
+                figures.interpretation(args.out, world, metrics["interpret"], traversals)
+            if extra_figures is not None:
+                extra_figures(args.out, world=world, model=model, test=test, z_test=z_test, device=device)
+
+        metrics["timing"] = {
+            "train_seconds": train_seconds,
+            "total_seconds": time.perf_counter() - started,
+            "samples_per_second": len(train) * len(history or []) * args.restarts / max(train_seconds, 1e-9),
+        }
+        metrics["versions"] = runio.versions()
+        if stop.requested:
+            metrics["status"] = "interrupted"
+        runio.write_json(path(args, "metrics.json"), metrics)
+    if stop.requested:
         print(
-            f"{parser.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or "
-            f"infinite); try a lower --lr (now {args.lr})",
+            f"{parser.prog}: interrupted; the evaluated run is in {args.out}, figures skipped",
             file=sys.stderr,
         )
-        return 1
-    train_seconds = time.perf_counter() - train_started
-    if args.restarts > 1:
-        metrics["restarts"] = {"train_elbo": restart_scores, "kept": int(np.argmax(restart_scores))}
-
-    # Held-out likelihood against the world's exact log-likelihood (latent variable models only).
-    test_scores = {}
-    if model.has_likelihood:
-        test_scores = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
-        true_nll = float(-world.log_prob(test.x).mean())
-        test_scores.update(true_nll=true_nll, nll_gap=test_scores["nll"] - true_nll)
-    test_scores["recon"] = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
-    metrics["test"] = test_scores
-
-    # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
-    z_test = evaluate.latent_codes(model, x_test)
-    if model.kind == "gmvae":
-        clusters, method = evaluate.cluster_assignments(model, x_test), "argmax q(y|x)"
-        metrics["clusters"] = evaluate.cluster_usage(model, x_train)
-        matched = evaluate.cluster_to_class(test.labels, clusters)  # the class each cluster stands for
-        metrics["clusters"]["matched_class"] = [
-            world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
-            for c in range(model.n_clusters)
-        ]
-    elif model.kind == "cvae":  # y is the class itself (seen in training): p(y | x) by Bayes' rule
-        clusters, method = evaluate.cluster_assignments(model, x_test), "argmax p(y|x), trained with labels"
-    else:
-        z_train = evaluate.latent_codes(model, x_train)
-        n_fit = n_clusters
-        if args.clusters == "auto":
-            n_fit, metrics["model_selection"] = evaluate.select_latent_clusters(
-                z_train, world.n_classes, args.seed
-            )
-        clusters = evaluate.latent_clusters(z_train, z_test, n_fit, args.seed)
-        method = "Gaussian mixture on latent means"
-    metrics["recovery"] = {
-        **evaluate.recovery(test.labels, clusters),
-        "method": method,
-        **evaluate.bayes_recovery(world, test),
-    }
-    if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
-        metrics["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
-    metrics["baselines"] = evaluate.baselines(
-        train, test, world.n_classes, world.likelihood, args.seed, mixture=mixture
-    )
-
-    _write_history(args.out, history)
-    runio.save_model(os.path.join(args.out, "model.pt"), model, model_config(args, world, model))
-    if args.save_data:
-        _write_data(args.out, world, train, test)
-    if args.visualize:
-        from common import figures
-
-        figures.shared(args.out, world, model, history, test, z_test, clusters, metrics, device)
-        if extra_figures is not None:
-            extra_figures(args.out, world=world, model=model, test=test, z_test=z_test, device=device)
-
-    metrics["timing"] = {
-        "train_seconds": train_seconds,
-        "total_seconds": time.perf_counter() - started,
-        "samples_per_second": len(train) * args.epochs * args.restarts / train_seconds,
-    }
-    metrics["versions"] = runio.versions()
-    runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
+        return 130
     if not args.quiet:
         print(summary(metrics, world, args.out))
     return 0
+
+
+def path(args, name):
+    return os.path.join(args.out, name)
+
+
+def _data(world, args, parser, rng):
+    """The rows to learn from: a sample of the world, or the --data table (then a TableWorld)."""
+    if not getattr(args, "data", None):
+        return world, world.sample(args.samples, rng)
+    from common.tabular import TableError, load_table
+    from common.world import TableWorld
+
+    try:
+        table = load_table(
+            args.data,
+            binary=world.likelihood == "bernoulli",
+            label_column=args.label_column,
+            drop_columns=args.drop_columns,
+        )
+    except TableError as err:
+        parser.error(f"argument --data: {err}")
+    table_world = TableWorld(table, world)
+    return table_world, table_world.rows()
+
+
+def _standardized(train, test):
+    """z-scores with the training rows' mean and sd (the test rows never inform the scaling)."""
+    from common.world import Sample
+
+    mean, sd = train.x.mean(0), train.x.std(0)
+    sd[sd == 0] = 1.0
+
+    def scale(part):
+        return Sample((part.x - mean) / sd, part.labels, part.factors)
+
+    return scale(train), scale(test)
+
+
+def _checkpoint(world, args, parser):
+    """model.pt of --load or --resume, checked against this demo and these data before any training."""
+    if not (args.load or args.resume):
+        return None
+    from common import runio
+
+    flag, file = ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
+    try:
+        checkpoint = runio.load_model_file(file, demo=world.name)
+    except runio.CheckpointError as err:
+        parser.error(f"argument {flag}: {err}")
+    config = checkpoint["config"]
+    if config.get("n_features") != world.n_features or config.get("likelihood") != world.likelihood:
+        parser.error(
+            f"argument {flag}: {file} models {config.get('n_features')} {config.get('likelihood')} features; "
+            f"these data have {world.n_features} {world.likelihood} features"
+        )
+    from common.models import build_model
+
+    try:  # the weights must fit the model their config describes
+        build_model(config).load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        parser.error(f"argument {flag}: {file} does not hold a usable model ({reason})")
+    if args.resume:
+        done = checkpoint.get("training", {}).get("epoch")
+        if done is None:
+            parser.error(f"argument --resume: {file} has no training state to continue from")
+        if done >= args.epochs:
+            parser.error(f"argument --resume: {args.resume} already finished all {args.epochs} epochs")
+    return checkpoint
+
+
+def _model(args, world, train, x_train, x_test, mixture, checkpoint, stop):
+    """The model of this run: loaded (--load), continued (--resume) or trained (best of --restarts).
+
+    Returns (model, history, training state, extra metrics); history is None for a loaded model
+    whose run folder has no history.csv.
+    """
+    import numpy as np
+
+    from common.models import build_model
+
+    if args.load:  # _checkpoint has checked that the weights fit
+        model = build_model(checkpoint["config"])
+        model.load_state_dict(checkpoint["state_dict"])
+        model.to(x_train.device).eval()
+        return model, _read_history(os.path.dirname(args.load)), checkpoint.get("training"), {}
+
+    extra = {}
+    if checkpoint is not None:  # --resume: the saved model, K and training state
+        n_clusters = checkpoint["config"].get("n_clusters")
+    elif args.clusters == "auto" and args.model == "gmvae":
+        n_clusters, extra["model_selection"] = select_clusters(
+            args, world, train, mixture, x_train.device, stop
+        )
+    else:
+        n_clusters = args.clusters if isinstance(args.clusters, int) else len(mixture.weights_)
+    model, history, state, scores = train_model(
+        args, world, x_train, x_test, n_clusters, mixture, checkpoint, stop
+    )
+    if args.restarts > 1:
+        extra["restarts"] = {"train_elbo": scores, "kept": int(np.argmax(scores))}
+    model.eval()
+    return model, history, state, extra
+
+
+def _clusters(args, world, model, x_train, x_test, z_test, metrics):
+    """Each held-out row's recovered cluster and how it was found: argmax q(y|x) for the gmvae, else
+    a Gaussian mixture on the latent codes. Adds `clusters` / `model_selection` to metrics."""
+    from common import evaluate
+
+    if model.kind == "gmvae":
+        metrics["clusters"] = evaluate.cluster_usage(model, x_train)
+        return evaluate.cluster_assignments(model, x_test), "argmax q(y|x)"
+    if model.kind == "cvae":  # y is the class itself (seen in training): p(y | x) by Bayes' rule
+        return evaluate.cluster_assignments(model, x_test), "argmax p(y|x), trained with labels"
+    z_train = evaluate.latent_codes(model, x_train)
+    if args.clusters == "auto":
+        n_fit, metrics["model_selection"] = evaluate.select_latent_clusters(
+            z_train, world.n_classes or 4, args.seed
+        )
+    else:
+        n_fit = args.clusters or max(world.n_classes, 2)
+    return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed), "Gaussian mixture on latent means"
+
+
+def _cluster_names(world, model, test, clusters):
+    """gmvae clusters named by the class they match on held-out rows, when there are classes."""
+    from common import evaluate
+
+    if model.kind != "gmvae":
+        return None
+    if world.n_classes == 0:
+        return [f"cluster {c + 1}" for c in range(model.n_clusters)]
+    mapping = evaluate.cluster_to_class(test.labels, clusters)
+    return evaluate.cluster_names(world.class_names, mapping, model.n_clusters)
+
+
+def _interrupted(args, world, model, history, state, metrics, parser):
+    epochs_done = state["epoch"] if state else 0
+    _save_stopped(
+        args, world, model, history, state, metrics, status="interrupted", epochs_completed=epochs_done
+    )
+    resume = (
+        "" if getattr(args, "data", None) else f"; continue with: python {parser.prog} --resume {args.out}"
+    )
+    print(
+        f"{parser.prog}: interrupted after epoch {epochs_done} of {args.epochs}; model.pt and metrics.json "
+        f"saved in {args.out}{resume}",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _save_stopped(args, world, model, history, state, metrics, **status):
+    """Write what a stopped run has: history, the last good weights (with the state to resume), metrics."""
+    from common import runio
+
+    _write_history(args.out, history)
+    runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
+    metrics.update(status, versions=runio.versions())
+    runio.write_json(path(args, "metrics.json"), metrics)
 
 
 def model_config(args, world, model):
@@ -160,8 +346,9 @@ def model_config(args, world, model):
     }
 
 
-def train_model(args, world, x_train, x_valid, n_clusters, mixture):
-    """Build and fit the model of `args` (best of --restarts); the gmvae starts from the mixture."""
+def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=None, stop=None):
+    """Build and fit the model of `args` (best of --restarts); the gmvae starts from the mixture.
+    With a --resume checkpoint, its model continues from the saved training state."""
     from common.baselines import fit_mixture
     from common.models import build_model
     from common.train import fit_restarts, warm_start
@@ -190,6 +377,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture):
         restarts=args.restarts,
         seed=args.seed,
         prepare=prepare,
+        resume=checkpoint,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -197,10 +385,11 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture):
         anneal_epochs=args.anneal_epochs,
         x_valid=x_valid,
         quiet=args.quiet,
+        stop=stop,
     )
 
 
-def select_clusters(args, world, train, mixture, device):
+def select_clusters(args, world, train, mixture, device, stop=None):
     """--clusters auto for the gmvae: fit K = 2 .. 2 x true on part of the training rows and score each
     by importance-weighted NLL on the rest (--test-fraction of them). Extra components can sit unused,
     so several K tie; the one-standard-error rule keeps the smallest K whose NLL is within one
@@ -214,10 +403,10 @@ def select_clusters(args, world, train, mixture, device):
     fit_part, valid_part = split(train, args.test_fraction, np.random.default_rng(args.seed))
     x_fit = torch.as_tensor(fit_part.x, dtype=torch.float32, device=device)
     x_valid = torch.as_tensor(valid_part.x, dtype=torch.float32, device=device)
-    ks = list(range(2, 2 * world.n_classes + 1))
+    ks = list(range(2, 2 * (world.n_classes or 4) + 1))  # without labels: up to 8
     log_px, in_use = [], []  # per validation row, for each K; components in use for each K
     for k in ks:
-        model, _, _ = train_model(args, world, x_fit, None, k, mixture)
+        model, _, _, _ = train_model(args, world, x_fit, None, k, mixture, stop=stop)
         log_px.append(log_likelihood(model, x_valid, min(args.iw_samples, 200)).cpu().numpy())
         in_use.append(cluster_usage(model, x_fit)["in_use"])
     log_px = np.array(log_px)  # (len(ks), n_valid)
@@ -235,14 +424,30 @@ def select_clusters(args, world, train, mixture, device):
     }
 
 
+HISTORY_COLUMNS = ["epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "test_elbo"]
+
+
 def _write_history(out, history):
     import pandas as pd
 
     from common import runio
 
-    columns = ["epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "test_elbo"]
-    frame = pd.DataFrame(history, columns=columns).dropna(axis=1, how="all")
+    if history is None:  # a loaded model without a history
+        return
+    frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    if len(frame):  # columns a run does not fill (test_elbo without held-out rows) are left out
+        frame = frame.dropna(axis=1, how="all")
     runio.write_csv(os.path.join(out, "history.csv"), frame)
+
+
+def _read_history(folder):
+    """history.csv of a run folder as a list of rows, or None when it has none."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(os.path.join(folder, "history.csv")).to_dict("records")
+    except (OSError, ValueError):
+        return None
 
 
 def _write_data(out, world, train, test):
@@ -254,7 +459,8 @@ def _write_data(out, world, train, test):
         frame = pd.DataFrame(part.x, columns=world.feature_names)
         if world.likelihood == "bernoulli":
             frame = frame.astype(int)
-        frame[world.class_noun] = [world.class_names[k] for k in part.labels]
+        if world.n_classes:
+            frame[world.class_noun] = [world.class_names[k] for k in part.labels]
         for factor, values in part.factors.items():
             frame[factor] = values
         runio.write_csv(os.path.join(out, f"{name}.csv"), frame)
@@ -263,26 +469,33 @@ def _write_data(out, world, train, test):
 
 def summary(metrics, world, out):
     """A few lines a person reads at the end of a run."""
-    test, rec = metrics["test"], metrics["recovery"]
-    best_name, best = max(metrics["baselines"].items(), key=lambda item: item[1]["ari"])
-    timing = metrics["timing"]
+    test, timing = metrics["test"], metrics["timing"]
+    trained = "loaded" if "loaded_from" in metrics else f"trained in {timing['train_seconds']:.1f} s"
     lines = [
         f"{world.name}: {metrics['model']} on {metrics['data']['n_train']} training rows, "
-        f"trained in {timing['train_seconds']:.1f} s ({timing['total_seconds']:.1f} s in all)"
+        f"{trained} ({timing['total_seconds']:.1f} s in all)"
     ]
-    if "nll" in test:
+    if "true_nll" in test:
         lines.append(
             f"  held-out NLL {test['nll']:.4f} nats/row   world's true NLL {test['true_nll']:.4f}   "
             f"gap {test['nll_gap']:+.4f}"
         )
-    if "model_selection" in metrics:
+    elif "nll" in test:
         lines.append(
-            f"  clusters chosen: K = {metrics['model_selection']['best_k']} (true {world.n_classes})"
+            f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
         )
-    task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
-    lines += [
-        f"  {world.class_noun} {task} ARI {rec['ari']:.3f}   Bayes-optimal {rec['bayes_ari']:.3f} "
-        f"({rec['ari'] / rec['bayes_ari']:.0%} of it)   best baseline {best_name} {best['ari']:.3f}",
-        f"  results in {out}",
-    ]
+    if "model_selection" in metrics:
+        lines.append(f"  clusters chosen: K = {metrics['model_selection']['best_k']}")
+    rec = metrics.get("recovery")
+    scored = {name: b for name, b in metrics["baselines"].items() if "ari" in b}
+    if rec:
+        task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
+        line = f"  {world.class_noun} {task} ARI {rec['ari']:.3f}"
+        if "bayes_ari" in rec:
+            line += f"   Bayes-optimal {rec['bayes_ari']:.3f} ({rec['ari'] / rec['bayes_ari']:.0%} of it)"
+        if scored:
+            best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
+            line += f"   best baseline {best_name} {best['ari']:.3f}"
+        lines.append(line)
+    lines.append(f"  results in {out}")
     return "\n".join(lines)

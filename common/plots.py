@@ -319,3 +319,85 @@ def confusion_matrices(path, panels, class_names, class_noun="class", xlabel=Non
             label.set_horizontalalignment("right")
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def traversal_grid(path, traversals, feature_names, value_label):
+    """Heatmaps of decoded features, one per (centre, latent dimension): features down, sweep across.
+
+    traversals: {centre name: (values (Z, steps, D), grid (steps,))}.
+    """
+    plt, sns = _pyplot()
+    names = list(traversals)
+    latent_dim = traversals[names[0]][0].shape[0]
+    low = min(v.min() for v, _ in traversals.values())
+    high = max(v.max() for v, _ in traversals.values())
+    fig, axes = plt.subplots(
+        len(names),
+        latent_dim,
+        figsize=(2.4 + 3.0 * latent_dim, (0.28 * len(feature_names) + 1.0) * len(names) + 0.8),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r, name in enumerate(names):
+        values, grid = traversals[name]
+        for i in range(latent_dim):
+            ax = axes[r, i]
+            sns.heatmap(
+                values[i].T,
+                ax=ax,
+                cmap=HEATMAP,
+                vmin=low,
+                vmax=high,
+                cbar=False,
+                xticklabels=[f"{g:+.0f}" if k % 3 == 0 else "" for k, g in enumerate(grid)],
+                yticklabels=feature_names if i == 0 else False,
+            )
+            ax.set_title(f"{name}: sweep z{i + 1}", fontsize=10)
+            ax.set_xlabel(f"shift of z{i + 1}" if r == len(names) - 1 else "")
+    fig.colorbar(axes[0, 0].collections[0], ax=axes, shrink=0.6, label=value_label)
+    fig.suptitle("Latent traversals: one dimension swept over [-3, 3],\nthe others held at the centre")
+    save_figure(fig, path)
+
+
+def factor_heatmaps(path, gains, output_names, mi, true_names, mig):
+    """Left: information gain of each latent dimension about each factor (how much shifting it moves
+    the world's reading of the output). Right: normalised mutual information with the true factors."""
+    plt, sns = _pyplot()
+    dims = [f"z{i + 1}" for i in range(gains.shape[0])]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(4 + 1.4 * (len(output_names) + len(true_names)), 0.45 * len(dims) + 2.8)
+    )
+    sns.heatmap(
+        gains,
+        ax=axes[0],
+        cmap=HEATMAP,
+        annot=True,
+        fmt=".3f",
+        xticklabels=output_names,
+        yticklabels=dims,
+        cbar_kws={"label": "nats"},
+    )
+    axes[0].set(
+        title="Magnitude of change: information gain\nKL(shifted output || original), per factor",
+        xlabel="factor read off the decoded output",
+        ylabel="latent dimension",
+    )
+    sns.heatmap(
+        mi,
+        ax=axes[1],
+        cmap=HEATMAP,
+        vmin=0,
+        vmax=1,
+        annot=True,
+        fmt=".2f",
+        xticklabels=true_names,
+        yticklabels=dims,
+        cbar_kws={"label": "I(z_i; f) / H(f)"},
+    )
+    axes[1].set(
+        title=f"Mutual information with the true factors\nMIG = {mig:.2f} (1 = one dimension per factor)",
+        xlabel="true factor of the held-out rows",
+        ylabel="latent dimension",
+    )
+    fig.tight_layout()
+    save_figure(fig, path)

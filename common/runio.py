@@ -43,18 +43,56 @@ def save_figure(fig, path):
     plt.close(fig)
 
 
-def save_model(path, model, config):
-    """state_dict plus a JSON-safe config: loadable with torch.load(..., weights_only=True)."""
+def save_model(path, model, config, training=None):
+    """state_dict plus a JSON-safe config, and the training state (epoch, optimizer, RNG, history) that
+    --resume continues from: tensors and plain values only, loadable with weights_only=True."""
     import torch
 
+    checkpoint = {"state_dict": model.state_dict(), "config": config}
+    if training is not None:
+        checkpoint["training"] = training
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "config": config}, tmp)
+        torch.save(checkpoint, tmp)
 
 
-def load_model_file(path):
+class CheckpointError(ValueError):
+    """A model.pt that cannot be used, with a one-line reason."""
+
+
+def load_model_file(path, demo=None):
+    """Load a model.pt with torch.load(weights_only=True): tensors and plain values only, so a file
+    that would need to unpickle arbitrary objects (and could run code) is refused, not executed.
+    With `demo`, a checkpoint written by another demo is refused too."""
+    import pickle
+    import zipfile
+
     import torch
 
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder; give the model.pt inside it") from None
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise CheckpointError(
+                f"{path} holds Python objects that would have to be unpickled (which can run code); "
+                "refused. A model.pt of these demos holds only tensors and plain values"
+            ) from None
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError):
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from None
+    if not isinstance(checkpoint, dict) or not {"state_dict", "config"} <= set(checkpoint):
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a model.pt of these demos (no state_dict and config)"
+        )
+    written_by = checkpoint["config"].get("demo")
+    if demo is not None and written_by != demo:
+        raise CheckpointError(
+            f"{path} was written by the {written_by} demo; load it with {written_by}_dlvm.py"
+        )
+    return checkpoint
 
 
 def versions():

@@ -5,7 +5,10 @@ shuffled permutation. Loss parts are summed on the device and read back once per
 loop never waits for a host sync.
 """
 
+import copy
 import math
+import signal
+import threading
 import time
 
 import torch
@@ -14,6 +17,7 @@ from tqdm.auto import tqdm
 from common.elbo import beta_at
 
 PARTS = ("loss", "recon", "kl")
+VALID_ROWS = 4096
 
 
 class Diverged(Exception):
@@ -24,10 +28,64 @@ class Diverged(Exception):
         self.epoch, self.history, self.model = epoch, history, model
 
 
+def adam(model, lr):
+    """Adam with the fused kernel: one update for all parameters instead of a Python loop over them,
+    a fifth of a small model's step time (bench/speed.py)."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+
+
 def cosine_lr(epoch, epochs, lr):
     """Learning rate of a 1-based epoch: cosine decay from lr towards 0 (Loshchilov and Hutter 2017),
     so late epochs settle into the optimum instead of rattling around it."""
     return lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
+class Interrupted(Exception):
+    """Training stopped on request. `model` holds the weights after the last complete epoch and
+    `state` what --resume needs to continue exactly from there."""
+
+    def __init__(self, epoch, history, model, state):
+        super().__init__(f"interrupted after epoch {epoch}")
+        self.epoch, self.history, self.model, self.state = epoch, history, model, state
+
+
+class StopRequest:
+    """While active, SIGINT (Ctrl-C) and SIGTERM only set a flag: training finishes its batch and stops
+    at a clean point. A second signal stops at once (KeyboardInterrupt); files are written atomically,
+    so even then none is left half-written."""
+
+    def __init__(self):
+        self.signal = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    @property
+    def requested(self):
+        return self.signal is not None
+
+
+def _training_state(epoch, optimizer, history):
+    """Everything needed to continue after `epoch` exactly as an uninterrupted run would (CPU)."""
+    return {
+        "epoch": epoch,
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "rng": torch.get_rng_state(),
+        "history": copy.deepcopy(history),
+    }
 
 
 @torch.no_grad()
@@ -44,23 +102,55 @@ def evaluate_loss(model, x, batch_size=4096):
     return dict(zip(PARTS, (sums / x.shape[0]).tolist(), strict=True))
 
 
-def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_valid=None, quiet=False):
-    """Train `model` in place; return the history, a list of one dict per epoch.
+def fit(
+    model,
+    x_train,
+    *,
+    epochs,
+    batch_size,
+    lr,
+    beta,
+    anneal_epochs=0,
+    x_valid=None,
+    quiet=False,
+    stop=None,
+    resume=None,
+):
+    """Train `model` in place; return (history, state): one dict per epoch, and the training state.
 
     Each row: epoch, loss, recon, kl, beta, lr, seconds (wall time of the epoch) and, with x_valid,
-    test_elbo (held-out ELBO at beta = 1, one sample per row).
-    Raises Diverged (after restoring the last good weights) when the loss stops being finite.
+    test_elbo (held-out ELBO at beta = 1, one sample per row, on at most VALID_ROWS of its rows: a
+    curve to watch, cheap on big data; the run's final evaluation uses every held-out row).
+    `resume` is a state returned earlier (or saved in model.pt): training continues after its epoch.
+    When `stop.requested` turns true, the current batch finishes, the model goes back to the end of
+    the last complete epoch and Interrupted is raised. Raises Diverged (after restoring the last
+    good weights) when the loss stops being finite.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model, lr)
+    history, first_epoch = [], 1
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        torch.set_rng_state(resume["rng"])
+        history, first_epoch = list(resume["history"]), resume["epoch"] + 1
     n = x_train.shape[0]
-    history = []
-    epochs_bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=True if quiet else None)
+    if x_valid is not None:
+        x_valid = x_valid[:VALID_ROWS]  # rows are in random order already (common.world.split)
+    epochs_bar = tqdm(
+        range(first_epoch, epochs + 1),
+        desc="training",
+        unit="epoch",
+        initial=first_epoch - 1,
+        total=epochs,
+        disable=True if quiet else None,
+    )
     for epoch in epochs_bar:
         start = time.perf_counter()
+        # Snapshot at the epoch boundary: where a divergence or an interruption sends the model back.
+        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state = _training_state(epoch - 1, optimizer, history)
         beta_now = beta_at(epoch, beta, anneal_epochs)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(epoch, epochs, lr)
-        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.train()
         sums = torch.zeros(len(PARTS), device=x_train.device)
         order = torch.randperm(n, device=x_train.device)
@@ -71,6 +161,9 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
             parts["loss"].backward()
             optimizer.step()
             sums += torch.stack([parts[k].detach() for k in PARTS]) * xb.shape[0]
+            if stop is not None and stop.requested:
+                model.load_state_dict(last_good)
+                raise Interrupted(epoch - 1, history, model, state)
         row = {"epoch": epoch, **dict(zip(PARTS, (sums / n).tolist(), strict=True)), "beta": beta_now}
         row["lr"] = optimizer.param_groups[0]["lr"]
         if not all(math.isfinite(row[k]) for k in PARTS):
@@ -81,7 +174,7 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         epochs_bar.set_postfix(loss=f"{row['loss']:.3f}")
-    return history
+    return history, _training_state(epochs, optimizer, history)
 
 
 def warm_start(
@@ -100,7 +193,7 @@ def warm_start(
     targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
     with torch.no_grad():
         model.prior_logits.copy_(torch.log(torch.as_tensor(weights, dtype=torch.float32, device=device)))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model, lr)
     for _ in range(steps):
         _, prior_mu, prior_log_var = model.prior()
         z = prior_mu + torch.exp(0.5 * prior_log_var) * torch.randn(
@@ -124,21 +217,24 @@ def warm_start(
             optimizer.step()
 
 
-def fit_restarts(build, x_train, *, restarts, seed, prepare=None, **fit_kwargs):
+def fit_restarts(build, x_train, *, restarts, seed, prepare=None, resume=None, **fit_kwargs):
     """Train `restarts` models from different random starts; keep the one with the best training ELBO.
 
-    build() makes a fresh model, prepare(model) may warm-start it; fit_kwargs go to fit().
-    Returns (model, history, training ELBO of every restart).
+    build() makes a fresh model, prepare(model) may warm-start it; fit_kwargs go to fit(). With
+    `resume` (model weights and training state of an interrupted single-start run) the one model
+    continues instead. Returns (model, history, training state, training ELBO of every restart).
     """
     best, elbos = None, []
     for restart in range(restarts):
         torch.manual_seed(seed + 1000 * restart)  # restart 0 is the same as a run without restarts
         model = build()
-        if prepare is not None:
+        if resume is not None:
+            model.load_state_dict(resume["state_dict"])
+        elif prepare is not None:
             prepare(model)
-        history = fit(model, x_train, **fit_kwargs)
+        history, state = fit(model, x_train, resume=resume and resume["training"], **fit_kwargs)
         elbo = -sum(evaluate_loss(model, x_train)["loss"] for _ in range(3)) / 3  # averaged: less noise
         elbos.append(elbo)
         if best is None or elbo > best[0]:
-            best = (elbo, model, history)
-    return best[1], best[2], elbos
+            best = (elbo, model, history, state)
+    return best[1], best[2], best[3], elbos

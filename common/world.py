@@ -32,6 +32,7 @@ class World:
     """Base class: subclasses set the names and implement the four methods."""
 
     name = "world"
+    has_truth = True  # False for a table of real data: no log_prob, no posterior
     likelihood = "bernoulli"  # or "gaussian": which decoder head fits the features
     feature_names: list = []
     class_names: list = []
@@ -59,9 +60,51 @@ class World:
     def to_dict(self):
         raise NotImplementedError
 
+    def true_factors(self, sample):
+        """The generative factors of each row, {name: (n,)}: the class and the continuous factors."""
+        return {self.class_noun: sample.labels, **sample.factors}
+
+    def output_factors(self, x):
+        """How the world reads a (decoded) row, {factor: (n, bins) probabilities}: by default the
+        Bayes posterior over the class. Used to measure what a latent dimension changes."""
+        return {self.class_noun: self.posterior(x)}
+
     def class_means(self):
         """E[x | class], (K, D), when the world can say it exactly; None means: use sample means."""
         return None
+
+
+class TableWorld(World):
+    """Real data from a CSV (common.tabular.Table) in the place of a world: names, no truth.
+
+    Truth-based numbers (true NLL, Bayes-optimal recovery, the world's reading of outputs) are left
+    out, not faked. Classes, when the table has a label column, are its values.
+    """
+
+    has_truth = False
+
+    def __init__(self, table, demo_world):
+        self.table = table
+        self.name = demo_world.name
+        self.likelihood = demo_world.likelihood
+        self.value_label = demo_world.value_label
+        self.feature_names = table.feature_names
+        self.class_names = table.class_names or []
+        self.class_noun = table.label_column or "class"
+        self.factor_names = []
+
+    def rows(self):
+        labels = self.table.labels if self.table.labels is not None else np.full(len(self.table.x), -1)
+        return Sample(self.table.x, labels)
+
+    def true_factors(self, sample):
+        return {self.class_noun: sample.labels} if self.class_names else {}
+
+    def output_factors(self, x):
+        return None
+
+    def to_dict(self):
+        return {"source": "csv", "features": self.feature_names, "classes": self.class_names}
 
 
 def split(sample, test_fraction, rng):

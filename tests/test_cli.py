@@ -74,3 +74,18 @@ def test_interval_bounds():
     assert not cli.Interval(float, 0, 1, closed="neither").contains(0.0)
     assert cli.Interval(float, 0, 1, closed="right").contains(1.0)
     assert str(cli.Interval(float, 0, None, closed="neither")) == "(0, inf)"
+
+
+def test_every_flag_of_every_demo_is_documented_in_the_readme():
+    import importlib
+    import pathlib
+
+    readme = (pathlib.Path(ROOT) / "README.md").read_text()
+    for demo in ("disease", "cuisine", "movie"):
+        module = importlib.import_module(f"{demo}_dlvm")
+        if not hasattr(module, "make_parser"):
+            continue
+        for action in module.make_parser()._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert f"`{flag}" in readme, f"{demo}: {flag} is not in README.md"

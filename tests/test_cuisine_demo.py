@@ -148,6 +148,8 @@ def test_region_names_match_in_any_case_and_spelling(name):
         (["--conditional", "--clusters", "5"], "argument --clusters: the conditional VAE has one class per"),
         (["--conditional", "--epochs", "4", "--anneal-epochs", "6"], "argument --anneal-epochs: 6 is more"),
         (["--samples", "10"], "argument --samples: 10 is out of range"),
+        (["--generate", "Nordic", "--data", "dishes.csv"], "argument --generate: works on the cuisine world"),
+        (["--conditional", "--data", "dishes.csv"], "argument --conditional: works on the cuisine world"),
     ],
 )
 def test_bad_or_conflicting_cuisine_flags_exit_2(argv, expected, tmp_path, capsys):

@@ -143,7 +143,7 @@ def test_every_model_trains_an_epoch_and_round_trips_through_model_pt(kind, like
     x = torch.bernoulli(torch.full((64, 5), 0.4))
     model = build_model(config)
     before = evaluate_loss(model, x)["loss"]
-    history = fit(model, x, epochs=1, batch_size=16, lr=1e-2, beta=1.0, quiet=True)
+    history, _ = fit(model, x, epochs=1, batch_size=16, lr=1e-2, beta=1.0, quiet=True)
     assert len(history) == 1 and np.isfinite(history[0]["loss"])
     assert evaluate_loss(model, x)["loss"] != before  # the weights moved
     runio.save_model(tmp_path / "model.pt", model, config)

@@ -1,0 +1,101 @@
+"""Quality of each model on a demo's world, over several seeds: the README's results tables.
+
+    python bench/quality.py disease --seeds 5
+    python bench/quality.py disease --seeds 3 --config "beta4=--model vae --beta 4"
+
+Every configuration runs the demo once per seed (a new world sample, split and initialisation each
+time) and the table reports medians and [min, max] over seeds of: held-out NLL gap to the world's
+true NLL, recovery ARI as a fraction of the Bayes-optimal ARI, the best baseline's fraction, and the
+wall time of the run. Figures are printed, never asserted: this is a benchmark, not a test.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+DEFAULT_CONFIGS = {
+    "disease": {
+        "vae": "--model vae",
+        "gmvae (default)": "--model gmvae",
+        "gmvae, 3 restarts": "--model gmvae --restarts 3",
+        "ae": "--model ae",
+        "dae": "--model dae",
+    },
+}
+
+
+def measure(demo, argv, seed):
+    module = importlib.import_module(f"{demo}_dlvm")
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        code = module.main([*argv, "--seed", str(seed), "--quiet", "--out", out])
+        seconds = time.perf_counter() - started
+        if code != 0:
+            return {"status": f"exit {code}"}
+        with open(os.path.join(out, "metrics.json")) as f:
+            m = json.load(f)
+    rec = m["recovery"]
+    best = max(b["ari"] for b in m["baselines"].values())
+    return {
+        "nll_gap": m["test"].get("nll_gap", np.nan),
+        "ari": rec["ari"],
+        "ari/bayes": rec["ari"] / rec["bayes_ari"],
+        "best baseline ari/bayes": best / rec["bayes_ari"],
+        "seconds": seconds,
+    }
+
+
+def spread(values):
+    """'median [min, max]' over seeds."""
+    values = np.asarray(values, dtype=float)
+    if np.all(np.isnan(values)):
+        return "-"
+    return f"{np.nanmedian(values):.3f} [{np.nanmin(values):.3f}, {np.nanmax(values):.3f}]"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("demo", choices=sorted(DEFAULT_CONFIGS), help="which demo to measure")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default: 5)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME=FLAGS",
+        help="a configuration to measure, e.g. 'beta4=--model vae --beta 4' (default: the built-in list)",
+    )
+    args = parser.parse_args(argv)
+    configs = DEFAULT_CONFIGS[args.demo]
+    if args.config:
+        configs = dict(c.split("=", 1) for c in args.config)
+    rows = []
+    for name, flags in configs.items():
+        runs = [measure(args.demo, flags.split(), seed) for seed in range(args.seeds)]
+        runs = [r for r in runs if "status" not in r]
+        rows.append(
+            {"configuration": name, "flags": flags, "runs": len(runs)}
+            | {
+                key: spread([r[key] for r in runs])
+                for key in ("nll_gap", "ari/bayes", "best baseline ari/bayes")
+            }
+            | {"seconds": spread([r["seconds"] for r in runs])}
+        )
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows)
+    print(f"{args.demo}: medians [min, max] over seeds 0..{args.seeds - 1}")
+    print(table.to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Speed and scale, measured: the README's speed tables.
+
+    python bench/speed.py                 # all three tables, 3 repeats
+    python bench/speed.py loop --repeats 5
+    python bench/speed.py demos
+    python bench/speed.py scaling --max-samples 1000000
+
+loop     the same VAE on the same disease data, trained two ways: with the project's loop
+         (common/train.py: batches sliced from one in-memory tensor, one host sync per epoch) and
+         with the plain tutorial loop (TensorDataset + DataLoader, batch 128, .item() every step).
+         Wall time, samples per second and held-out NLL for both, and the ratio; medians.
+demos    each demo's default run with --visualize, as a user starts it (a new process): wall
+         time and peak memory (max resident set size).
+scaling  the disease demo's training time per epoch and peak memory as the number of samples
+         grows (1e4, 1e5, 1e6), to show that the cost is linear.
+
+Times are medians over --repeats; they are figures to read, never pass/fail.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+PYTHON = sys.executable
+
+
+def plain_dataloader_fit(model, x_train, epochs, batch_size=128, lr=1e-3):
+    """The loop of a typical tutorial: DataLoader over a TensorDataset, a host sync per step."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(x_train), batch_size=batch_size, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        total = 0.0
+        for (xb,) in loader:
+            loss = model.loss_parts(xb)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(xb)  # the per-step host sync tutorials do
+    return model
+
+
+def loop_table(repeats, epochs=50, samples=10_000):
+    import torch
+
+    from common.evaluate import held_out_likelihood
+    from common.models import build_model
+    from common.train import fit
+    from common.world import split
+    from disease_dlvm import DiseaseWorld
+
+    world = DiseaseWorld()
+    rng = np.random.default_rng(0)
+    train, test = split(world.sample(samples, rng), 0.2, rng)
+    x_train, x_test = torch.tensor(train.x), torch.tensor(test.x)
+    true_nll = float(-world.log_prob(test.x).mean())
+    config = {"model": "vae", "n_features": world.n_features, "likelihood": "bernoulli"}
+    config |= {"latent_dim": 2, "hidden_dim": 64}
+    torch.set_num_threads(1)  # as the demo does for a model this small
+    rows = []
+    for repeat in range(repeats):
+        for name in (
+            "project loop (batch 256, lr 5e-3, cosine)",
+            "plain DataLoader loop (batch 128, lr 1e-3)",
+        ):
+            torch.manual_seed(repeat)
+            model = build_model(config)
+            started = time.perf_counter()
+            if name.startswith("project"):
+                fit(model, x_train, epochs=epochs, batch_size=256, lr=5e-3, beta=1.0, quiet=True)
+            else:
+                plain_dataloader_fit(model, x_train, epochs)
+            seconds = time.perf_counter() - started
+            model.eval()
+            gap = held_out_likelihood(model, x_test, 1000)["nll"] - true_nll
+            rows.append(
+                {"loop": name, "seconds": seconds, "samples/s": len(train) * epochs / seconds, "nll gap": gap}
+            )
+    table = pd.DataFrame(rows).groupby("loop", sort=False).median()
+    ratio = table["seconds"].iloc[1] / table["seconds"].iloc[0]
+    return (
+        table,
+        f"the project's loop is {ratio:.1f}x faster ({epochs} epochs, {len(train)} training rows, vae)",
+    )
+
+
+# Runs a demo script as __main__ and reports the process's own peak memory afterwards.
+PEAK_WRAPPER = """
+import resource, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as end:
+    code = end.code or 0
+else:
+    code = 0
+print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_demo(argv, out):
+    """Run a demo in a new process; wall seconds and its peak memory (max resident set) in MB."""
+    started = time.perf_counter()
+    command = [PYTHON, "-c", PEAK_WRAPPER, *argv, "--quiet", "--out", out]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip().splitlines()[-2:]}")
+    peak_kb = int(result.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
+    return seconds, peak_kb / 1024
+
+
+def demos_table(repeats):
+    demos = [
+        d
+        for d in ("disease_dlvm.py", "cuisine_dlvm.py", "movie_dlvm.py")
+        if os.path.exists(os.path.join(ROOT, d))
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for demo in demos:
+            for flags in (["--visualize"], ["--visualize", "--interpret"]):
+                for repeat in range(repeats):
+                    seconds, peak = run_demo([demo, *flags], os.path.join(tmp, f"{demo}{repeat}"))
+                    rows.append(
+                        {"command": f"python {demo} {' '.join(flags)}", "seconds": seconds, "peak MB": peak}
+                    )
+    return pd.DataFrame(rows).groupby("command", sort=False).median()
+
+
+def scaling_table(repeats, max_samples):
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for samples in (10**4, 10**5, 10**6):
+            if samples > max_samples:
+                break
+            for model in ("vae", "gmvae"):
+                for repeat in range(repeats):
+                    out = os.path.join(tmp, f"{model}{samples}{repeat}")
+                    argv = ["disease_dlvm.py", "--samples", str(samples), "--epochs", "5", "--model", model]
+                    seconds, peak = run_demo(argv, out)
+                    with open(os.path.join(out, "metrics.json")) as f:
+                        metrics = json.load(f)
+                    rows.append(
+                        {
+                            "model": model,
+                            "samples": samples,
+                            "train s/epoch": metrics["timing"]["train_seconds"] / 5,
+                            "run seconds": seconds,
+                            "peak MB": peak,
+                        }
+                    )
+    return pd.DataFrame(rows).groupby(["model", "samples"]).median()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "tables", nargs="*", default=["loop", "demos", "scaling"], help="which tables (default: all)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="repeats per measurement; medians (default: 3)"
+    )
+    parser.add_argument(
+        "--max-samples", type=int, default=10**6, help="largest scaling size (default: 1000000)"
+    )
+    args = parser.parse_args(argv)
+    if "loop" in args.tables:
+        table, verdict = loop_table(args.repeats)
+        print(table.to_markdown(floatfmt=".3g"), f"\n\n{verdict}\n")
+    if "demos" in args.tables:
+        print(demos_table(args.repeats).to_markdown(floatfmt=".3g"), "\n")
+    if "scaling" in args.tables:
+        print(scaling_table(args.repeats, args.max_samples).to_markdown(floatfmt=".3g"), "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Your own data: a CSV table read, checked and turned into the rows a demo trains on.
+
+Every problem is a TableError (a ValueError) whose one-line message names the file, the column and
+the row, and says how to fix it, so the demo can print it argparse-style and exit with code 2.
+Rows are numbered as a spreadsheet shows them: row 1 is the first data row, under the header.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_ROWS = 10  # a train and a test part, and a few rows per cluster
+
+
+class TableError(ValueError):
+    pass
+
+
+@dataclass
+class Table:
+    x: np.ndarray  # (n, D) float32 features
+    feature_names: list
+    labels: np.ndarray | None  # (n,) int class index, or None without a label column
+    class_names: list | None
+    label_column: str | None
+
+
+def load_table(path, *, binary, label_column=None, drop_columns=()):
+    """Read `path` (CSV with a header row) into a Table.
+
+    binary=True demands 0/1 features (the disease demo's Bernoulli likelihood); otherwise any finite
+    numbers. `label_column` holds known classes (any values; used only to colour plots and score
+    recovery), `drop_columns` are ignored (ids, free text).
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise TableError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TableError(f"{path}: cannot read it as CSV ({reason})") from None
+
+    columns = list(frame.columns)
+    for name in [*drop_columns, *([label_column] if label_column else [])]:
+        if name not in columns:
+            flag = "--label-column" if name == label_column else "--drop-columns"
+            raise TableError(
+                f"{path}: {flag} names {name!r}, which is not a column; columns are: {', '.join(columns)}"
+            )
+    if len(frame) < MIN_ROWS:
+        raise TableError(
+            f"{path}: {len(frame)} data row(s); need at least {MIN_ROWS} to train and hold some out"
+        )
+
+    labels = class_names = None
+    if label_column:
+        values = frame[label_column].str.strip()
+        _check_missing(path, values, label_column)
+        class_names = sorted(values.unique(), key=_natural)
+        labels = values.map({name: k for k, name in enumerate(class_names)}).to_numpy()
+
+    features = [c for c in columns if c not in set(drop_columns) and c != label_column]
+    if not features:
+        raise TableError(f"{path}: no feature columns left after --label-column and --drop-columns")
+    x = np.empty((len(frame), len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        x[:, j] = _numeric_column(path, frame[name].str.strip(), name, binary)
+    return Table(x, features, labels, class_names, label_column)
+
+
+def _natural(text):
+    """Sort class names numerically when they are numbers ('2' before '10'), else alphabetically."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _check_missing(path, values, name):
+    empty = np.flatnonzero(values.isin(["", "NA", "NaN", "nan", "N/A", "null"]).to_numpy())
+    if len(empty):
+        raise TableError(
+            f"{path}: column {name!r} has a missing value in row {empty[0] + 1}"
+            + (f" (and {len(empty) - 1} more)" if len(empty) > 1 else "")
+            + "; fill or drop those rows"
+        )
+
+
+def _numeric_column(path, values, name, binary):
+    import pandas as pd
+
+    _check_missing(path, values, name)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(numbers))
+    if len(bad):
+        row = bad[0]
+        raise TableError(f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is not a number")
+    if binary:
+        bad = np.flatnonzero((numbers != 0) & (numbers != 1))
+        if len(bad):
+            row = bad[0]
+            raise TableError(
+                f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is not 0 or 1 "
+                "(this demo models yes/no features; real-valued tables go to cuisine_dlvm.py)"
+            )
+    if np.all(numbers == numbers[0]):
+        raise TableError(
+            f"{path}: column {name!r} is constant ({values.iloc[0]} in every row) and carries no "
+            f"information; drop it with --drop-columns {name!r}"
+        )
+    return numbers

@@ -1,0 +1,89 @@
+"""Decoding the latent space: information gain, mutual information gap, traversals."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import entropy
+
+import disease_dlvm
+from common.interpret import (
+    information_gain,
+    magnitude_of_change,
+    mutual_information_gap,
+    normalised_mutual_information,
+    traversal,
+)
+
+
+def test_information_gain_is_zero_without_change_and_positive_with_it():
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    assert information_gain(p, p) == pytest.approx(0, abs=1e-9)
+    q = np.array([[0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])
+    # Row 1 moved: KL(q1 || p1) by hand; row 2 did not move. Mean over the two rows.
+    by_hand = (0.2 * np.log(0.2 / 0.7) + 0.7 * np.log(0.7 / 0.2) + 0.1 * np.log(0.1 / 0.1)) / 2
+    assert information_gain(q, p) == pytest.approx(by_hand, rel=1e-6)
+    assert by_hand > 0
+
+
+def test_magnitude_of_change_finds_the_dimension_that_moves_a_factor():
+    # Output = z itself; factor "a" reads z1 only (softmax of +-z1), factor "b" reads z2 only.
+    def output_factors(x):
+        def two_bins(v):
+            return np.column_stack([1 / (1 + np.exp(-v)), 1 / (1 + np.exp(v))])
+
+        return {"a": two_bins(x[:, 0]), "b": two_bins(x[:, 1])}
+
+    z = np.random.default_rng(0).normal(size=(500, 3))
+    gains, names = magnitude_of_change(lambda v: v, output_factors, z, delta=1.0)
+    assert names == ["a", "b"] and gains.shape == (3, 2)
+    assert gains[0, 0] > 0.05 and gains[1, 1] > 0.05
+    np.testing.assert_allclose([gains[1, 0], gains[2, 0], gains[0, 1], gains[2, 1]], 0, atol=1e-12)
+
+
+def test_mig_is_near_one_for_a_copying_latent_and_near_zero_for_an_independent_one():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    factors = {"class": rng.integers(0, 4, n), "level": rng.normal(size=n)}
+    copying = np.column_stack(
+        [factors["class"] + 0.01 * rng.normal(size=n), factors["level"], rng.normal(size=n)]
+    )
+    scores = normalised_mutual_information(copying, factors)
+    assert scores.shape == (3, 2)
+    mig, gaps = mutual_information_gap(scores)
+    assert mig > 0.9 and np.all(gaps > 0.9)
+    independent = rng.normal(size=(n, 3))
+    assert mutual_information_gap(normalised_mutual_information(independent, factors))[0] < 0.02
+
+
+def test_normalised_mi_of_a_discrete_copy_is_one():
+    labels = np.repeat([0, 1, 2], 100)
+    scores = normalised_mutual_information(labels[:, None].astype(float), {"c": labels})
+    assert scores[0, 0] == pytest.approx(1.0)
+    assert entropy(np.bincount(labels)) == pytest.approx(np.log(3))
+
+
+def test_traversal_decodes_steps_points_per_dimension_around_the_centre():
+    calls = []
+
+    def decode(z):
+        calls.append(z.copy())
+        return z * 2
+
+    values, grid = traversal(decode, latent_dim=3, center=np.array([1.0, 0.0, -1.0]), steps=7)
+    assert values.shape == (3, 7, 3) and len(calls) == 1 and calls[0].shape == (21, 3)
+    np.testing.assert_allclose(grid, np.linspace(-3, 3, 7))
+    np.testing.assert_allclose(values[1, :, 1], 2 * grid)  # dimension 2 swept around its centre 0
+    np.testing.assert_allclose(values[1, :, 0], 2.0)  # the others stay at the centre
+
+
+def test_interpret_flag_writes_csv_metrics_and_figures(tmp_path):
+    argv = ["--samples", "400", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
+    assert disease_dlvm.main([*argv, "--interpret", "--visualize", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "interpret.csv")
+    assert set(table["factor"]) == {"disease", "severity"} and set(table["latent_dim"]) == {"z1", "z2"}
+    summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
+    assert set(summary["information_gain"]) == {"disease", "severity"}
+    assert 0 <= summary["mig"] <= 1
+    assert (tmp_path / "traversals.png").exists() and (tmp_path / "interpret.png").exists()

@@ -1,0 +1,144 @@
+"""Runs end in a valid state whatever happens: signals, resume, other demos' folders, random flags."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import disease_dlvm
+from tests.conftest import ROOT
+
+# A few seconds of training; the signal comes 1.5 s after config.json, when training has begun
+# (after the mixture fit and the warm start, about a second).
+SLOW = ["--samples", "2000", "--epochs", "120", "--batch-size", "64", "--hidden-dim", "16"]
+SLOW += ["--iw-samples", "20", "--quiet"]
+
+
+def _start(out, *extra):
+    return subprocess.Popen(
+        [sys.executable, "disease_dlvm.py", *SLOW, *extra, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def _interrupt(out, sig):
+    process = _start(out)
+    deadline = time.time() + 60
+    while not (out / "config.json").exists():  # written just before the mixture fit and training
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    time.sleep(1.5)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err
+
+
+def _every_file_parses(folder):
+    for path in folder.iterdir():
+        assert ".tmp" not in path.name, f"leftover temporary file {path.name}"
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".csv":
+            pd.read_csv(path)
+        elif path.suffix == ".pt":
+            torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_training_saves_a_valid_resumable_run_and_exits_130(tmp_path, sig):
+    code, err = _interrupt(tmp_path, sig)
+    assert code == 130, err
+    assert "interrupted after epoch" in err and "--resume" in err and "Traceback" not in err
+    _every_file_parses(tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and 0 <= metrics["epochs_completed"] < 120
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["training"]["epoch"] == metrics["epochs_completed"]
+    assert len(pd.read_csv(tmp_path / "history.csv")) == metrics["epochs_completed"]
+
+
+def test_resume_reaches_the_same_metrics_as_an_uninterrupted_run(tmp_path):
+    interrupted, whole = tmp_path / "interrupted", tmp_path / "whole"
+    code, err = _interrupt(interrupted, signal.SIGINT)
+    assert code == 130, err
+    resumed = subprocess.run(
+        [sys.executable, "disease_dlvm.py", "--resume", str(interrupted), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _start(whole).wait(timeout=120) == 0
+    a = json.loads((interrupted / "metrics.json").read_text())
+    b = json.loads((whole / "metrics.json").read_text())
+    assert a["status"] == "completed" and a["resumed_with"][:1] == ["--resume"]
+    assert a["test"]["nll"] == pytest.approx(b["test"]["nll"], rel=1e-5)
+    assert a["recovery"]["ari"] == pytest.approx(b["recovery"]["ari"], abs=1e-9)
+    assert len(pd.read_csv(interrupted / "history.csv")) == 120
+
+
+def test_resume_refuses_other_flags_and_finished_runs(tmp_path, capsys):
+    argv = ["--samples", "200", "--epochs", "2", "--iw-samples", "5", "--hidden-dim", "8", "--quiet"]
+    assert disease_dlvm.main([*argv, "--out", str(tmp_path)]) == 0
+    for extra, expected in (
+        (["--epochs", "9"], "argument --resume: continues the run as it was configured; drop --epochs"),
+        ([], "already finished all 2 epochs"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            disease_dlvm.main(["--resume", str(tmp_path), *extra])
+        assert info.value.code == 2
+        assert expected in capsys.readouterr().err
+
+
+def test_a_folder_with_another_demos_run_is_refused_unless_overwrite(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"demo": "movie"}))
+    (tmp_path / "metrics.json").write_text("{}")
+    argv = ["--samples", "200", "--epochs", "1", "--iw-samples", "5", "--hidden-dim", "8", "--quiet"]
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main([*argv, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert (
+        "holds a run of the movie demo; choose another folder or pass --overwrite" in capsys.readouterr().err
+    )
+    assert json.loads((tmp_path / "config.json").read_text()) == {"demo": "movie"}  # untouched
+    assert disease_dlvm.main([*argv, "--overwrite", "--out", str(tmp_path)]) == 0
+
+
+FLAGS = [
+    "--samples", "--model", "--latent-dim", "--hidden-dim", "--clusters", "--beta", "--anneal-epochs",
+    "--corruption", "--noise", "--epochs", "--batch-size", "--lr", "--restarts", "--device", "--seed",
+    "--test-fraction", "--iw-samples", "--quiet", "--visualize", "--interpret", "--save-data",
+    "--overwrite", "--label-column", "--drop-columns", "--resume", "--load", "--data",
+]  # fmt: skip
+VALUES = ["0", "1", "-1", "2.5", "1e9", "nan", "inf", "-inf", "auto", "vae", "gmvae", "dae", "flip", "cpu",
+          "cuda", "x", "", "0.2", "--", "-3e-3", "10000000000000000000000"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(FLAGS), st.sampled_from(VALUES), st.text(max_size=6)), max_size=8))
+def test_any_argument_list_parses_cleanly_or_exits_2_with_a_message(tmp_path, capsys, argv):
+    from common import cli
+
+    parser = disease_dlvm.make_parser()
+    try:
+        args = cli.parse(parser, [*argv, "--out", str(tmp_path / "out")])
+    except SystemExit as err:
+        assert err.code in (0, 2)  # 0: --help
+        if err.code == 2:
+            message = capsys.readouterr().err
+            assert message.startswith("disease_dlvm.py: error: ") and message.count("\n") == 1
+        return
+    assert args.epochs >= 1 and 0 < args.test_fraction < 1
