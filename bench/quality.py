@@ -1,6 +1,7 @@
 """Quality of each model on a demo's world, over several seeds: the README's results tables.
 
     python bench/quality.py disease --seeds 5
+    python bench/quality.py cuisine --seeds 5
     python bench/quality.py disease --seeds 3 --config "beta4=--model vae --beta 4"
 
 Every configuration runs the demo once per seed (a new world sample, split and initialisation each
@@ -30,6 +31,14 @@ DEFAULT_CONFIGS = {
         "gmvae, 3 restarts": "--model gmvae --restarts 3",
         "ae": "--model ae",
         "dae": "--model dae",
+    },
+    "cuisine": {
+        "gmvae (default)": "--model gmvae",
+        "gmvae, latent 3": "--model gmvae --latent-dim 3",
+        "vae": "--model vae",
+        "ae": "--model ae",
+        "dae": "--model dae",
+        "cvae (--conditional: trained with labels)": "--conditional",
     },
 }
 
