@@ -103,8 +103,8 @@ def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0,
     mi = normalised_mutual_information(z_test, true)
     mig, gaps = mutual_information_gap(mi) if true else (None, np.zeros(0))
 
-    # Traversal centres: the origin (the prior's mode), or each gmvae cluster's prior mean.
-    if model.kind == "gmvae":
+    # Traversal centres: the origin (the prior's mode), or each gmvae cluster's (cvae class's) prior mean.
+    if model.kind in ("gmvae", "cvae"):
         _, prior_mu, _ = model.prior()
         names = cluster_names or [f"cluster {c + 1}" for c in range(model.n_clusters)]
         centres = {

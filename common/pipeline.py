@@ -297,6 +297,8 @@ def _cluster_names(world, model, test, clusters):
     """gmvae clusters named by the class they match on held-out rows, when there are classes."""
     from common import evaluate
 
+    if model.kind == "cvae":  # its y is the class
+        return list(world.class_names)
     if model.kind != "gmvae":
         return None
     if world.n_classes == 0:

@@ -25,7 +25,8 @@ def _metrics(folder):
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cvae")
-    argv = [*TINY, "--conditional", "--generate", "nordic", "--count", "7", "--visualize", "--out", str(out)]
+    argv = [*TINY, "--conditional", "--generate", "nordic", "--count", "7", "--visualize", "--interpret"]
+    argv += ["--out", str(out)]
     assert cuisine_dlvm.main(argv) == 0
     return out
 
@@ -58,7 +59,7 @@ def test_conditional_run_is_marked_supervised_and_writes_generated_csv(condition
     config = json.loads((conditional_run / "config.json").read_text())
     assert config["anneal_epochs"] == 2  # the conditional default (10), capped at --epochs
     names = {p.name for p in conditional_run.iterdir()}
-    assert {"generated.png", "region_profiles.png", "latent.png", "confusion.png"} <= names
+    assert {"generated.png", "region_profiles.png", "latent.png", "confusion.png", "traversals.png"} <= names
     assert "decoded.png" not in names and "clusters.png" not in names
 
 
