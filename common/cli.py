@@ -150,6 +150,7 @@ def add_shared_flags(parser, demo, defaults=None):
         "restarts": 1,
     }
     d.update(defaults or {})
+    parser.set_defaults(default_batch_size=d["batch_size"])
 
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -219,9 +220,10 @@ def add_shared_flags(parser, demo, defaults=None):
     train.add_argument(
         "--batch-size",
         type=POSITIVE_INT,
-        default=d["batch_size"],
+        default=None,
         metavar="B",
-        help=f"rows per gradient step (default: {d['batch_size']})",
+        help=f"rows per gradient step (default: {d['batch_size']}, or an eighth of the training rows "
+        "when that is smaller, so that small tables still get several steps per epoch)",
     )
     train.add_argument(
         "--lr",

@@ -38,6 +38,8 @@ def run(world, args, parser, extra_figures=None):
 
     world, data = _data(world, args, parser, rng)
     train, test = split(data, args.test_fraction, rng)
+    if args.batch_size is None:  # at least 8 steps per epoch on small data, never fewer than 16 rows
+        args.batch_size = min(args.default_batch_size, max(16, len(train) // 8))
     if getattr(args, "standardize", False):
         train, test = _standardized(train, test)
     checkpoint = _checkpoint(world, args, parser)
