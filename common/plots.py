@@ -67,7 +67,14 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
     first, counts = first[order], counts[order]
     colors = np.array(class_colors(len(class_names)))
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    ax.scatter(*points[first].T, s=6 * counts, c=colors[labels[first]], alpha=0.55, edgecolors="none")
+    few = len(first) < 500  # a small table: bigger, solid dots
+    ax.scatter(
+        *points[first].T,
+        s=(24 if few else 6) * counts,
+        c=colors[labels[first]],
+        alpha=0.85 if few else 0.55,
+        edgecolors="none",
+    )
     if counts.max() > 1:
         title += "\n(dot area = number of rows with that code)"
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -228,7 +235,14 @@ def latent_clusters(
         (axes[0], colors, labels, class_names, f"coloured by true {class_noun}"),
         (axes[1], cluster_color, clusters, cluster_names, "coloured by recovered cluster, argmax q(y|x)"),
     ):
-        ax.scatter(*points[keep].T, s=8, c=palette[ids[keep]], alpha=0.35, edgecolors="none")
+        few = len(keep) < 500  # a small table: bigger, solid dots
+        ax.scatter(
+            *points[keep].T,
+            s=30 if few else 8,
+            c=palette[ids[keep]],
+            alpha=0.85 if few else 0.35,
+            edgecolors="none",
+        )
         handles = [
             plt.Line2D([], [], marker="o", linestyle="", color=palette[i], markersize=7, label=name)
             for i, name in enumerate(names)
