@@ -181,7 +181,7 @@ def add_shared_flags(parser, demo, defaults=None):
         metavar="K",
         help="number of clusters: the gmvae's categories, or the Gaussian mixture fitted on the codes of "
         "the other models; 'auto' tries K = 2 .. 2 x the true number and keeps the best by held-out "
-        "likelihood (default: the world's number of classes)",
+        "likelihood (default: the world's number of classes; auto for --data without --label-column)",
     )
     model.add_argument(
         "--beta",

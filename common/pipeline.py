@@ -37,6 +37,8 @@ def run(world, args, parser, extra_figures=None):
     rng = np.random.default_rng(args.seed)
 
     world, data = _data(world, args, parser, rng)
+    if args.clusters is None and world.n_classes == 0:  # a table without labels: let the data say K
+        args.clusters = "auto"
     train, test = split(data, args.test_fraction, rng)
     if args.batch_size is None:  # at least 8 steps per epoch on small data, never fewer than 16 rows
         args.batch_size = min(args.default_batch_size, max(16, len(train) // 8))
