@@ -2,7 +2,8 @@
 
 No DataLoader: the data already sits in one tensor on the device, so a batch is an index slice of a
 shuffled permutation. Loss parts are summed on the device and read back once per epoch, so the hot
-loop never waits for a host sync.
+loop never waits for a host sync. A scipy.sparse matrix (a big user-item matrix) works too: its rows
+are made dense one batch at a time, never all at once.
 """
 
 import math
@@ -11,7 +12,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from common.elbo import beta_at
+from common.elbo import beta_at, beta_at_step
 
 PARTS = ("loss", "recon", "kl")
 
@@ -30,30 +31,56 @@ def cosine_lr(epoch, epochs, lr):
     return lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
 
 
+def rows(x, index, device):
+    """Rows `index` (a slice or index tensor) of x as a dense float32 tensor: an in-memory tensor is
+    indexed as it is; a scipy.sparse matrix is densified here, one batch of rows at a time."""
+    if torch.is_tensor(x):
+        return x[index]
+    index = index.cpu().numpy() if torch.is_tensor(index) else index
+    return torch.as_tensor(x[index].toarray(), dtype=torch.float32, device=device)
+
+
 @torch.no_grad()
 def evaluate_loss(model, x, batch_size=4096):
     """Mean loss parts (beta = 1, so loss = -ELBO) over x, one sample of z per row."""
     was_training = model.training
     model.eval()
-    sums = torch.zeros(len(PARTS), device=x.device)
+    device = next(model.parameters()).device
+    sums = torch.zeros(len(PARTS), device=device)
     for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
+        xb = rows(x, slice(start, start + batch_size), device)
         parts = model.loss_parts(xb, beta=1.0)
         sums += torch.stack([parts[k] for k in PARTS]) * xb.shape[0]
     model.train(was_training)
     return dict(zip(PARTS, (sums / x.shape[0]).tolist(), strict=True))
 
 
-def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_valid=None, quiet=False):
+def fit(
+    model,
+    x_train,
+    *,
+    epochs,
+    batch_size,
+    lr,
+    beta,
+    anneal_epochs=0,
+    anneal_steps=0,
+    x_valid=None,
+    quiet=False,
+    on_epoch=None,
+):
     """Train `model` in place; return the history, a list of one dict per epoch.
 
     Each row: epoch, loss, recon, kl, beta, lr, seconds (wall time of the epoch) and, with x_valid,
-    test_elbo (held-out ELBO at beta = 1, one sample per row).
-    Raises Diverged (after restoring the last good weights) when the loss stops being finite.
+    test_elbo (held-out ELBO at beta = 1, one sample per row). x_train is a tensor or a scipy.sparse
+    matrix. anneal_steps > 0 raises beta per update instead of per epoch (Liang et al. 2018); the row's
+    beta is then the last update's. on_epoch(model), when given, returns a dict of held-out figures for
+    the row. Raises Diverged (after restoring the last good weights) when the loss stops being finite.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    device = next(model.parameters()).device
     n = x_train.shape[0]
-    history = []
+    history, step = [], 0
     epochs_bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=True if quiet else None)
     for epoch in epochs_bar:
         start = time.perf_counter()
@@ -62,10 +89,13 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
             group["lr"] = cosine_lr(epoch, epochs, lr)
         last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.train()
-        sums = torch.zeros(len(PARTS), device=x_train.device)
-        order = torch.randperm(n, device=x_train.device)
+        sums = torch.zeros(len(PARTS), device=device)
+        order = torch.randperm(n, device=device)
         for first in range(0, n, batch_size):
-            xb = x_train[order[first : first + batch_size]]
+            xb = rows(x_train, order[first : first + batch_size], device)
+            if anneal_steps > 0:
+                step += 1
+                beta_now = beta_at_step(step, beta, anneal_steps)
             parts = model.loss_parts(xb, beta=beta_now)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
@@ -78,6 +108,8 @@ def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, x_vali
             raise Diverged(epoch, history, model)
         if x_valid is not None:
             row["test_elbo"] = -evaluate_loss(model, x_valid)["loss"]
+        if on_epoch is not None:
+            row.update(on_epoch(model))
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         epochs_bar.set_postfix(loss=f"{row['loss']:.3f}")
