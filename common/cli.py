@@ -107,6 +107,7 @@ def add_shared_flags(parser, demo, defaults=None):
         "iw_samples": 1000,
         "seed": 0,
         "restarts": 1,
+        "anneal_epochs": 0,
     }
     d.update(defaults or {})
 
@@ -150,9 +151,10 @@ def add_shared_flags(parser, demo, defaults=None):
     model.add_argument(
         "--anneal-epochs",
         type=NON_NEGATIVE_INT,
-        default=0,
+        default=d["anneal_epochs"],
         metavar="N",
-        help="raise beta linearly from 0 to --beta over the first N epochs (KL annealing) (default: 0, off)",
+        help="raise beta linearly from 0 to --beta over the first N epochs (KL annealing); 0 is off "
+        f"(default: {d['anneal_epochs']})",
     )
     model.add_argument(
         "--corruption",
@@ -244,10 +246,14 @@ def add_shared_flags(parser, demo, defaults=None):
     return parser
 
 
-def parse(parser, argv=None):
-    """Parse and validate everything that can be checked without heavy imports."""
+def parse(parser, argv=None, check=None):
+    """Parse and validate everything that can be checked without heavy imports.
+
+    check(parser, args), when given, runs first: a demo's own conflicts, seeing the flags as typed."""
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if check is not None:
+        check(parser, args)
     check_conflicts(parser, args)
     check_out_dir(parser, args.out)
     return args

@@ -29,18 +29,19 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
         legend_title=f"true {world.class_noun}",
     )
     plots.training_curves(path("training.png"), history)
-    if model.latent_dim == 2:
+    # Per-feature figures need a panel or row per feature; a world with too many summarises them itself.
+    if world.per_feature_figures and model.latent_dim == 2:
         # The square [-3, 3]^2 holds most of N(0, I); widen it to hold every held-out code too.
         reach = max(3.0, float(np.abs(z_test).max()) * 1.1)
         plots.decoded_map(
             path("decoded.png"), decode, world.feature_names, world.value_label, (-reach, reach)
         )
-    else:
+    elif world.per_feature_figures:
         plots.traversal_heatmaps(
             path("decoded.png"), decode, model.latent_dim, world.feature_names, world.value_label
         )
 
-    if model.has_likelihood:
+    if model.has_likelihood and world.per_feature_figures:
         # Generated rows, each weighted by the world's posterior p(class | x): if the model were
         # perfect, these weighted means would equal the true per-class feature means exactly.
         with torch.no_grad():
@@ -75,7 +76,7 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
         class_noun=world.class_noun,
     )
     if model.kind == "gmvae":
-        gmvae_figures(out, world, model, test, z_test, clusters, device)
+        gmvae_figures(out, world, model, test, z_test, clusters, device, profiles=world.per_feature_figures)
     if "model_selection" in metrics:
         selection = metrics["model_selection"]
         criterion = "nll" if "nll" in selection else "bic"
@@ -108,7 +109,7 @@ def cluster_names(world, mapping, n_clusters):
 
 
 @torch.no_grad()
-def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000):
+def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000, profiles=True):
     mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
     names = cluster_names(world, mapping, k)
@@ -129,6 +130,8 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
         components,
         world.class_noun,
     )
+    if not profiles:
+        return
     # E[x | y] of the model: decode draws z ~ p(z | y) with that y, average the expected features.
     decoded = np.stack(
         [
