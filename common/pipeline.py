@@ -11,11 +11,12 @@ import sys
 import time
 
 
-def run(world, args, parser, extra_figures=None, extra_metrics=None):
+def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summary=None):
     """Run the demo described by `args` on `world`; return the process exit code.
 
     extra_metrics(model=, train=, test=, mixture=, device=), when given, returns a dict of the demo's own
-    numbers for metrics.json; extra_figures(out, world=, model=, test=, z_test=, device=) draws its figures.
+    numbers for metrics.json; extra_figures(out, world=, model=, test=, z_test=, device=) draws its figures;
+    extra_summary(metrics) returns more lines for the printed summary.
     """
     started = time.perf_counter()
     import numpy as np
@@ -132,7 +133,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None):
     metrics["versions"] = runio.versions()
     runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
     if not args.quiet:
-        print(summary(metrics, world, args.out))
+        print(summary(metrics, world, args.out, extra_summary(metrics) if extra_summary else ()))
     return 0
 
 
@@ -244,7 +245,7 @@ def _write_data(out, world, train, test):
     runio.write_json(os.path.join(out, "world.json"), world.to_dict())
 
 
-def summary(metrics, world, out):
+def summary(metrics, world, out, extra_lines=()):
     """A few lines a person reads at the end of a run."""
     test, rec = metrics["test"], metrics["recovery"]
     best_name, best = max(metrics["baselines"].items(), key=lambda item: item[1]["ari"])
@@ -265,6 +266,7 @@ def summary(metrics, world, out):
     lines += [
         f"  {world.class_noun} recovery ARI {rec['ari']:.3f}   Bayes-optimal {rec['bayes_ari']:.3f} "
         f"({rec['ari'] / rec['bayes_ari']:.0%} of it)   best baseline {best_name} {best['ari']:.3f}",
+        *extra_lines,
         f"  results in {out}",
     ]
     return "\n".join(lines)
