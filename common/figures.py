@@ -2,6 +2,8 @@
 
 Every model: latent.png, training.png, decoded.png, confusion.png; models that can sample:
 generated.png; the gmvae: clusters.png and profiles.png; --clusters auto: model_selection.png.
+decoded.png, generated.png and profiles.png draw a panel or row per feature: worlds with too many
+features to read that way (world.per_feature_figures = False) go without them.
 """
 
 import os

@@ -301,11 +301,13 @@ def confusion_matrices(path, panels, class_names, class_noun="class"):
             cbar_kws={"label": "share of the true class"},
         )
         accuracy = np.mean(true == pred)
+        article = "an" if class_noun[:1] in "aeiou" else "a"
         ax.set(
             title=f"{title}\naccuracy {accuracy:.1%}",
-            xlabel=f"recovered cluster, matched to a {class_noun}",
+            xlabel=f"recovered cluster, matched to {article} {class_noun}",
             ylabel=f"true {class_noun}",
         )
+        ax.tick_params(axis="y", rotation=0)  # long class names stay readable, one per row
         ax.tick_params(axis="x", rotation=45)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")

@@ -155,3 +155,19 @@ def test_categorical_mixture_recovers_two_clear_groups():
         if not missing:  # a user who rated nothing is certain under a model of the stars only
             assert mixture.score_samples(np.zeros((1, 8)))[0] == pytest.approx(0.0)
         assert sorted(mixture.means_.mean(1).round()) == [2.0, 4.0]  # E[stars | rated, component]
+
+
+def test_ordinal_thresholds_are_weights_saved_in_model_pt(tmp_path):
+    from common import runio
+
+    config = {"model": "gmvae", "n_features": 6, "likelihood": "ordinal+missing", "latent_dim": 2}
+    config |= {"hidden_dim": 8, "n_clusters": 3}
+    model = build_model(config)
+    fit(model, _ratings((64, 6)), epochs=2, batch_size=16, lr=5e-2, beta=1.0, quiet=True)
+    assert "head.log_gaps" in model.state_dict()
+    runio.save_model(tmp_path / "model.pt", model, config)
+    checkpoint = runio.load_model_file(tmp_path / "model.pt")
+    loaded = build_model(checkpoint["config"])
+    loaded.load_state_dict(checkpoint["state_dict"])
+    torch.testing.assert_close(loaded.head.thresholds(), model.head.thresholds())
+    assert not torch.equal(model.head.thresholds(), OrdinalHead().thresholds())  # they were trained
