@@ -29,12 +29,27 @@ The truth is exactly computable: given the archetype, watching does not depend o
 with the integral over the leniency by Gauss-Hermite quadrature. That gives the exact NLL, the
 Bayes-optimal archetype of every user, the oracle's expected ratings and the oracle's ranking (the
 probability that the user watches a movie and rates it four or more).
+
+The demo. Explicit ratings (default): a VAE reads each user's row and explains which movies were rated
+and their stars (--likelihood ordinal+missing); it is scored on held-out users by NLL against the
+world, archetype recovery against the Bayes-optimal, and RMSE on hidden ratings against the oracle.
+Implicit feedback (--likelihood multinomial): 4 or 5 stars become "liked" and Mult-VAE or Mult-DAE
+(Liang et al. 2018) ranks movies for held-out users, beside popularity, EASE and the oracle. With
+--ratings the same runs on a real MovieLens file, where no truth is known.
+
+Example:
+    python movie_dlvm.py --visualize
+    python movie_dlvm.py --ratings ml-100k/u.data --folds 5 --visualize
 """
 
+import argparse
 import math
+import os
+import sys
 
 import numpy as np
 
+from common.cli import Interval, add_shared_flags, build_parser, parse
 from common.world import Sample, World
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
@@ -124,17 +139,23 @@ class MovieWorld(World):
     missingness. Rows are users, columns movies; 0 = not rated, 1..5 = rating."""
 
     name = "movie"
-    likelihood = "ordinal"  # 0 = missing, 1..5 = rating; the model's head for it comes with the demo
     class_names = ARCHETYPES
     factor_names = ["leniency"]
     class_noun = "archetype"
     value_label = "rating (1-5)"
     genre_names = GENRES
     era_names = ERAS
+    per_feature_figures = False  # 160 movies: the demo's figures summarise them by genre
 
-    def __init__(self, n_per_genre=20, genres=None, seed=0, quadrature_nodes=48):
+    def __init__(
+        self, n_per_genre=20, genres=None, seed=0, quadrature_nodes=48, likelihood="ordinal+missing"
+    ):
         """`genres` picks a subset of GENRES (by name) for small worlds; `seed` fixes the catalogue
-        (eras, years, qualities, titles), so the same arguments always give the same world."""
+        (eras, years, qualities, titles), so the same arguments always give the same world.
+        `likelihood` names the model head (common.models.HEADS) the demo fits: "ordinal+missing" or
+        "categorical+missing" explain which movies are rated and their stars, "ordinal" or "categorical"
+        the stars of rated movies only."""
+        self.likelihood = likelihood
         genres = list(GENRES if genres is None else genres)
         unknown = sorted(set(genres) - set(GENRES))
         if unknown:
@@ -247,12 +268,11 @@ class MovieWorld(World):
 
     def log_joint(self, x, batch_size=4096):
         """log p(x, archetype = a) per row and archetype, (n, A), leniency integrated out."""
-        from scipy.special import log_expit, logsumexp
+        from scipy.special import logsumexp
 
         codes = self._check(x)  # (n, I)
         n_classes, q = self.n_classes, len(self.nodes)
         archetypes = np.arange(n_classes)
-        watch_logit = self.watch_intercept + self.watch_slope * self.taste(archetypes)  # (A, I)
         # Rating log-likelihood at every (archetype, node) pair: one-hot ratings times log P(r = c).
         pairs = np.repeat(archetypes, q)  # (A*Q,)
         log_p = np.log(self.rating_probabilities(pairs, np.tile(self.nodes, n_classes)))  # (A*Q, I, 5)
@@ -260,19 +280,37 @@ class MovieWorld(World):
         out = np.empty((len(codes), n_classes))
         for start in range(0, len(codes), batch_size):  # blocks keep the one-hot matrix small
             block = codes[start : start + batch_size]  # (b, I)
-            watched = (block > 0).astype(np.float64)
-            log_watch = (
-                watched @ log_expit(watch_logit).T + (1 - watched) @ log_expit(-watch_logit).T
-            )  # (b, A)
+            log_watch = self._log_watch(block)  # (b, A)
             one_hot = (block[:, :, None] == np.arange(1, N_RATINGS + 1)).reshape(len(block), -1)  # (b, I*5)
             log_rating = (one_hot @ log_p).reshape(len(block), n_classes, q) + self.log_node_weights
             out[start : start + batch_size] = log_watch + logsumexp(log_rating, axis=2)  # (b, A)
         return np.log(self.prior) + out
 
+    def _log_watch(self, codes):
+        """log p(which movies are rated | archetype a) per row and archetype, (n, A)."""
+        from scipy.special import log_expit
+
+        watch_logit = self.watch_intercept + self.watch_slope * self.taste(
+            np.arange(self.n_classes)
+        )  # (A, I)
+        watched = (codes > 0).astype(np.float64)
+        return watched @ log_expit(watch_logit).T + (1 - watched) @ log_expit(-watch_logit).T
+
     def log_prob(self, x):
         from scipy.special import logsumexp
 
         return logsumexp(self.log_joint(x), axis=1)
+
+    def log_prob_ratings(self, x):
+        """log p(the stars | which movies are rated) per row = log p(x) - log p(rated set), exactly: what
+        a likelihood over the rated entries only (the "categorical" head) is to be compared with."""
+        from scipy.special import logsumexp
+
+        log_rated_set = logsumexp(np.log(self.prior) + self._log_watch(self._check(x)), axis=1)
+        return self.log_prob(x) - log_rated_set
+
+    def reference_log_prob(self, x):
+        return self.log_prob(x) if self.likelihood.endswith("+missing") else self.log_prob_ratings(x)
 
     def posterior(self, x):
         from scipy.special import softmax
@@ -327,3 +365,473 @@ class MovieWorld(World):
             ],
             "quadrature_nodes": len(self.nodes),
         }
+
+
+# ---- The demo: command line, explicit-rating evaluation, figures, main ----------------------------
+
+LIKELIHOODS = ("ordinal+missing", "categorical+missing", "ordinal", "categorical", "multinomial")
+# Explicit ratings: 64 rows per step (4000 users / 256 is too few updates to leave the prior), and KL
+# annealing over half the run, without which the VAE's codes collapse onto the prior in two epochs.
+EXPLICIT_DEFAULTS = {"model": "vae", "epochs": 40, "batch_size": 64, "anneal_epochs": 20, "iw_samples": 100}
+# Mult-VAE's settings (Liang et al. 2018, Sec. 4.3): [I-600-200] with tanh, Adam at 1e-3, beta up to 0.2,
+# input dropout 0.5. Measured on ML-100K (bench/movielens.py, docs/movie.md): 100 rows per step, since the
+# paper's 500 leaves 2 updates per epoch on its ~840 training users; 100 epochs (50: NDCG@100 0.428, 70:
+# 0.442, 100: 0.448, 200: 0.428, overfitting); beta reaches 0.2 after 700 updates, about 80% of such a
+# run as in the paper (whose cap, at 200000 updates with beta 1/200000 per update, comes at ~86% of its
+# 46000 updates on ML-20M); no annealing or 2000 updates scored within the fold-to-fold noise of it.
+IMPLICIT_DEFAULTS = {
+    "model": "vae",
+    "latent_dim": 200,
+    "hidden_dim": 600,
+    "beta": 0.2,
+    "lr": 1e-3,
+    "batch_size": 100,
+    "epochs": 100,
+    "test_fraction": 0.1,
+}
+IMPLICIT_ONLY = {
+    "folds": 1,
+    "dropout": 0.5,
+    "anneal_steps": 700,
+    "ease_lambda": 500.0,
+    "ease_max_items": 10000,
+}
+MODES = """Two modes. Explicit ratings (the default, synthetic world): the model reads each user's stars and
+explains which movies were rated and how (--likelihood ordinal+missing, categorical+missing), or the
+stars alone (ordinal, categorical). Implicit feedback (--likelihood multinomial, and always with
+--ratings): ratings of 4 or 5 become "liked", and Mult-VAE (--model vae) or Mult-DAE (--model dae)
+ranks movies for held-out users. The implicit mode has its own defaults: --latent-dim 200, --hidden-dim
+600, --beta 0.2, --lr 0.001, --batch-size 100, --epochs 100, --test-fraction 0.1, --anneal-epochs 0
+(`--likelihood multinomial --help` shows them).
+
+examples:
+  python movie_dlvm.py --visualize
+  python movie_dlvm.py --likelihood multinomial --folds 5 --visualize
+  python movie_dlvm.py --ratings ml-100k/u.data --titles ml-100k/u.item --visualize"""
+
+
+def make_parser(implicit=False):
+    """The parser of one mode: the two modes differ in the defaults of shared flags (MODES)."""
+    parser = build_parser("movie", __doc__.split("\n\n")[0], epilog=MODES)
+    synthetic = parser.add_argument_group("the synthetic world")
+    synthetic.add_argument(
+        "--users",
+        type=Interval(int, 50, None),
+        metavar="N",
+        help="users drawn from the world, before the train/test split (default: 5000)",
+    )
+    synthetic.add_argument(
+        "--movies",
+        type=Interval(int, 1, None),
+        metavar="N",
+        help=f"movies per genre; there are {len(GENRES)} genres (default: 20)",
+    )
+    synthetic.add_argument(
+        "--likelihood",
+        choices=LIKELIHOODS,
+        help="ordinal+missing: which movies a user rated, and their stars by an ordered logit; "
+        "categorical+missing: the same with a free categorical over the five stars; ordinal, categorical: "
+        "the stars of rated movies only, as if movies went unrated at random; multinomial: implicit "
+        "feedback (4 or 5 stars = liked), Mult-VAE (default: ordinal+missing; multinomial with --ratings)",
+    )
+    real = parser.add_argument_group("real data: MovieLens (implicit feedback)")
+    real.add_argument(
+        "--ratings",
+        metavar="PATH",
+        help="a MovieLens ratings file (u.data, ratings.dat or ratings.csv) instead of the synthetic "
+        "world (default: none, the synthetic world)",
+    )
+    real.add_argument(
+        "--titles",
+        metavar="PATH",
+        help="the matching titles file (u.item, movies.dat or movies.csv), for recommendations with names "
+        "and genres (default: the titles file beside --ratings, if there is one)",
+    )
+    ranking = parser.add_argument_group("implicit feedback (--likelihood multinomial or --ratings)")
+    ranking.add_argument(
+        "--folds",
+        type=Interval(int, 1, None),
+        metavar="F",
+        help="train and score F times, each on a different disjoint set of held-out users "
+        "(--test-fraction of all users); metrics are means with standard deviations over folds "
+        f"(default: {IMPLICIT_ONLY['folds']})",
+    )
+    ranking.add_argument(
+        "--dropout",
+        type=Interval(float, 0, 1, closed="left"),
+        metavar="P",
+        help="share of a user's items hidden from the encoder in each training step, in [0, 1): Mult-VAE's "
+        f"and Mult-DAE's input dropout (default: {IMPLICIT_ONLY['dropout']})",
+    )
+    ranking.add_argument(
+        "--anneal-steps",
+        type=Interval(int, 0, None),
+        metavar="N",
+        help="raise the KL weight beta linearly from 0 to --beta over the first N gradient updates; 0 "
+        f"starts at --beta (default: {IMPLICIT_ONLY['anneal_steps']})",
+    )
+    ranking.add_argument(
+        "--ease-lambda",
+        type=Interval(float, 0, None, closed="neither"),
+        metavar="L",
+        help=f"L2 penalty of the EASE baseline (Steck 2019) (default: {IMPLICIT_ONLY['ease_lambda']:g})",
+    )
+    ranking.add_argument(
+        "--ease-max-items",
+        type=Interval(int, 1, None),
+        metavar="N",
+        help="skip EASE, with a message, above N items: it holds three dense N x N matrices, 2.4 GB at "
+        f"10000 items, 9.7 GB for ML-20M (default: {IMPLICIT_ONLY['ease_max_items']})",
+    )
+    return add_shared_flags(parser, "movie", IMPLICIT_DEFAULTS if implicit else EXPLICIT_DEFAULTS)
+
+
+class _Peek(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(message)
+
+
+def implicit_requested(argv):
+    """Whether argv asks for implicit feedback. Read before the full parse: it decides the defaults."""
+    peek = _Peek(add_help=False)
+    peek.add_argument("--ratings")
+    peek.add_argument("--likelihood")
+    try:
+        known, _ = peek.parse_known_args(argv)
+    except ValueError:
+        return False  # the full parser reports the problem
+    return known.ratings is not None or known.likelihood == "multinomial"
+
+
+def check_flags(parser, args):
+    """Refuse what the chosen mode cannot use, with the reason; then fill in the mode's own defaults."""
+    real = args.ratings is not None
+    if real:
+        for flag, value in (("--users", args.users), ("--movies", args.movies)):
+            if value is not None:
+                parser.error(f"argument {flag}: sizes the synthetic world; with --ratings the file decides")
+        if args.likelihood not in (None, "multinomial"):
+            parser.error(
+                f"argument --likelihood: {args.likelihood} needs the synthetic world; MovieLens runs are "
+                "implicit feedback (multinomial)"
+            )
+        args.titles = args.titles or _titles_beside(args.ratings)
+        for flag, path in (("--ratings", args.ratings), ("--titles", args.titles)):
+            if path is not None and not os.path.isfile(path):
+                parser.error(f"argument {flag}: no such file: {path!r}")
+    elif args.titles is not None:
+        parser.error("argument --titles: goes with --ratings; the synthetic world names its own movies")
+    args.users = 5000 if args.users is None else args.users
+    args.movies = 20 if args.movies is None else args.movies
+    args.likelihood = args.likelihood or ("multinomial" if real else "ordinal+missing")
+    implicit = args.likelihood == "multinomial"
+    if implicit:
+        if args.model == "gmvae":
+            parser.error(
+                "argument --model: gmvae is for explicit ratings; implicit feedback trains Mult-VAE (vae) "
+                "or Mult-DAE (dae)"
+            )
+        refused = {
+            "--iw-samples": "there is no held-out likelihood in the implicit mode, only rankings",
+            "--clusters": "the implicit mode has no clusters",
+            "--restarts": "the implicit mode trains one model per fold",
+            "--anneal-epochs": "the implicit mode anneals per update: use --anneal-steps",
+            "--corruption": "the implicit mode's input corruption is --dropout",
+            "--noise": "the implicit mode's input corruption is --dropout",
+        }
+        for flag, reason in refused.items():
+            dest = flag[2:].replace("-", "_")
+            if getattr(args, dest) != parser.get_default(dest):
+                parser.error(f"argument {flag}: {reason}")
+        for dest, value in IMPLICIT_ONLY.items():
+            setattr(args, dest, value if getattr(args, dest) is None else getattr(args, dest))
+        if args.folds * args.test_fraction >= 1:
+            parser.error(
+                f"argument --folds: {args.folds} disjoint folds of --test-fraction {args.test_fraction} "
+                "would hold out every user; lower one of them"
+            )
+    else:
+        if args.anneal_epochs == parser.get_default("anneal_epochs") and args.anneal_epochs > args.epochs:
+            args.anneal_epochs = args.epochs // 2  # a short run keeps annealing over half its epochs
+        for dest in IMPLICIT_ONLY:
+            if getattr(args, dest) is not None:
+                flag = "--" + dest.replace("_", "-")
+                parser.error(f"argument {flag}: applies to implicit feedback only (--likelihood multinomial)")
+
+
+def _titles_beside(ratings):
+    from common.movielens import TITLES_FILES
+
+    folder = os.path.dirname(os.path.abspath(ratings))
+    return next(
+        (os.path.join(folder, n) for n in TITLES_FILES if os.path.isfile(os.path.join(folder, n))), None
+    )
+
+
+# Explicit ratings: the shared pipeline (sample, split, train, NLL vs the world, archetype recovery)
+# plus rating prediction for held-out users and their recommendations.
+
+HIDDEN_FRACTION = 0.2  # share of each held-out user's ratings hidden and predicted from the rest
+SHOWN_USERS = 3  # held-out users whose top 10 the summary prints
+
+
+def run_explicit(args, parser):
+    from common.pipeline import run
+
+    world = MovieWorld(args.movies, likelihood=args.likelihood)
+    args.samples = args.users  # the shared pipeline's name for the number of rows drawn
+    report = {}
+
+    def extra_metrics(model, train, test, mixture, device):
+        rng = np.random.default_rng([args.seed, 1])  # its own stream: the same hidden ratings for every model
+        report["ratings"] = rating_metrics(world, model, train, test, mixture, device, rng)
+        report["recommendations"] = recommend_unrated(world, model, test, device)
+        from common import runio
+
+        runio.write_csv(os.path.join(args.out, "recommendations.csv"), report["recommendations"])
+        return {} if report["ratings"] is None else {"ratings": report["ratings"]}
+
+    return run(
+        world,
+        args,
+        parser,
+        extra_figures=genre_figure,
+        extra_metrics=extra_metrics,
+        extra_summary=lambda metrics: explicit_summary(report),
+    )
+
+
+def predicted_ratings(model, x, device):
+    """The model's expected rating of every movie, were the user to rate it, (n, I), from rows x."""
+    import torch
+
+    from common.evaluate import batched
+
+    with torch.no_grad():
+        rows = torch.as_tensor(x, dtype=torch.float32, device=device)
+        return batched(lambda xb: model.decode_mean(model.embed(xb)))(rows).cpu().numpy()
+
+
+def hide_ratings(x, fraction, rng, min_ratings=5):
+    """Which ratings to hide, (n, I) bool: a random floor(fraction) of each row's ratings, for users with
+    at least `min_ratings` of them (the rule of the implicit fold-in split, common.movielens)."""
+    rated = x > 0
+    count = rated.sum(1)
+    n_hidden = np.where(count >= min_ratings, np.floor(np.round(fraction * count, 9)), 0)  # (n,)
+    keys = np.where(rated, rng.random(x.shape), np.inf)  # unrated entries sort last
+    return keys.argsort(1).argsort(1) < n_hidden[:, None]
+
+
+def rating_metrics(world, model, train, test, mixture, device, rng):
+    """RMSE on hidden ratings of held-out users, predicted from their other ratings, beside baselines
+    and the oracle that knows each user's archetype and leniency. None when no user has enough ratings."""
+    hidden = hide_ratings(test.x, HIDDEN_FRACTION, rng)
+    if not hidden.any():
+        return None
+    fold_in = np.where(hidden, 0, test.x)
+    rated = train.x > 0
+    global_mean = train.x[rated].mean()
+    movie_mean = np.where(rated.any(0), train.x.sum(0) / np.maximum(rated.sum(0), 1), global_mean)  # (I,)
+    predictions = {
+        "model": predicted_ratings(model, fold_in, device),
+        "global_mean": np.full(test.x.shape, global_mean),
+        "movie_mean": np.broadcast_to(movie_mean, test.x.shape),
+        "mixture_em": mixture.predict_proba(fold_in) @ mixture.means_,  # E over p(component | fold-in)
+        "oracle": world.expected_ratings(test.labels, test.factors["leniency"]),
+    }
+    truth = test.x[hidden]
+    rmse = {name: float(np.sqrt(np.mean((p[hidden] - truth) ** 2))) for name, p in predictions.items()}
+    return {
+        "rmse": rmse["model"],
+        "oracle_rmse": rmse["oracle"],
+        "baselines": {name: {"rmse": rmse[name]} for name in ("global_mean", "movie_mean", "mixture_em")},
+        "hidden_fraction": HIDDEN_FRACTION,
+        "n_hidden": int(hidden.sum()),
+        "n_users": int(hidden.any(1).sum()),
+    }
+
+
+def recommend_unrated(world, model, test, device, n=10):
+    """Each held-out user's n unrated movies with the highest predicted rating, beside the oracle's."""
+    import pandas as pd
+
+    from common.ranking import top_k
+
+    predicted = predicted_ratings(model, test.x, device)
+    top = top_k(np.where(test.x > 0, -np.inf, predicted), n)  # (users, n) movie columns
+    oracle = world.expected_ratings(test.labels, test.factors["leniency"])
+    users = np.repeat(np.arange(1, len(top) + 1), n)
+    return pd.DataFrame(
+        {
+            "user": users,
+            "true_archetype": np.repeat(np.array(world.class_names)[test.labels], n),
+            "rank": np.tile(np.arange(1, n + 1), len(top)),
+            "title": np.array(world.feature_names)[top].ravel(),
+            "genre": np.array(world.genre_names)[world.movie_genre[top]].ravel(),
+            "predicted_rating": np.take_along_axis(predicted, top, 1).ravel().round(3),
+            "oracle_rating": np.take_along_axis(oracle, top, 1).ravel().round(3),
+        }
+    )
+
+
+def genre_figure(out, world, model, test, z_test, device):
+    """genres.png: mean rating per archetype and genre, the world's beside the model's predictions."""
+    from common import plots
+
+    def by_archetype_and_genre(ratings):  # (n, I) -> (A, G); NaN (a blank cell) without such users
+        per_user = np.stack(
+            [ratings[:, world.movie_genre == g].mean(1) for g in range(len(world.genre_names))], 1
+        )
+        sums = np.zeros((world.n_classes, per_user.shape[1]))
+        np.add.at(sums, test.labels, per_user)
+        counts = np.bincount(test.labels, minlength=world.n_classes)[:, None]  # (A, 1)
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+    plots.profiles_side_by_side(
+        os.path.join(out, "genres.png"),
+        by_archetype_and_genre(world.expected_ratings(test.labels, test.factors["leniency"])),
+        by_archetype_and_genre(predicted_ratings(model, test.x, device)),
+        world.class_names,
+        world.genre_names,
+        (
+            "the world: expected rating, by true archetype",
+            f"the model ({model.kind}): predicted rating from the user's row",
+        ),
+        "mean rating, were the movie rated (1-5)",
+        fmt=".1f",
+    )
+
+
+def explicit_summary(report):
+    ratings, recommendations = report["ratings"], report["recommendations"]
+    if ratings is None:
+        lines = ["  rating RMSE: no held-out user has the 5 ratings needed to hide 20% of them"]
+    else:
+        baselines = "   ".join(
+            f"{name.replace('_', ' ')} {b['rmse']:.3f}" for name, b in ratings["baselines"].items()
+        )
+        lines = [
+            f"  rating RMSE on {ratings['hidden_fraction']:.0%} hidden ratings of held-out users: model "
+            f"{ratings['rmse']:.3f}   oracle {ratings['oracle_rmse']:.3f}   {baselines}"
+        ]
+    for user, rows in list(recommendations.groupby("user"))[:SHOWN_USERS]:
+        archetype = rows["true_archetype"].iloc[0]
+        lines.append(f"  top 10 unrated movies for held-out user {user} (true archetype: {archetype}):")
+        for row in rows.itertuples():
+            lines.append(
+                f"    {row.rank:>2}. {row.title:<34} {row.genre:<12} predicted {row.predicted_rating:.1f}   "
+                f"oracle {row.oracle_rating:.1f}"
+            )
+    return lines
+
+
+# Implicit feedback: a world sample or a MovieLens file as "liked" (4 or 5 stars), for common.recommend.
+
+
+def synthetic_interactions(args, rng):
+    """The world's users as implicit feedback: 4 or 5 stars = liked, then MovieLens' preprocessing."""
+    import pandas as pd
+
+    from common.movielens import binarize
+    from common.recommend import ImplicitData
+
+    world = MovieWorld(args.movies)
+    sample = world.sample(args.users, rng)
+    users, movies = np.nonzero(sample.x)
+    interactions = binarize(pd.DataFrame({"user": users, "item": movies, "rating": sample.x[users, movies]}))
+    kept = interactions.user_ids  # users with 5 or more liked movies
+    labels, leniency = sample.labels[kept], sample.factors["leniency"][kept]
+
+    def oracle(rows, columns):  # P(watches the movie and rates it 4+): the world's true preference
+        return world.preference(labels[rows], leniency[rows])[:, interactions.item_ids[columns]]
+
+    return ImplicitData(
+        interactions,
+        titles=[world.feature_names[i] for i in interactions.item_ids],
+        genres=[[world.genre_names[world.movie_genre[i]]] for i in interactions.item_ids],
+        source="synthetic",
+        user_groups=labels,
+        group_names=world.class_names,
+        group_noun="true archetype",
+        oracle=oracle,
+        extra={"n_classes": world.n_classes, "n_sampled_users": args.users},
+    )
+
+
+def load_movielens(args, parser):
+    """MovieLens as implicit feedback; a malformed file stops the run with one line naming file and line."""
+    from common.movielens import MovieLensFormatError, binarize, load_ratings, load_titles
+    from common.recommend import ImplicitData
+
+    try:
+        ratings = load_ratings(args.ratings)
+        titles = load_titles(args.titles) if args.titles else None
+    except MovieLensFormatError as error:
+        parser.error(str(error))
+    except OSError as error:
+        parser.error(f"cannot read {error.filename!r} ({error.strerror})")
+    interactions = binarize(ratings)
+    if interactions.matrix.shape[0] < 10:
+        parser.error(
+            f"argument --ratings: only {interactions.matrix.shape[0]} users have 5 or more ratings of 4 or 5 "
+            f"stars in {args.ratings}; too few to train on some and hold out others"
+        )
+    ids = interactions.item_ids
+    if titles is None:
+        names, genres = [f"movie {i}" for i in ids], [[] for _ in ids]
+    else:
+        title_of = dict(zip(titles["item"], titles["title"], strict=True))
+        genres_of = dict(zip(titles["item"], titles["genres"], strict=True))
+        names = [title_of.get(i, f"movie {i}") for i in ids]
+        genres = [genres_of.get(i, []) for i in ids]
+    groups, group_names = favourite_genres(interactions.matrix, genres)
+    return ImplicitData(
+        interactions,
+        titles=names,
+        genres=genres,
+        source="movielens",
+        user_groups=groups,
+        group_names=group_names,
+        group_noun="favourite genre",
+        extra={"ratings_file": args.ratings, "titles_file": args.titles, "format": ratings.attrs["format"]},
+    )
+
+
+def favourite_genres(matrix, genres, n_shown=7):
+    """Each user's favourite genre: the one with the most liked movies beyond what the user would have
+    with everyone's mix of genres (a raw count makes nearly everyone a Drama fan, a ratio favours rare
+    genres liked once). The n_shown most common favourites keep their names, the rest are "other".
+    Returns (group of each user (n,), group names)."""
+    from scipy import sparse
+
+    names = sorted({g for item_genres in genres for g in item_genres})
+    if not names:
+        return np.zeros(matrix.shape[0], dtype=int), ["unknown (no titles file)"]
+    rows = [i for i, item_genres in enumerate(genres) for _ in item_genres]
+    columns = [names.index(g) for item_genres in genres for g in item_genres]
+    membership = sparse.csr_array((np.ones(len(rows)), (rows, columns)), shape=(len(genres), len(names)))
+    counts = np.asarray((matrix @ membership).todense())  # (users, genres) liked movies of each genre
+    expected = counts.sum(1, keepdims=True) * counts.sum(0) / counts.sum()  # with everyone's mix
+    favourite = (counts - expected).argmax(1)
+    common = np.argsort(-np.bincount(favourite, minlength=len(names)), kind="stable")[:n_shown]
+    group = np.full(len(favourite), len(common))
+    for position, genre in enumerate(common):
+        group[favourite == genre] = position
+    return group, [names[g] for g in common] + (["other"] if (group == len(common)).any() else [])
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser(implicit_requested(argv))
+    args = parse(parser, argv, demo_checks=check_flags)
+    if args.likelihood == "multinomial":
+        from common import recommend
+
+        rng = np.random.default_rng(args.seed)  # one stream: the world's sample, then the folds and splits
+        data = load_movielens(args, parser) if args.ratings else synthetic_interactions(args, rng)
+        return recommend.run(data, args, parser, rng)
+    return run_explicit(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -148,6 +148,7 @@ def add_shared_flags(parser, demo, defaults=None):
         "iw_samples": 1000,
         "seed": 0,
         "restarts": 1,
+        "anneal_epochs": 0,
     }
     d.update(defaults or {})
     parser.set_defaults(default_batch_size=d["batch_size"])
@@ -192,9 +193,10 @@ def add_shared_flags(parser, demo, defaults=None):
     model.add_argument(
         "--anneal-epochs",
         type=NON_NEGATIVE_INT,
-        default=0,
+        default=d["anneal_epochs"],
         metavar="N",
-        help="raise beta linearly from 0 to --beta over the first N epochs (KL annealing) (default: 0, off)",
+        help="raise beta linearly from 0 to --beta over the first N epochs (KL annealing); 0 is off "
+        f"(default: {d['anneal_epochs']})",
     )
     model.add_argument(
         "--corruption",

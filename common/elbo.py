@@ -38,6 +38,12 @@ def beta_at(epoch, beta, anneal_epochs):
     return beta * min(1.0, epoch / anneal_epochs)
 
 
+def beta_at_step(step, beta, anneal_steps):
+    """KL weight of a 1-based update: rises linearly from 0 to `beta` over `anneal_steps` updates, as
+    Mult-VAE's schedule (Liang et al. 2018, Sec. 2.2.2: "anneal_cap" = beta), then stays at `beta`."""
+    return beta * min(1.0, step / anneal_steps)
+
+
 def _widest_layer(model):
     return max(m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 

@@ -163,9 +163,19 @@ def reconstruction(model, x, feature_names, likelihood):
 
     Binary features: ROC AUC of the decoded probability against the observed 0/1 (sklearn).
     Real features: R^2 of the decoded mean. Returns the mean and the per-feature scores.
+    Ratings (categorical, 0 = missing): RMSE of the decoded expected rating over the observed entries.
     """
     x_hat = model.reconstruct(x).cpu().numpy()
     x = x.cpu().numpy()
+    if likelihood.startswith(("categorical", "ordinal")):
+        observed = x > 0
+        per_feature = {
+            f: float(skm.root_mean_squared_error(x[observed[:, j], j], x_hat[observed[:, j], j]))
+            for j, f in enumerate(feature_names)
+            if observed[:, j].any()
+        }
+        rmse = skm.root_mean_squared_error(x[observed], x_hat[observed])
+        return {"rmse": float(rmse), "rmse_per_feature": per_feature}
     if likelihood == "bernoulli":
         name, scorer = "auc", skm.roc_auc_score
         per_feature = {  # a feature that is constant on these rows has no AUC and is left out

@@ -2,7 +2,9 @@
 
 Every model: latent.png, training.png, decoded.png (not the cvae: it decodes z only given a class),
 confusion.png; models that can sample: generated.png; the gmvae: clusters.png and profiles.png;
---clusters auto: model_selection.png.
+--clusters auto: model_selection.png. decoded.png, generated.png and profiles.png draw a panel or row
+per feature: worlds with too many features to read that way (world.per_feature_figures = False) go
+without them.
 """
 
 import os
@@ -42,8 +44,8 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
     )
     if history:  # a model loaded from a folder without history.csv has none
         plots.training_curves(path("training.png"), history)
-    if model.kind == "cvae":
-        pass  # a decoded map would need a class for every point; generated.png shows each class
+    if model.kind == "cvae" or not world.per_feature_figures:
+        pass  # a cvae's decoded map would need a class for every point; generated.png shows each class
     elif model.latent_dim == 2:
         # The square [-3, 3]^2 holds most of N(0, I); widen it to hold every held-out code too.
         reach = max(3.0, float(np.abs(z_test).max()) * 1.1)
@@ -62,7 +64,9 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             path("decoded.png"), decode, model.latent_dim, world.feature_names, world.value_label
         )
 
-    if model.kind == "cvae":
+    if not world.per_feature_figures:
+        pass
+    elif model.kind == "cvae":
         # A conditional model generates each class on demand: the mean of rows generated given it.
         with torch.no_grad():
             generated = [
@@ -120,7 +124,7 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             xlabel=f"predicted {world.class_noun}" if model.kind == "cvae" else None,
         )
     if model.kind == "gmvae" and labelled:
-        gmvae_figures(out, world, model, test, z_test, clusters, device)
+        gmvae_figures(out, world, model, test, z_test, clusters, device, profiles=world.per_feature_figures)
     if "model_selection" in metrics:
         selection = metrics["model_selection"]
         criterion = "nll" if "nll" in selection else "bic"
@@ -143,7 +147,7 @@ def class_profiles(world, test):
 
 
 @torch.no_grad()
-def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000):
+def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000, profiles=True):
     mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
     names = evaluate.cluster_names(world.class_names, mapping, k)
@@ -164,6 +168,8 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
         components,
         world.class_noun,
     )
+    if not profiles:
+        return
     # E[x | y] of the model: decode draws z ~ p(z | y) with that y, average the expected features.
     decoded = np.stack(
         [

@@ -22,12 +22,28 @@ from torch.nn import functional as F
 from common.elbo import LOG_2PI, diagonal_normal_log_prob, gaussian_kl
 
 
-def mlp(sizes):
-    """Linear + ReLU layers: mlp([8, 64, 64]) maps 8 -> 64 -> 64, ending with a ReLU."""
+def mlp(sizes, activation=nn.ReLU):
+    """Linear + activation layers: mlp([8, 64, 64]) maps 8 -> 64 -> 64, ending with the activation."""
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        layers += [nn.Linear(n_in, n_out), activation()]
     return nn.Sequential(*layers)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class L2Normalize(nn.Module):
+    """Scale each row to unit Euclidean length (Mult-VAE's input: long and short histories look alike)."""
+
+    def forward(self, x):
+        return F.normalize(x, dim=-1)
+
+
+def input_layers(normalize_input=False, input_dropout=0.0):
+    """Layers in front of an encoder: none by default; Mult-VAE normalises rows, then drops inputs."""
+    layers = [L2Normalize()] if normalize_input else []
+    return layers + ([nn.Dropout(input_dropout)] if input_dropout > 0 else [])
 
 
 class BernoulliHead:
@@ -72,7 +88,144 @@ class GaussianHead:
         return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
 
 
-HEADS = {"bernoulli": BernoulliHead, "gaussian": GaussianHead}
+class CategoricalHead:
+    """Features with values 1..C and 0 for missing (a star rating, or 0 = not rated); C logits per feature.
+
+    Missing entries are ignored: p(x | z) = prod over observed d of Categorical(x_d | softmax(logits_d)),
+    which assumes that whether a value is missing says nothing about it (missing at random). With
+    model_missing=True, "missing" is one more outcome of each feature (a softmax over 1 + C logits), so the
+    likelihood also explains which entries are observed: the right model when that is informative (people
+    watch what they expect to like). mean() is the expected value of an observed entry, E[x_d | observed].
+    """
+
+    def __init__(self, n_categories=5, model_missing=False):
+        self.n_categories, self.model_missing = n_categories, model_missing
+        self.params_per_feature = n_categories + int(model_missing)
+
+    def log_probs(self, out):
+        """Log-probabilities of every outcome, (..., D, P): outcome 0 is "missing" when it is modelled."""
+        return F.log_softmax(out.unflatten(-1, (-1, self.params_per_feature)), dim=-1)
+
+    def log_prob(self, out, x):
+        log_p = self.log_probs(out)  # (..., D, P)
+        shape = torch.broadcast_shapes(log_p.shape[:-1], x.shape)  # e.g. x (B, 1, D) against S samples
+        log_p, x = log_p.expand(*shape, -1), x.long().expand(shape)
+        outcome = x if self.model_missing else (x - 1).clamp_min(0)  # index of x_d among the outcomes
+        picked = log_p.gather(-1, outcome[..., None])[..., 0]  # (..., D)
+        if not self.model_missing:
+            picked = torch.where(x > 0, picked, torch.zeros_like(picked))  # missing entries add nothing
+        return picked.sum(-1)
+
+    def mean(self, out):
+        logits = out.unflatten(-1, (-1, self.params_per_feature))[..., -self.n_categories :]  # (..., D, C)
+        values = torch.arange(1, self.n_categories + 1, dtype=out.dtype, device=out.device)
+        return torch.softmax(logits, dim=-1) @ values
+
+    def sample(self, out):
+        """Draws of every feature; without model_missing every entry comes out observed."""
+        outcome = torch.distributions.Categorical(logits=self.log_probs(out)).sample()
+        return (outcome if self.model_missing else outcome + 1).to(out.dtype)
+
+
+class OrdinalHead(nn.Module):
+    """Ordered values 1..C (star ratings) and 0 for missing, by the cumulative-logit model (McCullagh 1980):
+
+        P(x_d <= c) = sigmoid(t_c - eta_d),   c = 1..C-1,   t_1 < t_2 < ... < t_{C-1}
+
+    The decoder gives one location eta_d per feature: a higher eta shifts every probability towards the
+    top value. The thresholds t are learned and shared by all features, so a feature costs one output
+    instead of C. Missing entries are ignored unless model_missing, as in CategoricalHead; then each
+    feature has a second output, the log-odds of being observed. A module: the thresholds are weights.
+    """
+
+    def __init__(self, n_categories=5, model_missing=False):
+        super().__init__()
+        self.n_categories, self.model_missing = n_categories, model_missing
+        self.params_per_feature = 1 + int(model_missing)
+        # t_1 and the log of the gaps between thresholds, so that they stay ordered: start evenly spread.
+        spread = torch.linspace(-2.0, 2.0, n_categories - 1)
+        self.first_threshold = nn.Parameter(spread[:1].clone())
+        self.log_gaps = nn.Parameter(torch.log(spread.diff()))
+
+    def thresholds(self):
+        """(-inf, t_1, .., t_{C-1}, inf), (C + 1,)."""
+        t = torch.cat([self.first_threshold, self.first_threshold + torch.cumsum(self.log_gaps.exp(), 0)])
+        inf = torch.full((1,), math.inf, device=t.device)
+        return torch.cat([-inf, t, inf])
+
+    def split(self, out):
+        """(log-odds of observed or None, location), each (..., D)."""
+        parts = out.unflatten(-1, (-1, self.params_per_feature))
+        return (parts[..., 0] if self.model_missing else None), parts[..., -1]
+
+    def log_prob(self, out, x):
+        observe, eta = self.split(out)
+        t = self.thresholds()
+        c = x.long().clamp_min(1)  # at x's own shape, e.g. (B, 1, D); missing entries are masked below
+        upper, lower = t[c], t[c - 1]  # P(x = c) = sigmoid(upper - eta) - sigmoid(lower - eta)
+        # sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - exp(b - a)): stable in both tails, and
+        # b - a = t_{c-1} - t_c does not depend on eta. Every term is finite, also for missing entries.
+        log_p = F.logsigmoid(upper - eta) + F.logsigmoid(eta - lower) + torch.log1p(-torch.exp(lower - upper))
+        observed = (x > 0).to(eta.dtype)
+        log_p = log_p * observed  # (..., D): missing entries add nothing
+        if self.model_missing:
+            log_p = log_p + F.logsigmoid((2 * observed - 1) * observe)  # log p(observed or not)
+        return log_p.sum(-1)
+
+    def mean(self, out):
+        """E[x_d | observed] = 1 + sum_c P(x_d > c), (..., D)."""
+        _, eta = self.split(out)
+        return 1 + torch.sigmoid(eta[..., None] - self.thresholds()[1:-1]).sum(-1)
+
+    def sample(self, out):
+        observe, eta = self.split(out)
+        below = torch.sigmoid(self.thresholds()[1:-1] - eta[..., None])  # (..., D, C-1) P(x <= c)
+        x = 1 + (torch.rand_like(eta)[..., None] > below).sum(-1)  # inverse CDF
+        if self.model_missing:
+            x = torch.where(torch.rand_like(eta) < torch.sigmoid(observe), x, torch.zeros_like(x))
+        return x.to(out.dtype)
+
+
+class MultinomialHead:
+    """p(x | z) = Multinomial(x | N, softmax(logits)) with N = sum_d x_d the row's own total: the
+    implicit-feedback likelihood of Mult-VAE (Liang et al. 2018, eq. 2). The decoder outputs D logits;
+    a softmax over all items makes items compete for a user's limited attention.
+    """
+
+    params_per_feature = 1
+
+    def log_prob(self, out, x):
+        out, x = torch.broadcast_tensors(out, x)
+        n = x.sum(-1)
+        # log N! / prod_d x_d! does not depend on the model; with it the number is a true log-likelihood.
+        log_coefficient = torch.lgamma(n + 1) - torch.lgamma(x + 1).sum(-1)
+        return log_coefficient + (x * F.log_softmax(out, dim=-1)).sum(-1)
+
+    def mean(self, out):
+        """Share of a user's items expected on each item, (..., D): the scores that rank recommendations."""
+        return torch.softmax(out, dim=-1)
+
+    def sample(self, out):
+        raise NotImplementedError("a multinomial row needs its number of items N; sample per user instead")
+
+
+HEADS = {
+    "bernoulli": BernoulliHead,
+    "gaussian": GaussianHead,
+    "categorical": CategoricalHead,
+    "categorical+missing": lambda: CategoricalHead(model_missing=True),
+    "ordinal": OrdinalHead,
+    "ordinal+missing": lambda: OrdinalHead(model_missing=True),
+    "multinomial": MultinomialHead,
+}
+
+
+ARCHITECTURE = ("hidden_layers", "activation", "normalize_input", "input_dropout")
+
+
+def _architecture(hidden_dim, hidden_layers=2, activation="relu", normalize_input=False, input_dropout=0.0):
+    """(layers in front of the encoder, hidden widths, activation) of a VAE or AE."""
+    return input_layers(normalize_input, input_dropout), [hidden_dim] * hidden_layers, ACTIVATIONS[activation]
 
 
 class Standardize(nn.Module):
@@ -151,16 +304,19 @@ class VAE(ObservedUnits, nn.Module):
     kind = "vae"
     has_likelihood = True
 
-    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli"):
+    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", **architecture):
+        """architecture: hidden_layers (2), activation ("relu"), normalize_input, input_dropout (off);
+        Mult-VAE is hidden_layers=1, activation="tanh", normalize_input=True, input_dropout=0.5."""
         super().__init__()
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim = latent_dim
+        front, hidden, act = _architecture(hidden_dim, **architecture)
         self.encoder = nn.Sequential(
-            mlp([n_features, hidden_dim, hidden_dim]), nn.Linear(hidden_dim, 2 * latent_dim)
+            *front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, 2 * latent_dim)
         )
         self.decoder = nn.Sequential(
-            mlp([latent_dim, hidden_dim, hidden_dim]),
+            mlp([latent_dim, *hidden], act),
             nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
         )
 
@@ -366,17 +522,25 @@ class AE(ObservedUnits, nn.Module):
     has_likelihood = False
 
     def __init__(
-        self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", corruption=0.0, noise="dropout"
+        self,
+        n_features,
+        latent_dim=2,
+        hidden_dim=64,
+        likelihood="bernoulli",
+        corruption=0.0,
+        noise="dropout",
+        **architecture,
     ):
         super().__init__()
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim, self.corruption, self.noise = latent_dim, corruption, noise
+        front, hidden, act = _architecture(hidden_dim, **architecture)  # as the VAE's
         self.encoder = nn.Sequential(
-            mlp([n_features, hidden_dim, hidden_dim]), nn.Linear(hidden_dim, latent_dim)
+            *front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, latent_dim)
         )
         self.decoder = nn.Sequential(
-            mlp([latent_dim, hidden_dim, hidden_dim]),
+            mlp([latent_dim, *hidden], act),
             nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
         )
 
@@ -416,4 +580,6 @@ def build_model(config):
         kwargs["n_clusters"] = config["n_clusters"]
     if kind == "dae":
         kwargs.update(corruption=config["corruption"], noise=config["noise"])
+    if kind != "gmvae":  # optional keys: configs written before they existed build the default network
+        kwargs.update({key: config[key] for key in ARCHITECTURE if key in config})
     return MODELS[kind](config["n_features"], **kwargs)

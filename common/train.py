@@ -2,7 +2,8 @@
 
 No DataLoader: the data already sits in one tensor on the device, so a batch is an index slice of a
 shuffled permutation. Loss parts are summed on the device and read back once per epoch, so the hot
-loop never waits for a host sync.
+loop never waits for a host sync. A scipy.sparse matrix (a big user-item matrix) works too: its rows
+are made dense one batch at a time, never all at once.
 """
 
 import copy
@@ -14,7 +15,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from common.elbo import beta_at
+from common.elbo import beta_at, beta_at_step
 
 PARTS = ("loss", "recon", "kl")
 VALID_ROWS = 4096
@@ -88,14 +89,24 @@ def _training_state(epoch, optimizer, history):
     }
 
 
+def dense_rows(x, index, device):
+    """Rows `index` (a slice or index tensor) of x as a dense float32 tensor: an in-memory tensor is
+    indexed as it is; a scipy.sparse matrix is densified here, one batch of rows at a time."""
+    if torch.is_tensor(x):
+        return x[index]
+    index = index.cpu().numpy() if torch.is_tensor(index) else index
+    return torch.as_tensor(x[index].toarray(), dtype=torch.float32, device=device)
+
+
 @torch.no_grad()
 def evaluate_loss(model, x, batch_size=4096):
     """Mean loss parts (beta = 1, so loss = -ELBO) over x, one sample of z per row."""
     was_training = model.training
     model.eval()
-    sums = torch.zeros(len(PARTS), device=x.device)
+    device = next(model.parameters()).device
+    sums = torch.zeros(len(PARTS), device=device)
     for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
+        xb = dense_rows(x, slice(start, start + batch_size), device)
         parts = model.loss_parts(xb, beta=1.0)
         sums += torch.stack([parts[k] for k in PARTS]) * xb.shape[0]
     model.train(was_training)
@@ -111,28 +122,35 @@ def fit(
     lr,
     beta,
     anneal_epochs=0,
+    anneal_steps=0,
     x_valid=None,
     quiet=False,
     stop=None,
     resume=None,
+    on_epoch=None,
 ):
     """Train `model` in place; return (history, state): one dict per epoch, and the training state.
 
     Each row: epoch, loss, recon, kl, beta, lr, seconds (wall time of the epoch) and, with x_valid,
     test_elbo (held-out ELBO at beta = 1, one sample per row, on at most VALID_ROWS of its rows: a
     curve to watch, cheap on big data; the run's final evaluation uses every held-out row).
+    x_train is a tensor or a scipy.sparse matrix (densified one batch at a time).
+    anneal_steps > 0 raises beta per update instead of per epoch (Liang et al. 2018); the row's beta is
+    then the last update's. on_epoch(model), when given, returns a dict of held-out figures for the row.
     `resume` is a state returned earlier (or saved in model.pt): training continues after its epoch.
     When `stop.requested` turns true, the current batch finishes, the model goes back to the end of
     the last complete epoch and Interrupted is raised. Raises Diverged (after restoring the last
     good weights) when the loss stops being finite.
     """
     optimizer = adam(model, lr)
+    device = next(model.parameters()).device
     history, first_epoch = [], 1
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
         torch.set_rng_state(resume["rng"])
         history, first_epoch = list(resume["history"]), resume["epoch"] + 1
     n = x_train.shape[0]
+    step = (first_epoch - 1) * math.ceil(n / batch_size)  # updates so far, for per-update annealing
     if x_valid is not None:
         x_valid = x_valid[:VALID_ROWS]  # rows are in random order already (common.world.split)
     epochs_bar = tqdm(
@@ -152,10 +170,13 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(epoch, epochs, lr)
         model.train()
-        sums = torch.zeros(len(PARTS), device=x_train.device)
-        order = torch.randperm(n, device=x_train.device)
+        sums = torch.zeros(len(PARTS), device=device)
+        order = torch.randperm(n, device=device)
         for first in range(0, n, batch_size):
-            xb = x_train[order[first : first + batch_size]]
+            xb = dense_rows(x_train, order[first : first + batch_size], device)
+            if anneal_steps > 0:
+                step += 1
+                beta_now = beta_at_step(step, beta, anneal_steps)
             parts = model.loss_parts(xb, beta=beta_now)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
@@ -171,6 +192,8 @@ def fit(
             raise Diverged(epoch, history, model)
         if x_valid is not None:
             row["test_elbo"] = -evaluate_loss(model, x_valid)["loss"]
+        if on_epoch is not None:
+            row.update(on_epoch(model))
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         epochs_bar.set_postfix(loss=f"{row['loss']:.3f}")

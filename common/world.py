@@ -3,6 +3,8 @@
 A world knows its truth, so every run can be measured against it:
 - `sample(n, rng)` -> Sample(x (n, D), labels (n,), factors {name: (n,)})
 - `log_prob(x)`    -> exact log p(x) per row, in nats
+- `reference_log_prob(x)` -> the exact log-likelihood of what the model's likelihood head scores; log p(x)
+  unless the head ignores missing entries (then: observed values given which are observed)
 - `posterior(x)`   -> Bayes posterior p(class | x) per row, (n, K): the best any model can do
 - names of features, classes and continuous factors, so plots speak the world's language
 - `to_dict()`      -> its parameters, written to world.json
@@ -39,6 +41,7 @@ class World:
     factor_names: list = []
     class_noun = "class"  # what the hidden cause is called in plots and tables ("disease")
     value_label = "feature value"  # what a decoded feature is ("symptom probability")
+    per_feature_figures = True  # one panel or column per feature; False when there are too many to read
 
     @property
     def n_features(self):
@@ -56,6 +59,11 @@ class World:
 
     def posterior(self, x):
         raise NotImplementedError
+
+    def reference_log_prob(self, x):
+        """What the model's held-out NLL is compared with: log p(x), unless a world's likelihood head
+        scores only part of x (MovieWorld with likelihood "categorical": ratings given which are rated)."""
+        return self.log_prob(x)
 
     def to_dict(self):
         raise NotImplementedError

@@ -193,3 +193,15 @@ def test_rating_probabilities_stay_positive_in_both_tails():
 def test_log_joint_does_not_depend_on_the_batch_size(world):
     x = world.sample(50, np.random.default_rng(6)).x
     np.testing.assert_allclose(world.log_joint(x, batch_size=7), world.log_joint(x), rtol=1e-12)
+
+
+def test_log_prob_ratings_is_a_distribution_over_stars_given_the_rated_set(tiny, all_rows):
+    for rated in ([0, 2], [1, 2, 3], [3]):
+        pattern = (all_rows > 0).astype(int)
+        same = (pattern == np.isin(np.arange(tiny.n_movies), rated)).all(1)  # every row with that rated set
+        assert np.exp(tiny.log_prob_ratings(all_rows[same])).sum() == pytest.approx(1.0, abs=1e-10)
+    x = all_rows[[7, 431]]
+    assert (tiny.log_prob_ratings(x) > tiny.log_prob(x)).all()  # knowing the rated set helps
+    masked = MovieWorld(n_per_genre=2, genres=["Action", "Romance"], likelihood="categorical")
+    np.testing.assert_array_equal(masked.reference_log_prob(x), tiny.log_prob_ratings(x))
+    np.testing.assert_array_equal(tiny.reference_log_prob(x), tiny.log_prob(x))  # the +missing default

@@ -1,0 +1,439 @@
+"""Implicit-feedback recommendation, trained and scored the way Mult-VAE is (Liang et al. 2018):
+
+    users x items (scipy.sparse, 1 = liked) -> F disjoint sets of held-out users -> per fold: train
+    Mult-VAE or Mult-DAE on the other users; for each held-out user rank every item from 80% of their
+    items (fold-in) and score the ranking on the other 20%: NDCG@100, Recall@20, Recall@50, beside
+    popularity, EASE and, on a synthetic world, the oracle that knows each user's true preferences
+    -> run folder (metrics.json "ranking", history.csv, recommendations.csv, model.pt, figures) -> summary
+
+The shared pipeline (common.pipeline) is built for dense worlds with a hidden cause to recover; this
+flow differs in data (sparse), split (whole users, then fold-in/target) and measures (rankings), and
+reuses the shared pieces: common.train.fit, common.ranking, common.movielens, runio and plots.
+The matrix is never dense as a whole: training densifies one batch of rows at a time, and scoring one
+block of held-out users at a time.
+"""
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+METRICS = {"ndcg@100": ("ndcg", 100), "recall@20": ("recall", 20), "recall@50": ("recall", 50)}
+CURVE_KS = np.arange(1, 101)  # Recall@K for K = 1..100 in recall_curve.png
+TOP_N = 10  # recommendations per user in recommendations.csv
+EPOCH_EVAL_USERS = 1000  # held-out users scored after every epoch: enough for a curve, cheap on ML-20M
+BLOCK = 1000  # held-out users scored at once: bounds the dense (users x items) score matrix
+LABELS = {"popularity": "popularity", "ease": "EASE", "oracle": "oracle"}  # how the methods are shown
+CURVE_LABELS = LABELS | {"oracle": "oracle (true preferences)"}
+
+
+@dataclass
+class ImplicitData:
+    """What a run needs to know about its users and items, whatever the source."""
+
+    interactions: object  # common.movielens.Interactions: csr (users, items) of 1 = liked, original ids
+    titles: list  # (n_items,) title of each column
+    genres: list  # (n_items,) list of genre names of each column ([] when unknown)
+    source: str  # "synthetic" or "movielens"
+    user_groups: np.ndarray  # (n_users,) index into group_names: the colour of each user in latent.png
+    group_names: list
+    group_noun: str  # "true archetype", "favourite genre"
+    oracle: object = None  # oracle(users, items) -> (len(users), len(items)) true preference scores
+    extra: dict = field(default_factory=dict)  # more numbers for metrics.json "data"
+
+
+def model_config(args, n_items):
+    """build_model's config of Mult-VAE (vae) or Mult-DAE (dae): [I-600-200] encoder, symmetric decoder,
+    tanh, unit-length input rows with dropout (Liang et al. 2018, Sec. 4.3)."""
+    return {
+        "demo": "movie",
+        "model": args.model,
+        "n_features": n_items,
+        "likelihood": "multinomial",
+        "latent_dim": args.latent_dim,
+        "hidden_dim": args.hidden_dim,
+        "n_clusters": None,
+        "hidden_layers": 1,
+        "activation": "tanh",
+        "normalize_input": True,
+        "input_dropout": args.dropout,
+        "corruption": 0.0,  # Mult-DAE's corruption is the input dropout above
+        "noise": None,
+    }
+
+
+def score(model, matrix, device, batch_size=BLOCK):
+    """Item scores, (n, I) numpy: decoder output at the posterior mean of each row's code (no dropout)."""
+    import torch
+
+    from common.train import dense_rows
+
+    model.eval()
+    with torch.no_grad():
+        blocks = [
+            model.decode_mean(model.embed(dense_rows(matrix, slice(i, i + batch_size), device))).cpu().numpy()
+            for i in range(0, matrix.shape[0], batch_size)
+        ]
+    return np.concatenate(blocks) if blocks else np.zeros((0, matrix.shape[1]))
+
+
+def embed(model, matrix, device, batch_size=BLOCK):
+    """Latent means of rows, (n, Z) numpy."""
+    import torch
+
+    from common.train import dense_rows
+
+    model.eval()
+    with torch.no_grad():
+        return np.concatenate(
+            [
+                model.embed(dense_rows(matrix, slice(i, i + batch_size), device)).cpu().numpy()
+                for i in range(0, matrix.shape[0], batch_size)
+            ]
+        )
+
+
+def rank_heldout(scorers, split, block=BLOCK):
+    """Per-user NDCG@100, Recall@20, Recall@50 (NaN without targets) and mean Recall@1..100 of every
+    scorer {name: f(row slice of the held-out users) -> scores (b, I)}, plus each model's top 10."""
+    from common.ranking import mask_seen, ndcg_at_k, recall_at_k, recall_curve, top_k
+
+    functions = {"ndcg": ndcg_at_k, "recall": recall_at_k}
+    n = split.fold_in.shape[0]
+    results = {name: {m: [] for m in METRICS} | {"curve": 0.0, "top": []} for name in scorers}
+    users_with_targets = 0
+    for start in range(0, n, block):
+        part = slice(start, start + block)
+        seen, target = split.fold_in[part], split.target[part]
+        kept = int((target.sum(axis=1) > 0).sum())
+        users_with_targets += kept
+        for name, scorer in scorers.items():
+            scores = scorer(part)  # (b, I)
+            result = results[name]
+            for metric, (kind, k) in METRICS.items():
+                result[metric].append(functions[kind](scores, target, k, seen=seen))
+            if kept:
+                result["curve"] = result["curve"] + kept * recall_curve(scores, target, CURVE_KS, seen=seen)
+            result["top"].append(top_k(mask_seen(scores, seen), TOP_N))
+    for result in results.values():
+        for metric in METRICS:
+            result[metric] = np.concatenate(result[metric])
+        result["curve"] = result["curve"] / max(users_with_targets, 1)
+        result["top"] = np.concatenate(result["top"])
+    return results, users_with_targets
+
+
+def run(data, args, parser, rng):
+    """Train and score over --folds folds; write the run folder; return the process exit code.
+    rng (numpy Generator) draws the folds and the fold-in/target splits."""
+    started = time.perf_counter()
+    import torch
+
+    from common import cli, runio
+    from common.movielens import folds, strong_generalization_split
+    from common.ranking import ease_memory_bytes
+    from common.train import Diverged
+
+    device = cli.resolve_device(parser, args.device)
+    if args.batch_size is None:  # the implicit mode's default; no eighth-of-the-rows rule here
+        args.batch_size = args.default_batch_size
+    torch.manual_seed(args.seed)
+    matrix = data.interactions.matrix
+    n_users, n_items = matrix.shape
+    n_heldout = round(args.test_fraction * n_users)
+    try:
+        fold_users = folds(n_users, args.folds, rng, n_heldout=n_heldout)
+    except ValueError as error:
+        parser.error(f"argument --folds: {error}")
+    runio.write_json(os.path.join(args.out, "config.json"), {**vars(args), "demo": "movie", "device": device})
+    ease_note = None
+    if n_items > args.ease_max_items:
+        gigabytes = ease_memory_bytes(n_items) / 1e9
+        ease_note = (
+            f"EASE skipped: its {n_items} x {n_items} item matrices need {gigabytes:.1f} GB "
+            f"(more items than --ease-max-items {args.ease_max_items})"
+        )
+        if not args.quiet:
+            print(ease_note)
+
+    per_fold, history, recommendations = [], [], []
+    for fold, heldout in enumerate(fold_users, 1):
+        split = strong_generalization_split(matrix, heldout, rng)
+        try:
+            outcome = _run_fold(fold, split, data, args, device, ease_note is None)
+        except Diverged as err:
+            history += [{"fold": fold, **row} for row in err.history]
+            _write_history(args.out, history)
+            metrics = _metrics_head(data, args, n_users, n_items) | {"status": "diverged", "epoch": err.epoch}
+            runio.write_json(os.path.join(args.out, "metrics.json"), metrics | {"versions": runio.versions()})
+            print(
+                f"{parser.prog}: error: training diverged in fold {fold}, epoch {err.epoch} (the loss became "
+                f"NaN or infinite); try a lower --lr (now {args.lr})",
+                file=sys.stderr,
+            )
+            return 1
+        per_fold.append(outcome)
+        history += [{"fold": fold, **row} for row in outcome["history"]]
+        recommendations.append(_recommendation_rows(fold, split, outcome, data))
+        if fold == 1:  # one model (and one latent space) to keep: the first fold's
+            runio.save_model(
+                os.path.join(args.out, "model.pt"),
+                outcome["model"],
+                model_config(args, len(split.items))
+                | {"item_ids": data.interactions.item_ids[split.items].tolist()},
+            )
+            first = (split, outcome)
+
+    import pandas as pd
+
+    metrics = _metrics_head(data, args, n_users, n_items)
+    metrics["ranking"] = _ranking_summary(per_fold, ease_note, args)
+    train_seconds = sum(outcome["train_seconds"] for outcome in per_fold)
+    recommendations = pd.concat(recommendations, ignore_index=True)
+    runio.write_csv(os.path.join(args.out, "recommendations.csv"), recommendations)
+    _write_history(args.out, history)
+    if args.save_data:
+        _write_data(args.out, data, first[0])
+    if args.visualize:
+        _figures(args.out, data, history, per_fold, *first, device, args.model)
+    metrics["timing"] = {
+        "train_seconds": train_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "users_per_second": sum(o["n_train_users"] for o in per_fold) * args.epochs / train_seconds,
+    }
+    metrics["versions"] = runio.versions()
+    runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    if not args.quiet:
+        print(summary(metrics, recommendations, data, args.out))
+    return 0
+
+
+def _run_fold(fold, split, data, args, device, with_ease):
+    """Train on the fold's training users; score its held-out users with the model and the baselines."""
+    import torch
+
+    from common.models import build_model
+    from common.ranking import ease_weights, ndcg_at_k, popularity_scores
+    from common.train import fit
+
+    torch.manual_seed(args.seed + 1000 * (fold - 1))  # fold 1 is the same as a run without folds
+    model = build_model(model_config(args, len(split.items))).to(device)
+    watch = slice(0, EPOCH_EVAL_USERS)
+    fold_in, target = split.fold_in[watch], split.target[watch]
+
+    def on_epoch(model):  # held-out NDCG@100 for the curve in ranking_history.png (no model selection)
+        scores = score(model, fold_in, device)
+        return {"ndcg@100": float(np.nanmean(ndcg_at_k(scores, target, 100, seen=fold_in)))}
+
+    started = time.perf_counter()
+    history, _ = fit(
+        model,
+        split.train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        beta=args.beta if model.kind == "vae" else 0.0,
+        anneal_steps=args.anneal_steps,
+        quiet=args.quiet,
+        on_epoch=on_epoch,
+    )
+    train_seconds = time.perf_counter() - started
+
+    model_scores = score(model, split.fold_in, device)  # (n_heldout, I)
+    popularity = popularity_scores(split.train, 1)  # (1, I): the same for everyone
+    scorers = {
+        "model": lambda part: model_scores[part],
+        "popularity": lambda part: np.broadcast_to(
+            popularity, (split.fold_in[part].shape[0], popularity.shape[1])
+        ),
+    }
+    ease_seconds = None
+    if with_ease:
+        started = time.perf_counter()
+        weights = ease_weights(split.train, args.ease_lambda)  # (I, I)
+        ease_seconds = time.perf_counter() - started
+        scorers["ease"] = lambda part: np.asarray(split.fold_in[part] @ weights)
+    if data.oracle is not None:
+        scorers["oracle"] = lambda part: data.oracle(split.heldout_users[part], split.items)
+    results, n_users = rank_heldout(scorers, split)
+    return {
+        "model": model,
+        "history": history,
+        "results": results,
+        "n_users": n_users,
+        "n_train_users": split.train.shape[0],
+        "train_seconds": train_seconds,
+        "ease_seconds": ease_seconds,
+    }
+
+
+def _metrics_head(data, args, n_users, n_items):
+    return {
+        "demo": "movie",
+        "model": args.model,
+        "argv": args.argv,
+        "seed": args.seed,
+        "status": "completed",
+        "data": {
+            "source": data.source,
+            "n_users": n_users,
+            "n_items": n_items,
+            "n_positives": int(data.interactions.matrix.nnz),
+            "n_heldout_per_fold": round(args.test_fraction * n_users),
+            "n_features": n_items,
+            **data.extra,
+        },
+    }
+
+
+def _ranking_summary(per_fold, ease_note, args):
+    """metrics.json "ranking": the model's means over users, then over folds; sd over folds when F > 1."""
+
+    def summarise(name):
+        values = {m: [float(np.nanmean(o["results"][name][m])) for o in per_fold] for m in METRICS}
+        out = {m: float(np.mean(v)) for m, v in values.items()}
+        if len(per_fold) > 1:
+            out["std"] = {m: float(np.std(v, ddof=1)) for m, v in values.items()}
+        return out
+
+    ranking = summarise("model")
+    ranking.update(
+        n_users=int(sum(o["n_users"] for o in per_fold)),
+        folds=len(per_fold),
+        baselines={"popularity": summarise("popularity")},
+    )
+    if ease_note is None:
+        seconds = [o["ease_seconds"] for o in per_fold]
+        ranking["baselines"]["ease"] = summarise("ease") | {
+            "lambda": args.ease_lambda,
+            "seconds": float(np.mean(seconds)),
+        }
+    else:
+        ranking["baselines"]["ease"] = {"skipped": ease_note}
+    if "oracle" in per_fold[0]["results"]:
+        ranking["oracle"] = summarise("oracle")
+    return ranking
+
+
+def _recommendation_rows(fold, split, outcome, data):
+    """Every held-out user's top 10 by the model, with titles and whether each is one of their targets."""
+    import pandas as pd
+
+    top = outcome["results"]["model"]["top"]  # (n_heldout, 10) columns of split.items
+    n, k = top.shape
+    items = split.items[top]  # columns of the full matrix
+    hit = np.take_along_axis(split.target.toarray() > 0, top, axis=1) if n else np.zeros((0, k), bool)
+    groups = np.array(data.group_names)[data.user_groups[split.heldout_users]]
+    return pd.DataFrame(
+        {
+            "fold": fold,
+            "user": np.repeat(data.interactions.user_ids[split.heldout_users], k),
+            data.group_noun.replace(" ", "_"): np.repeat(groups, k),
+            "rank": np.tile(np.arange(1, k + 1), n),
+            "item": data.interactions.item_ids[items].ravel(),
+            "title": [data.titles[i] for i in items.ravel()],
+            "genres": ["|".join(data.genres[i]) for i in items.ravel()],
+            "held_out_hit": hit.ravel(),
+        }
+    )
+
+
+def _write_history(out, history):
+    import pandas as pd
+
+    from common import runio
+
+    columns = ["fold", "epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "ndcg@100"]
+    runio.write_csv(os.path.join(out, "history.csv"), pd.DataFrame(history, columns=columns))
+
+
+def _write_data(out, data, split):
+    """--save-data: the first fold's users and items, long format (one liked item per line)."""
+    import pandas as pd
+
+    from common import runio
+
+    ids = data.interactions
+
+    def long(matrix, users, part):
+        coo = matrix.tocoo()
+        return pd.DataFrame(
+            {"user": ids.user_ids[users[coo.row]], "item": ids.item_ids[split.items[coo.col]], "part": part}
+        )
+
+    runio.write_csv(os.path.join(out, "train.csv"), long(split.train, split.train_users, "train"))
+    test = pd.concat(
+        [
+            long(split.fold_in, split.heldout_users, "fold_in"),
+            long(split.target, split.heldout_users, "target"),
+        ]
+    )
+    runio.write_csv(os.path.join(out, "test.csv"), test)
+
+
+def _figures(out, data, history, per_fold, split, outcome, device, model_kind):
+    from common import plots
+
+    path = lambda name: os.path.join(out, name)  # noqa: E731
+    from scipy import sparse
+
+    # Every user of fold 1 through its model: training users from all their items, held-out users from
+    # their fold-in items (what the model saw of them).
+    z = embed(outcome["model"], sparse.vstack([split.train, split.fold_in]).tocsr(), device)
+    groups = data.user_groups[np.concatenate([split.train_users, split.heldout_users])]
+    plots.latent_scatter(
+        path("latent.png"),
+        z,
+        groups,
+        data.group_names,
+        f"Latent means of all users (fold 1's model), coloured by {data.group_noun}",
+        legend_title=data.group_noun,
+    )
+    plots.training_curves(path("training.png"), [row for row in history if row["fold"] == 1])
+    plots.ranking_history(path("ranking_history.png"), history)
+    curves = {
+        CURVE_LABELS.get(name, f"Mult-{model_kind.upper()}"): np.mean(
+            [o["results"][name]["curve"] for o in per_fold], axis=0
+        )
+        for name in per_fold[0]["results"]
+    }
+    plots.recall_curves(path("recall_curve.png"), CURVE_KS, curves, n_folds=len(per_fold))
+
+
+def summary(metrics, recommendations, data, out, n_users=3):
+    """The lines a person reads at the end of a run: the table of rankings, then a few users' top 10."""
+    ranking, timing, sizes = metrics["ranking"], metrics["timing"], metrics["data"]
+    model = f"Mult-{metrics['model'].upper()}"
+    lines = [
+        f"movie: {model} on {sizes['n_users']} users x {sizes['n_items']} items ({sizes['source']}), "
+        f"{ranking['folds']} fold(s) of {sizes['n_heldout_per_fold']} held-out users, trained in "
+        f"{timing['train_seconds']:.1f} s ({timing['total_seconds']:.1f} s in all)",
+        f"  {'':<12}" + "".join(f"{m:>16}" for m in METRICS),
+    ]
+    rows = {model: ranking} | {LABELS[name]: values for name, values in ranking["baselines"].items()}
+    if "oracle" in ranking:
+        rows["oracle"] = ranking["oracle"]
+    for name, values in rows.items():
+        if "skipped" in values:
+            lines.append(f"  {name:<12}  {values['skipped']}")
+            continue
+        cells = []
+        for m in METRICS:
+            sd = values.get("std", {}).get(m)
+            cells.append(f"{values[m]:.3f}" + (f" ± {sd:.3f}" if sd is not None else ""))
+        lines.append(f"  {name:<12}" + "".join(f"{c:>16}" for c in cells))
+    group_column = data.group_noun.replace(" ", "_")
+    for user, rows_of_user in list(recommendations.groupby("user", sort=False))[:n_users]:
+        hits, group = int(rows_of_user["held_out_hit"].sum()), rows_of_user[group_column].iloc[0]
+        lines.append(
+            f"  top {TOP_N} for held-out user {user} ({data.group_noun}: {group}; {hits} of them among the "
+            "user's held-out 20%):"
+        )
+        for row in rows_of_user.itertuples():
+            mark = "  <- held out" if row.held_out_hit else ""
+            genres = f"  [{row.genres.replace('|', ', ')}]" if row.genres else ""
+            lines.append(f"    {row.rank:>2}. {row.title}{genres}{mark}")
+    lines.append(f"  results in {out}")
+    return "\n".join(lines)

@@ -1,0 +1,242 @@
+"""The movie demo end to end with tiny sizes, in process: explicit ratings, implicit feedback on the
+synthetic world and on MovieLens files, and the command line's refusals."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import movie_dlvm
+from tests.conftest import ROOT
+
+ML100K = "/work/shared/data/ml-100k"
+TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
+EXPLICIT = [*TINY, "--users", "200", "--movies", "5", "--iw-samples", "5"]  # 40 movies, ~5 rated each
+IMPLICIT = [*TINY, "--likelihood", "multinomial", "--users", "400", "--movies", "10", "--latent-dim", "4"]
+RANKING_KEYS = {"ndcg@100", "recall@20", "recall@50"}
+
+
+def _metrics(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def _files(folder):
+    return {p.name for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def explicit_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explicit")
+    assert movie_dlvm.main([*EXPLICIT, "--visualize", "--save-data", "--out", str(out)]) == 0
+    return out
+
+
+def test_explicit_run_writes_every_file(explicit_run):
+    expected = {"metrics.json", "history.csv", "config.json", "model.pt", "recommendations.csv"}
+    expected |= {"train.csv", "test.csv", "world.json"}
+    expected |= {"latent.png", "training.png", "confusion.png", "genres.png"}
+    assert expected <= _files(explicit_run)
+    assert not [n for n in _files(explicit_run) if ".tmp" in n]
+
+
+def test_explicit_metrics_compare_with_the_world(explicit_run):
+    m = _metrics(explicit_run)
+    assert m["demo"] == "movie" and m["data"]["source"] == "synthetic"
+    assert m["model"] == "vae" and m["data"]["n_features"] == 40 and m["data"]["n_classes"] == 6
+    test = m["test"]
+    assert test["nll_gap"] == pytest.approx(test["nll"] - test["true_nll"]) and test["recon"]["rmse"] > 0
+    assert {"ari", "bayes_ari", "nmi", "accuracy"} <= set(m["recovery"])
+    assert {"kmeans", "gmm", "mixture_em"} <= set(m["baselines"])
+    ratings = m["ratings"]
+    assert 0 < ratings["oracle_rmse"] < 4 and 0 < ratings["rmse"] < 4 and ratings["n_hidden"] > 0
+    assert set(ratings["baselines"]) == {"global_mean", "movie_mean", "mixture_em"}
+    recommendations = pd.read_csv(explicit_run / "recommendations.csv")
+    assert len(recommendations) == 40 * 10 and set(recommendations["rank"]) == set(range(1, 11))
+    assert recommendations["predicted_rating"].between(1, 5).all()
+
+
+@pytest.mark.parametrize("likelihood", ["categorical", "categorical+missing", "ordinal"])
+def test_explicit_likelihoods_compare_like_with_like(likelihood, tmp_path):
+    argv = [*EXPLICIT, "--model", "vae", "--likelihood", likelihood, "--out", str(tmp_path)]
+    assert movie_dlvm.main(argv) == 0
+    m = _metrics(tmp_path)
+    world = movie_dlvm.MovieWorld(5, likelihood=likelihood)
+    test = pd.read_csv(tmp_path / "history.csv")  # the run finished its epochs
+    assert len(test) == 2
+    # The ratings-only heads are compared with log p(stars | rated set), the others with log p(x).
+    x = world.sample(50, np.random.default_rng(0)).x
+    ratings_only = likelihood in ("categorical", "ordinal")
+    assert (world.reference_log_prob(x) == world.log_prob(x)).all() != ratings_only
+    assert m["test"]["true_nll"] < (40 if ratings_only else 60)
+
+
+@pytest.fixture(scope="module")
+def implicit_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("implicit")
+    argv = [*IMPLICIT, "--folds", "2", "--visualize", "--save-data", "--out", str(out)]
+    assert movie_dlvm.main(argv) == 0
+    return out
+
+
+def test_implicit_run_writes_every_file(implicit_run):
+    expected = {"metrics.json", "history.csv", "config.json", "model.pt", "recommendations.csv"}
+    expected |= {
+        "train.csv",
+        "test.csv",
+        "latent.png",
+        "training.png",
+        "ranking_history.png",
+        "recall_curve.png",
+    }
+    assert expected <= _files(implicit_run)
+
+
+def test_implicit_metrics_have_the_ranking_keys(implicit_run):
+    m = _metrics(implicit_run)
+    ranking = m["ranking"]
+    assert set(ranking) >= RANKING_KEYS and ranking["folds"] == 2 and ranking["n_users"] > 0
+    assert set(ranking["std"]) == RANKING_KEYS
+    assert set(ranking["baselines"]["popularity"]) | set(ranking["baselines"]["ease"]) >= RANKING_KEYS
+    assert set(ranking["oracle"]) >= RANKING_KEYS
+    assert all(0 <= ranking[k] <= 1 for k in RANKING_KEYS)
+    assert m["data"]["source"] == "synthetic" and "recovery" not in m
+    history = pd.read_csv(implicit_run / "history.csv")
+    assert list(history["fold"]) == [1, 1, 2, 2] and history["ndcg@100"].notna().all()
+
+
+def test_recommendations_never_repeat_what_a_user_gave_the_model(implicit_run):
+    recommendations = pd.read_csv(implicit_run / "recommendations.csv")
+    test = pd.read_csv(implicit_run / "test.csv")
+    fold_in = test[test["part"] == "fold_in"]
+    first = recommendations[recommendations["fold"] == 1]
+    shown = set(zip(first["user"], first["item"], strict=True))
+    assert not shown & set(zip(fold_in["user"], fold_in["item"], strict=True))
+    targets = test[test["part"] == "target"]
+    hits = shown & set(zip(targets["user"], targets["item"], strict=True))
+    assert len(hits) == first["held_out_hit"].sum()
+
+
+def _write_movielens(folder, n_users=60, n_items=30, seed=0):
+    rng = np.random.default_rng(seed)
+    lines = []
+    for user in range(1, n_users + 1):
+        items = rng.choice(np.arange(1, n_items + 1), size=12, replace=False)
+        for item, rating in zip(
+            items, rng.choice([2, 3, 4, 5], size=12, p=[0.1, 0.1, 0.4, 0.4]), strict=True
+        ):
+            lines.append(f"{user}\t{item}\t{rating}\t88125{user:04d}")
+    (folder / "u.data").write_text("\n".join(lines) + "\n")
+    genres = ["Action", "Comedy", "Drama"]
+    flags = lambda i: ["1" if k == i % 3 else "0" for k in range(19)]  # noqa: E731
+    rows = [f"{i}|Film {i} (1995)|01-Jan-1995||http://x|" + "|".join(flags(i)) for i in range(1, n_items + 1)]
+    (folder / "u.item").write_text("\n".join(rows) + "\n", encoding="latin-1")
+    return folder / "u.data", genres
+
+
+def test_a_tiny_movielens_file_runs_with_titles_found_beside_it(tmp_path, capsys):
+    ratings, _ = _write_movielens(tmp_path)
+    out = tmp_path / "run"
+    argv = ["--ratings", str(ratings), "--epochs", "2", "--latent-dim", "4", "--hidden-dim", "8"]
+    assert movie_dlvm.main([*argv, "--visualize", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "top 10 for held-out user" in printed and "Film " in printed
+    m = _metrics(out)
+    assert m["data"]["source"] == "movielens" and m["data"]["n_users"] == 60
+    assert "oracle" not in m["ranking"] and "recovery" not in m and "test" not in m  # no world, no truth
+    assert set(m["ranking"]["baselines"]["ease"]) >= RANKING_KEYS
+    recommendations = pd.read_csv(out / "recommendations.csv")
+    assert recommendations["title"].str.startswith("Film ").all()
+    assert {"latent.png", "recall_curve.png"} <= _files(out)
+
+
+def test_ease_is_skipped_with_a_message_above_its_item_limit(tmp_path, capsys):
+    ratings, _ = _write_movielens(tmp_path)
+    argv = ["--ratings", str(ratings), "--epochs", "1", "--latent-dim", "4", "--hidden-dim", "8"]
+    assert movie_dlvm.main([*argv, "--ease-max-items", "10", "--out", str(tmp_path / "run")]) == 0
+    assert "EASE skipped" in capsys.readouterr().out
+    assert "skipped" in _metrics(tmp_path / "run")["ranking"]["baselines"]["ease"]
+
+
+@pytest.mark.skipif(not os.path.isdir(ML100K), reason="MovieLens 100K is not at " + ML100K)
+def test_real_movielens_100k_for_one_epoch(tmp_path):
+    argv = ["--ratings", os.path.join(ML100K, "u.data"), "--epochs", "1", "--quiet", "--out", str(tmp_path)]
+    assert movie_dlvm.main(argv) == 0
+    m = _metrics(tmp_path)
+    assert m["data"]["n_users"] == 938 and m["data"]["n_items"] == 1447
+    assert m["ranking"]["baselines"]["ease"]["ndcg@100"] > 0.35  # EASE needs no epochs
+    titles = pd.read_csv(tmp_path / "recommendations.csv")["title"]  # found beside u.data: u.item
+    assert len(titles) == 94 * 10 and not titles.str.startswith("movie ").any()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--ratings", "{data}", "--users", "100"], "argument --users: sizes the synthetic world"),
+        (["--ratings", "{data}", "--likelihood", "categorical"], "argument --likelihood: categorical needs"),
+        (["--ratings", "{data}", "--model", "gmvae"], "argument --model: gmvae is for explicit ratings"),
+        (["--ratings", "{dir}/none.data"], "argument --ratings: no such file"),
+        (["--titles", "{data}"], "argument --titles: goes with --ratings"),
+        (["--folds", "3"], "argument --folds: applies to implicit feedback only"),
+        (["--ease-lambda", "10"], "argument --ease-lambda: applies to implicit feedback only"),
+        (
+            ["--likelihood", "multinomial", "--iw-samples", "10"],
+            "argument --iw-samples: there is no held-out",
+        ),
+        (["--likelihood", "multinomial", "--anneal-epochs", "2"], "use --anneal-steps"),
+        (["--likelihood", "multinomial", "--model", "dae", "--corruption", "0.3"], "is --dropout"),
+        (["--likelihood", "multinomial", "--folds", "10"], "would hold out every user"),
+        (["--likelihood", "multinomial", "--dropout", "1"], "argument --dropout: 1 is out of range"),
+        (["--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
+        (["--likelihood"], "argument --likelihood: expected one argument"),
+        (["--users", "10"], "argument --users: 10 is out of range"),
+        (["--movies", "0"], "argument --movies: 0 is out of range"),
+    ],
+)
+def test_bad_flags_and_conflicts_exit_2_with_one_line(argv, expected, tmp_path, capsys):
+    data, _ = _write_movielens(tmp_path)
+    argv = [a.format(data=data, dir=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main([*argv, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("movie_dlvm.py: error: ") and err.count("\n") == 1 and expected in err, err
+
+
+def test_a_malformed_ratings_file_names_file_and_line(tmp_path, capsys):
+    path = tmp_path / "u.data"
+    path.write_text("1\t2\t3\t881250949\n1\t3\tfive\t881250949\n")
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--ratings", str(path), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path}: line 2: non-numeric rating" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_every_help_text_ends_with_its_default(implicit):
+    for action in movie_dlvm.make_parser(implicit)._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help.rstrip().endswith(")") and "(default: " in action.help, action.dest
+
+
+def test_help_shows_the_defaults_of_the_mode_asked_for():
+    code = (
+        "import sys, movie_dlvm\n"
+        "try:\n    movie_dlvm.main(sys.argv[1:] + ['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas') if m in sys.modules))"
+    )
+
+    def run(*argv):
+        return subprocess.run(
+            [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+
+    explicit, implicit = run(), run("--likelihood", "multinomial")
+    assert explicit.strip().endswith("[]") and implicit.strip().endswith("[]")  # no heavy imports
+    explicit, implicit = " ".join(explicit.split()), " ".join(implicit.split())  # undo line wrapping
+    assert "size of the continuous latent z (default: 2)" in explicit
+    assert "size of the continuous latent z (default: 200)" in implicit
