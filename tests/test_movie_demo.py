@@ -240,3 +240,15 @@ def test_help_shows_the_defaults_of_the_mode_asked_for():
     explicit, implicit = " ".join(explicit.split()), " ".join(implicit.split())  # undo line wrapping
     assert "size of the continuous latent z (default: 2)" in explicit
     assert "size of the continuous latent z (default: 200)" in implicit
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--likelihood", "multinomial", "--help"]])
+def test_help_does_not_import_heavy_libraries(argv):
+    code = (
+        "import sys, movie_dlvm\n"
+        f"try:\n    movie_dlvm.main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'scipy', 'matplotlib', 'sklearn', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("[]"), out.stdout
+    assert "--ease-lambda" in out.stdout
