@@ -45,7 +45,9 @@ def beta_at_step(step, beta, anneal_steps):
 
 
 def _widest_layer(model):
-    return max(m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+    """Activations per (row, sample) pair in the widest layer; the gmvae evaluates every cluster y."""
+    fan_out = model.n_clusters if model.kind == "gmvae" else 1
+    return fan_out * max(m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
 @torch.no_grad()

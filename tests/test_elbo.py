@@ -84,3 +84,25 @@ def test_loss_parts_are_named_and_consistent(likelihood):
     parts = model.loss_parts(x, beta=2.5)
     assert set(parts) == {"loss", "recon", "kl"}
     torch.testing.assert_close(parts["loss"], parts["recon"] + 2.5 * parts["kl"])
+
+
+def test_evaluation_of_many_rows_never_passes_them_through_the_model_at_once():
+    """Memory stays bounded: every evaluation of a gmvae (the widest: clusters x samples x hidden)
+    sees bounded chunks, whatever the number of rows and importance samples."""
+    from common import evaluate
+    from common.models import GMVAE
+
+    model = GMVAE(n_features=4, latent_dim=2, hidden_dim=8, n_clusters=3, likelihood="gaussian").eval()
+    seen = []
+    decode = model.decode
+    model.decode = lambda z, clusters=None: seen.append(z.numel()) or decode(z, clusters)
+    x = torch.randn(5000, 4)  # real-valued: every row distinct, so nothing is collapsed
+    budget = 2**16  # activations of the widest layer per chunk
+    with torch.no_grad():
+        importance_weighted(model, x, 100, max_elements=budget)
+        largest_iw = max(seen) // model.latent_dim * 8  # hidden activations of one call (width 8)
+        seen.clear()
+        evaluate.reconstruction(model, x, list("abcd"), "gaussian")
+        evaluate.latent_codes(model, x)
+    assert largest_iw <= budget
+    assert max(seen) <= 1024 * 64 * model.n_clusters * model.latent_dim  # batches of 1024 rows
