@@ -201,7 +201,17 @@ def fit(
 
 
 def warm_start(
-    model, weights, means, *, steps=100, batch_size=256, lr=3e-3, rows=None, responsibilities=None, epochs=10
+    model,
+    weights,
+    means,
+    *,
+    steps=100,
+    batch_size=256,
+    lr=3e-3,
+    rows=None,
+    responsibilities=None,
+    epochs=10,
+    max_held_steps=320,
 ):
     """Start a GMVAE at a fitted classical mixture (weights (K,), mean profiles (K, D)).
 
@@ -209,8 +219,9 @@ def warm_start(
     z ~ p(z | y) to component y's mean profile. The first responsibilities q(y | x) are then close to
     the mixture's, so no component starts empty and the ELBO refines a sensible clustering.
     With training `rows` (n, D) and the mixture's `responsibilities` (n, K), the model then trains
-    for `epochs` with q(y | x) held at them: encoder and decoder learn each component's shape before
-    q(y | x) is set free (without this, two components of a real-valued mixture can merge early).
+    for `epochs` (at most `max_held_steps` updates) with q(y | x) held at them: encoder and decoder
+    learn each component's shape before q(y | x) is set free (without this, two components of a
+    real-valued mixture can merge early).
     """
     device = model.prior_logits.device
     targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
@@ -230,9 +241,15 @@ def warm_start(
     if rows is None:
         return
     held = torch.as_tensor(responsibilities, dtype=torch.float32, device=device)  # (n, K)
+    # At most `epochs` passes and `max_held_steps` updates: the default runs' 10 epochs (8000 rows,
+    # batch 256: 320 updates), and no more on big data, where 10 passes would cost more than training.
+    budget = max_held_steps
     for _ in range(epochs):
+        if budget <= 0:
+            break
         order = torch.randperm(rows.shape[0], device=device)
-        for first in range(0, rows.shape[0], batch_size):
+        for first in range(0, min(rows.shape[0], budget * batch_size), batch_size):
+            budget -= 1
             index = order[first : first + batch_size]
             loss = model.loss_parts(rows[index], responsibilities=held[index])["loss"]
             optimizer.zero_grad(set_to_none=True)
