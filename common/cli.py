@@ -72,6 +72,7 @@ NON_NEGATIVE = Interval(float, 0, None)
 POSITIVE = Interval(float, 0, None, closed="neither")
 OPEN_FRACTION = Interval(float, 0, 1, closed="neither")
 CORRUPTION = Interval(float, 0, 1, closed="left")
+SEED = Interval(int, 0, 2**32 - 1)  # the baselines' scikit-learn random_state takes 32-bit seeds only
 
 
 def clusters_type(text):
@@ -249,9 +250,9 @@ def add_shared_flags(parser, demo, defaults=None):
     )
     train.add_argument(
         "--seed",
-        type=NON_NEGATIVE_INT,
+        type=SEED,
         default=d["seed"],
-        help=f"seed of the world, the split, the model and the baselines (default: {d['seed']})",
+        help=f"seed of the world, the split, the model and the baselines, in {SEED} (default: {d['seed']})",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar and no summary (default: off)")
     train.add_argument(

@@ -22,6 +22,10 @@ from tests.conftest import ROOT
         (["--batch-size", "0"], "argument --batch-size: 0 is out of range"),
         (["--iw-samples", "0"], "argument --iw-samples: 0 is out of range"),
         (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+        (
+            ["--seed", "4294967296"],
+            "argument --seed: 4294967296 is out of range; use an integer in [0, 4294967295]",
+        ),
     ],
 )
 def test_bad_values_exit_2_with_one_line_naming_flag_and_value(argv, expected, capsys, tmp_path):
