@@ -93,3 +93,17 @@ def test_every_flag_of_every_demo_is_documented_in_the_readme():
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert f"`{flag}" in readme, f"{demo}: {flag} is not in README.md"
+
+
+def test_the_map_of_demo_only_flags_matches_the_parsers():
+    import cuisine_dlvm
+    import movie_dlvm
+
+    parsers = {"disease": disease_dlvm.make_parser(), "cuisine": cuisine_dlvm.make_parser()}
+    parsers["movie"] = movie_dlvm.make_parser()
+    owners = {}
+    for demo, parser in parsers.items():
+        for flag in parser._option_string_actions:
+            owners.setdefault(flag, set()).add(demo)
+    partial = {flag: demos for flag, demos in owners.items() if len(demos) < len(parsers)}
+    assert partial == {flag: set(demos) for flag, demos in cli.DEMO_ONLY_FLAGS.items()}

@@ -13,7 +13,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import cuisine_dlvm
 import disease_dlvm
+import movie_dlvm
 from tests.conftest import ROOT
 
 # A few seconds of training; the signal comes 1.5 s after config.json, when training has begun
@@ -115,6 +117,28 @@ def test_a_folder_with_another_demos_run_is_refused_unless_overwrite(tmp_path, c
     )
     assert json.loads((tmp_path / "config.json").read_text()) == {"demo": "movie"}  # untouched
     assert disease_dlvm.main([*argv, "--overwrite", "--out", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "hint"),
+    [
+        (disease_dlvm, ["--generate", "nordic"], " (--generate is a flag of cuisine_dlvm.py)"),
+        (movie_dlvm, ["--samples=300"], " (--samples is a flag of disease_dlvm.py and cuisine_dlvm.py)"),
+        (
+            cuisine_dlvm,
+            ["--folds", "2", "--titles", "x", "--folds", "3"],
+            " (--folds is a flag of movie_dlvm.py; --titles is a flag of movie_dlvm.py)",
+        ),
+        (disease_dlvm, ["--standardize"], " (--standardize is a flag of cuisine_dlvm.py)"),
+        (movie_dlvm, ["--epohcs", "3"], ""),  # a typo: no demo has it
+    ],
+)
+def test_a_flag_of_another_demo_is_refused_with_the_demo_it_belongs_to(module, argv, hint, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        module.main([*argv, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    expected = f"{module.__name__}.py: error: unrecognized arguments: {' '.join(argv)}{hint}\n"
+    assert capsys.readouterr().err == expected
 
 
 FLAGS = [
