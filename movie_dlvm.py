@@ -820,10 +820,16 @@ def favourite_genres(matrix, genres, n_shown=7):
     return group, [names[g] for g in common] + (["other"] if (group == len(common)).any() else [])
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """(parser, validated args) of a command line; the mode it asks for decides the defaults."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser(implicit_requested(argv))
     args = parse(parser, argv, demo_checks=check_flags)
+    return parser, args
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
     if args.likelihood == "multinomial":
         from common import recommend
 

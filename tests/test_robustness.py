@@ -10,12 +10,13 @@ import time
 import pandas as pd
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import cuisine_dlvm
 import disease_dlvm
 import movie_dlvm
+from common import cli
 from tests.conftest import ROOT
 
 # A few seconds of training; the signal comes 1.5 s after config.json, when training has begun
@@ -141,28 +142,93 @@ def test_a_flag_of_another_demo_is_refused_with_the_demo_it_belongs_to(module, a
     assert capsys.readouterr().err == expected
 
 
-FLAGS = [
-    "--samples", "--model", "--latent-dim", "--hidden-dim", "--clusters", "--beta", "--anneal-epochs",
-    "--corruption", "--noise", "--epochs", "--batch-size", "--lr", "--restarts", "--device", "--seed",
-    "--test-fraction", "--iw-samples", "--quiet", "--visualize", "--interpret", "--save-data",
-    "--overwrite", "--label-column", "--drop-columns", "--resume", "--load", "--data",
+SHARED_FLAGS = [
+    "--model", "--latent-dim", "--hidden-dim", "--clusters", "--beta", "--anneal-epochs", "--corruption",
+    "--noise", "--epochs", "--batch-size", "--lr", "--restarts", "--device", "--seed", "--test-fraction",
+    "--iw-samples", "--quiet", "--visualize", "--interpret", "--save-data", "--overwrite", "--resume",
+    "--load", "--out",
 ]  # fmt: skip
+DEMO_FLAGS = {
+    "disease": ["--samples", "--data", "--label-column", "--drop-columns"],
+    "cuisine": ["--samples", "--data", "--label-column", "--drop-columns", "--standardize", "--conditional",
+                "--generate", "--count"],
+    "movie": ["--users", "--movies", "--likelihood", "--ratings", "--titles", "--folds", "--dropout",
+              "--anneal-steps", "--ease-lambda", "--ease-max-items"],
+}  # fmt: skip
+EVERY_FLAG = sorted(set(SHARED_FLAGS).union(*DEMO_FLAGS.values()))
 VALUES = ["0", "1", "-1", "2.5", "1e9", "nan", "inf", "-inf", "auto", "vae", "gmvae", "dae", "flip", "cpu",
-          "cuda", "x", "", "0.2", "--", "-3e-3", "10000000000000000000000"]  # fmt: skip
+          "cuda", "x", "", "0.2", "0.9", "--", "-3e-3", "10000000000000000000000", "nordic", "West African",
+          "multinomial", "ordinal", "categorical+missing", "RATINGS", "3", "100", "0.5"]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(st.sampled_from(FLAGS), st.sampled_from(VALUES), st.text(max_size=6)), max_size=8))
-def test_any_argument_list_parses_cleanly_or_exits_2_with_a_message(tmp_path, capsys, argv):
-    from common import cli
+@pytest.fixture(scope="module")
+def ratings_file(tmp_path_factory):
+    """A valid MovieLens file, so that --ratings RATINGS gets past the file checks."""
+    path = tmp_path_factory.mktemp("movielens") / "u.data"
+    path.write_text("".join(f"{u}\t{i}\t5\t881250949\n" for u in range(1, 21) for i in range(1, 8)))
+    return str(path)
 
-    parser = disease_dlvm.make_parser()
+
+# Each demo's ways in (its modes), so that random lists reach the checks of each.
+STARTS = {
+    "disease": [[]],
+    "cuisine": [[], ["--conditional"], ["--generate", "nordic"]],
+    "movie": [[], ["--likelihood", "multinomial"], ["--ratings", "RATINGS"]],
+}
+
+
+def _argv(demo, parser):
+    """Random argument lists: a start, then mostly this demo's flags, some of any demo, each with a
+    value that fits its type or choices (at or beyond their edges) or any value; and stray values."""
+    anything = st.one_of(st.sampled_from(VALUES), st.text(max_size=6))
+
+    def with_value(flag):
+        action = parser._option_string_actions.get(flag)
+        if action is not None and action.nargs == 0:  # --quiet, --conditional, ...
+            return st.just([flag])
+        fitting = anything
+        if action is not None and action.choices:
+            fitting = st.sampled_from(list(action.choices))
+        elif action is not None and isinstance(action.type, cli.Interval):
+            edges = [edge for edge in (action.type.low, action.type.high) if edge is not None]
+            fitting = st.sampled_from([str(edge + step) for edge in edges for step in (-1, 0, 1)] + ["0.5"])
+        return st.tuples(st.just(flag), st.one_of(fitting, fitting, anything)).map(list)
+
+    own = st.sampled_from(SHARED_FLAGS + DEMO_FLAGS[demo]).flatmap(with_value)
+    group = st.one_of(
+        own, own, own, st.sampled_from(EVERY_FLAG).flatmap(with_value), anything.map(lambda v: [v])
+    )
+    groups = st.lists(group, max_size=5)
+    return st.tuples(st.sampled_from(STARTS[demo]), groups).map(lambda parts: parts[0] + sum(parts[1], []))
+
+
+@pytest.mark.parametrize("demo", ["disease", "cuisine", "movie"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_argument_list_parses_cleanly_or_exits_2_with_one_line(
+    demo, tmp_path, capsys, ratings_file, data
+):
+    module = {"disease": disease_dlvm, "cuisine": cuisine_dlvm, "movie": movie_dlvm}[demo]
+    draw = data.draw(_argv(demo, module.make_parser()))
+    argv = [ratings_file if a == "RATINGS" else a for a in draw]
+    capsys.readouterr()
     try:
-        args = cli.parse(parser, [*argv, "--out", str(tmp_path / "out")])
+        _, args = module.parse_args([*argv, "--out", str(tmp_path / "out")])
     except SystemExit as err:
         assert err.code in (0, 2)  # 0: --help
+        message = capsys.readouterr().err
+        event(f"exit {err.code}")  # pytest --hypothesis-show-statistics: how often each outcome came
         if err.code == 2:
-            message = capsys.readouterr().err
-            assert message.startswith("disease_dlvm.py: error: ") and message.count("\n") == 1
+            assert message.startswith(f"{demo}_dlvm.py: error: ") and message.count("\n") == 1, message
         return
-    assert args.epochs >= 1 and 0 < args.test_fraction < 1
+    event(f"parsed: {getattr(args, 'likelihood', None) or args.model}")
+    assert args.epochs >= 1 and 0 < args.test_fraction < 1 and (args.batch_size or 1) >= 1
+    if demo == "cuisine":
+        assert args.model is not None and args.count >= 1 and args.anneal_epochs <= args.epochs
+        assert args.generate is None or args.generate in cuisine_dlvm.REGIONS
+    if demo == "movie":
+        assert args.likelihood in movie_dlvm.LIKELIHOODS and args.users >= 50 and args.movies >= 1
+        if args.likelihood == "multinomial":
+            assert args.folds * args.test_fraction < 1
+        else:
+            assert args.folds is None and args.ratings is None
