@@ -14,3 +14,14 @@ def _seeded_torch():
     import torch
 
     torch.manual_seed(0)
+
+
+def stop_after(monkeypatch, checks):
+    """Make training see a stop request (as after Ctrl-C) from its `checks`-th batch on: fit() asks
+    once per batch. In process, without a signal; monkeypatch.undo() ends it."""
+    import itertools
+
+    from common.train import StopRequest
+
+    asked = itertools.count(1)
+    monkeypatch.setattr(StopRequest, "requested", property(lambda self: next(asked) >= checks))

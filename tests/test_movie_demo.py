@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import movie_dlvm
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stop_after
 
 ML100K = "/work/shared/data/ml-100k"
 TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
@@ -189,7 +190,6 @@ def test_real_movielens_100k_for_one_epoch(tmp_path):
         (["--likelihood", "multinomial", "--anneal-epochs", "2"], "use --anneal-steps"),
         (["--likelihood", "multinomial", "--model", "dae", "--corruption", "0.3"], "is --dropout"),
         (["--likelihood", "multinomial", "--folds", "10"], "would hold out every user"),
-        (["--likelihood", "multinomial", "--dropout", "1"], "argument --dropout: 1 is out of range"),
         (["--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
         (["--likelihood"], "argument --likelihood: expected one argument"),
         (["--users", "10"], "argument --users: 10 is out of range"),
@@ -204,6 +204,38 @@ def test_bad_flags_and_conflicts_exit_2_with_one_line(argv, expected, tmp_path, 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("movie_dlvm.py: error: ") and err.count("\n") == 1 and expected in err, err
+
+
+def test_implicit_divergence_keeps_fold_1s_last_good_weights_and_exits_1(tmp_path, capsys):
+    assert movie_dlvm.main([*IMPLICIT, "--lr", "1e30", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged in fold 1, epoch" in err and "try a lower --lr" in err
+    m = _metrics(tmp_path)
+    assert m["status"] == "diverged" and m["fold"] == 1 and m["epoch"] >= 1 and m["folds_completed"] == 0
+    assert len(pd.read_csv(tmp_path / "history.csv")) == m["epoch"] - 1
+    state = torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values())
+
+
+@pytest.mark.parametrize(
+    ("checks", "stopped", "fold_rows"),
+    [(10, (2, 1, 1), [1, 1, 2]), (12, (2, 2, 2), [1, 1, 2, 2])],  # in fold 2's epoch 2; after it
+)
+def test_an_implicit_run_stopped_in_fold_2_keeps_fold_1(
+    checks, stopped, fold_rows, tmp_path, monkeypatch, capsys
+):
+    # 189 training users a fold, 100 a batch: each fold asks 2 x 2 times while training, once after
+    # it and once after its scoring.
+    stop_after(monkeypatch, checks)
+    assert movie_dlvm.main([*IMPLICIT, "--folds", "2", "--out", str(tmp_path)]) == 130
+    assert f"interrupted in fold 2 after epoch {stopped[1]} of 2" in capsys.readouterr().err
+    m = _metrics(tmp_path)
+    assert (
+        m["status"] == "interrupted" and (m["fold"], m["epochs_completed"], m["folds_completed"]) == stopped
+    )
+    assert m["ranking"]["folds"] == m["folds_completed"] and set(m["ranking"]) >= RANKING_KEYS
+    assert list(pd.read_csv(tmp_path / "history.csv")["fold"]) == fold_rows
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["config"]["item_ids"]  # fold 1's
 
 
 def test_a_malformed_ratings_file_names_file_and_line(tmp_path, capsys):

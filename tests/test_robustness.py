@@ -17,6 +17,7 @@ import cuisine_dlvm
 import disease_dlvm
 import movie_dlvm
 from common import cli
+from common.models import build_model
 from tests.conftest import ROOT
 
 # A few seconds of training; the signal comes 1.5 s after config.json, when training has begun
@@ -25,9 +26,9 @@ SLOW = ["--samples", "2000", "--epochs", "120", "--batch-size", "64", "--hidden-
 SLOW += ["--iw-samples", "20", "--quiet"]
 
 
-def _start(out, *extra):
+def _start(out, *extra, command=("disease_dlvm.py", *SLOW)):
     return subprocess.Popen(
-        [sys.executable, "disease_dlvm.py", *SLOW, *extra, "--out", str(out)],
+        [sys.executable, *command, *extra, "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -36,8 +37,8 @@ def _start(out, *extra):
     )
 
 
-def _interrupt(out, sig):
-    process = _start(out)
+def _interrupt(out, sig, command=("disease_dlvm.py", *SLOW)):
+    process = _start(out, command=command)
     deadline = time.time() + 60
     while not (out / "config.json").exists():  # written just before the mixture fit and training
         assert time.time() < deadline and process.poll() is None, process.communicate()
@@ -70,6 +71,28 @@ def test_a_signal_mid_training_saves_a_valid_resumable_run_and_exits_130(tmp_pat
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
     assert checkpoint["training"]["epoch"] == metrics["epochs_completed"]
     assert len(pd.read_csv(tmp_path / "history.csv")) == metrics["epochs_completed"]
+
+
+# Implicit feedback (Mult-VAE) on a small world: epochs of a few milliseconds, far more of them than
+# the 1.5 s before the signal can finish.
+IMPLICIT_SLOW = ["--likelihood", "multinomial", "--users", "400", "--movies", "10", "--latent-dim", "4"]
+IMPLICIT_SLOW += ["--hidden-dim", "8", "--epochs", "5000", "--quiet"]
+
+
+def test_a_signal_mid_training_of_the_implicit_mode_saves_fold_1_and_exits_130(tmp_path):
+    code, err = _interrupt(tmp_path, signal.SIGINT, command=("movie_dlvm.py", *IMPLICIT_SLOW))
+    assert code == 130, err
+    assert "interrupted in fold 1 after epoch" in err and "Traceback" not in err
+    _every_file_parses(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"config.json", "history.csv", "model.pt", "metrics.json"}
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["fold"] == 1 and metrics["folds_completed"] == 0
+    assert 0 <= metrics["epochs_completed"] < 5000 and "ranking" not in metrics
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == metrics["epochs_completed"] and (history["fold"] == 1).all()
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)  # the weights after the last epoch
+    build_model(checkpoint["config"]).load_state_dict(checkpoint["state_dict"])
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
 
 
 def test_resume_reaches_the_same_metrics_as_an_uninterrupted_run(tmp_path):
