@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import movie_dlvm
-from tests.conftest import ROOT, stop_after
+from tests.conftest import ROOT, comparable_metrics, stop_after
 
 ML100K = "/work/shared/data/ml-100k"
 TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
@@ -204,6 +204,13 @@ def test_bad_flags_and_conflicts_exit_2_with_one_line(argv, expected, tmp_path, 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("movie_dlvm.py: error: ") and err.count("\n") == 1 and expected in err, err
+
+
+@pytest.mark.parametrize("argv", [EXPLICIT, [*IMPLICIT, "--folds", "2"]], ids=["explicit", "implicit"])
+def test_same_seed_and_flags_give_identical_metrics(argv, tmp_path):
+    for name in ("a", "b"):
+        assert movie_dlvm.main([*argv, "--out", str(tmp_path / name)]) == 0
+    assert comparable_metrics(tmp_path / "a") == comparable_metrics(tmp_path / "b")
 
 
 def test_implicit_divergence_keeps_fold_1s_last_good_weights_and_exits_1(tmp_path, capsys):
