@@ -543,6 +543,11 @@ def check_flags(parser, args):
             dest = flag[2:].replace("-", "_")
             if getattr(args, dest) != parser.get_default(dest):
                 parser.error(f"argument {flag}: {reason}")
+        if args.load:
+            parser.error(
+                "argument --load: the implicit mode trains and scores a model per fold of held-out users "
+                "and cannot evaluate a saved one; drop --load"
+            )
         for dest, value in IMPLICIT_ONLY.items():
             setattr(args, dest, value if getattr(args, dest) is None else getattr(args, dest))
         if args.folds * args.test_fraction >= 1:
@@ -825,6 +830,11 @@ def parse_args(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser(implicit_requested(argv))
     args = parse(parser, argv, demo_checks=check_flags)
+    if args.resume and args.likelihood == "multinomial":  # a resumed run's flags skip check_flags
+        parser.error(
+            f"argument --resume: {args.resume} is an implicit-feedback run, which keeps no optimizer or "
+            "fold state to continue from; run it again"
+        )
     return parser, args
 
 

@@ -190,6 +190,9 @@ def test_real_movielens_100k_for_one_epoch(tmp_path):
         (["--likelihood", "multinomial", "--anneal-epochs", "2"], "use --anneal-steps"),
         (["--likelihood", "multinomial", "--model", "dae", "--corruption", "0.3"], "is --dropout"),
         (["--likelihood", "multinomial", "--folds", "10"], "would hold out every user"),
+        (["--likelihood", "multinomial", "--load", "{data}"], "argument --load: the implicit mode trains"),
+        (["--ratings", "{data}", "--load", "{data}"], "argument --load: the implicit mode trains"),
+        (["--likelihood", "multinomial", "--dropout", "1"], "argument --dropout: 1 is out of range"),
         (["--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
         (["--likelihood"], "argument --likelihood: expected one argument"),
         (["--users", "10"], "argument --users: 10 is out of range"),
@@ -211,6 +214,33 @@ def test_same_seed_and_flags_give_identical_metrics(argv, tmp_path):
     for name in ("a", "b"):
         assert movie_dlvm.main([*argv, "--out", str(tmp_path / name)]) == 0
     assert comparable_metrics(tmp_path / "a") == comparable_metrics(tmp_path / "b")
+
+
+def test_explicit_runs_resume_and_load_through_the_shared_pipeline(tmp_path, monkeypatch):
+    argv = [*EXPLICIT, "--epochs", "3"]  # 160 training users, 20 a batch: 8 batches an epoch
+    whole, cut, loaded = tmp_path / "whole", tmp_path / "cut", tmp_path / "loaded"
+    assert movie_dlvm.main([*argv, "--out", str(whole)]) == 0
+    stop_after(monkeypatch, 12)  # in epoch 2
+    assert movie_dlvm.main([*argv, "--out", str(cut)]) == 130
+    monkeypatch.undo()
+    assert _metrics(cut)["status"] == "interrupted" and _metrics(cut)["epochs_completed"] == 1
+    assert movie_dlvm.main(["--resume", str(cut), "--quiet"]) == 0
+    assert comparable_metrics(cut, drop=("timing", "argv", "resumed_with")) == comparable_metrics(whole)
+    assert len(pd.read_csv(cut / "history.csv")) == 3
+
+    assert movie_dlvm.main([*argv, "--load", str(whole / "model.pt"), "--out", str(loaded)]) == 0
+    trained, reloaded = _metrics(whole), _metrics(loaded)
+    assert reloaded["loaded_from"] == str(whole / "model.pt")
+    assert reloaded["test"]["recon"] == trained["test"]["recon"]  # the encoder mean: the same weights
+    assert reloaded["ratings"] == trained["ratings"]
+
+
+def test_an_implicit_run_cannot_be_resumed(implicit_run, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--resume", str(implicit_run)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert f"argument --resume: {implicit_run} is an implicit-feedback run, which keeps no optimizer" in err
 
 
 def test_implicit_divergence_keeps_fold_1s_last_good_weights_and_exits_1(tmp_path, capsys):
