@@ -39,3 +39,13 @@ def stop_after(monkeypatch, checks):
 
     asked = itertools.count(1)
     monkeypatch.setattr(StopRequest, "requested", property(lambda self: next(asked) >= checks))
+
+
+class RunsCode:
+    """Unpickling this calls os.system: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

@@ -1,5 +1,6 @@
 """Flags: validation errors are one line with exit code 2; --help stays free of heavy imports."""
 
+import os
 import subprocess
 import sys
 
@@ -107,3 +108,37 @@ def test_the_map_of_demo_only_flags_matches_the_parsers():
             owners.setdefault(flag, set()).add(demo)
     partial = {flag: demos for flag, demos in owners.items() if len(demos) < len(parsers)}
     assert partial == {flag: set(demos) for flag, demos in cli.DEMO_ONLY_FLAGS.items()}
+
+
+@pytest.mark.parametrize(
+    ("target", "replacement", "expected"),
+    [
+        (
+            "tempfile.NamedTemporaryFile",
+            "read-only",
+            "cannot write to {out!r} (Read-only file system); choose another folder",
+        ),
+        ("shutil.disk_usage", "full", "only 1.0 MB free on the disk of {out!r}; free some space"),
+    ],
+)
+def test_a_read_only_or_full_disk_is_refused_before_anything_runs(
+    target, replacement, expected, tmp_path, capsys, monkeypatch
+):
+    import errno
+    import types
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    def full(path):
+        return types.SimpleNamespace(free=2**20)
+
+    # Root writes to read-only folders, and a test cannot fill the disk: the operating system's answer
+    # is replaced, what the run does with it is tested.
+    monkeypatch.setattr(f"common.cli.{target}", {"read-only": read_only, "full": full}[replacement])
+    out = str(tmp_path / "run")
+    with pytest.raises(SystemExit) as exit_info:
+        disease_dlvm.main(["--out", out])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert err == f"disease_dlvm.py: error: argument --out: {expected.format(out=out)}\n"

@@ -18,7 +18,7 @@ import disease_dlvm
 import movie_dlvm
 from common import cli
 from common.models import build_model
-from tests.conftest import ROOT
+from tests.conftest import ROOT, RunsCode
 
 # A few seconds of training; the signal comes 1.5 s after config.json, when training has begun
 # (after the mixture fit and the warm start, about a second).
@@ -141,6 +141,36 @@ def test_a_folder_with_another_demos_run_is_refused_unless_overwrite(tmp_path, c
     )
     assert json.loads((tmp_path / "config.json").read_text()) == {"demo": "movie"}  # untouched
     assert disease_dlvm.main([*argv, "--overwrite", "--out", str(tmp_path)]) == 0
+
+
+# Tiny runs that stop at --load, before any training.
+LOADING = {
+    "disease": (disease_dlvm, ["--samples", "200"]),
+    "cuisine": (cuisine_dlvm, ["--samples", "200"]),
+    "movie": (movie_dlvm, ["--users", "100", "--movies", "2"]),
+}
+
+
+@pytest.mark.parametrize("demo", LOADING)
+def test_load_refuses_unsafe_truncated_and_foreign_checkpoints_in_every_demo(demo, tmp_path, capsys):
+    module, argv = LOADING[demo]
+    marker, other = tmp_path / "pwned", "disease" if demo == "movie" else "movie"
+    torch.save({"state_dict": {}, "config": {"demo": demo}, "code": RunsCode(marker)}, tmp_path / "evil.pt")
+    torch.save({"state_dict": {}, "config": {"demo": other}}, tmp_path / "foreign.pt")
+    torch.save({"state_dict": {"w": torch.zeros(1000)}, "config": {"demo": demo}}, tmp_path / "whole.pt")
+    (tmp_path / "truncated.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:2000])
+    for name, expected in (
+        ("evil.pt", "holds Python objects that would have to be unpickled (which can run code); refused"),
+        ("foreign.pt", f"written by the {other} demo; load it with {other}_dlvm.py"),
+        ("truncated.pt", "is not a readable checkpoint (truncated or corrupt)"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            module.main([*argv, "--quiet", "--load", str(tmp_path / name), "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count("\n") == 1 and expected in err, err
+        assert err.startswith(f"{demo}_dlvm.py: error: argument --load: {tmp_path / name}")
+    assert not marker.exists()
+    assert not {"metrics.json", "model.pt"} & {p.name for p in (tmp_path / "run").iterdir()}
 
 
 @pytest.mark.parametrize(
