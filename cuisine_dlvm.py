@@ -457,9 +457,14 @@ def generate(world, args, prog):
     return 0
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """(parser, validated args) of a command line, the cuisine flags checked against each other."""
     parser = make_parser()
-    args = parse(parser, argv, demo_checks=check_flags)
+    return parser, parse(parser, argv, demo_checks=check_flags)
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
     from common.pipeline import run
 
     code = run(CuisineWorld(), args, parser, extra_figures=profile_figures)

@@ -164,9 +164,14 @@ def make_parser():
     return add_data_flags(parser, binary=True)
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """(parser, validated args) of a command line."""
     parser = make_parser()
-    args = parse(parser, argv)
+    return parser, parse(parser, argv)
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
     from common.pipeline import run
 
     return run(DiseaseWorld(), args, parser)

@@ -543,6 +543,11 @@ def check_flags(parser, args):
             dest = flag[2:].replace("-", "_")
             if getattr(args, dest) != parser.get_default(dest):
                 parser.error(f"argument {flag}: {reason}")
+        if args.load:
+            parser.error(
+                "argument --load: the implicit mode trains and scores a model per fold of held-out users "
+                "and cannot evaluate a saved one; drop --load"
+            )
         for dest, value in IMPLICIT_ONLY.items():
             setattr(args, dest, value if getattr(args, dest) is None else getattr(args, dest))
         if args.folds * args.test_fraction >= 1:
@@ -820,10 +825,21 @@ def favourite_genres(matrix, genres, n_shown=7):
     return group, [names[g] for g in common] + (["other"] if (group == len(common)).any() else [])
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """(parser, validated args) of a command line; the mode it asks for decides the defaults."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser(implicit_requested(argv))
     args = parse(parser, argv, demo_checks=check_flags)
+    if args.resume and args.likelihood == "multinomial":  # a resumed run's flags skip check_flags
+        parser.error(
+            f"argument --resume: {args.resume} is an implicit-feedback run, which keeps no optimizer or "
+            "fold state to continue from; run it again"
+        )
+    return parser, args
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
     if args.likelihood == "multinomial":
         from common import recommend
 

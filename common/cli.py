@@ -16,8 +16,40 @@ MIN_FREE_BYTES = 50 * 2**20  # a run folder needs a few MB; refuse before traini
 RESUME_MAY_CHANGE = ("quiet", "visualize", "interpret", "device", "iw_samples")  # flags --resume allows
 
 
+# Flags that not every demo has, and the demos that do: a flag given to the wrong demo is then
+# refused with where it belongs, not only "unrecognized" (a test keeps this in step with the parsers).
+DEMO_ONLY_FLAGS = {
+    **dict.fromkeys(("--samples", "--data", "--label-column", "--drop-columns"), ("disease", "cuisine")),
+    **dict.fromkeys(("--standardize", "--conditional", "--generate", "--count"), ("cuisine",)),
+    **dict.fromkeys(
+        ("--users", "--movies", "--likelihood", "--ratings", "--titles", "--folds", "--dropout")
+        + ("--anneal-steps", "--ease-lambda", "--ease-max-items"),
+        ("movie",),
+    ),
+}
+
+
+def other_demos_flags(tokens, demo):
+    """' (--generate is a flag of cuisine_dlvm.py)' for the tokens that are other demos' flags, or ''."""
+    notes = {}  # one note per flag, in the order given
+    for token in tokens:
+        flag = token.split("=", 1)[0]
+        owners = DEMO_ONLY_FLAGS.get(flag)
+        if owners and demo not in owners:
+            notes[flag] = f"{flag} is a flag of {' and '.join(f'{d}_dlvm.py' for d in owners)}"
+    return f" ({'; '.join(notes.values())})" if notes else ""
+
+
 class DemoParser(argparse.ArgumentParser):
     """argparse with a one-line error: `prog: error: <what and how to fix>`, exit code 2."""
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an unrecognized flag that belongs to another demo says which one."""
+        args, extras = self.parse_known_args(args, namespace)
+        if extras:
+            hint = other_demos_flags(extras, getattr(self, "demo", None))
+            self.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return args
 
     def error(self, message):
         one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # a value may hold a line break
@@ -72,6 +104,7 @@ NON_NEGATIVE = Interval(float, 0, None)
 POSITIVE = Interval(float, 0, None, closed="neither")
 OPEN_FRACTION = Interval(float, 0, 1, closed="neither")
 CORRUPTION = Interval(float, 0, 1, closed="left")
+SEED = Interval(int, 0, 2**32 - 1)  # the baselines' scikit-learn random_state takes 32-bit seeds only
 
 
 def clusters_type(text):
@@ -249,9 +282,9 @@ def add_shared_flags(parser, demo, defaults=None):
     )
     train.add_argument(
         "--seed",
-        type=NON_NEGATIVE_INT,
+        type=SEED,
         default=d["seed"],
-        help=f"seed of the world, the split, the model and the baselines (default: {d['seed']})",
+        help=f"seed of the world, the split, the model and the baselines, in {SEED} (default: {d['seed']})",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar and no summary (default: off)")
     train.add_argument(

@@ -126,15 +126,15 @@ def rank_heldout(scorers, split, block=BLOCK):
 
 
 def run(data, args, parser, rng):
-    """Train and score over --folds folds; write the run folder; return the process exit code.
-    rng (numpy Generator) draws the folds and the fold-in/target splits."""
+    """Train and score over --folds folds; write the run folder; return the process exit code (0 done,
+    1 diverged, 130 interrupted). rng (numpy Generator) draws the folds and the fold-in/target splits."""
     started = time.perf_counter()
     import torch
 
     from common import cli, runio
     from common.movielens import folds, strong_generalization_split
     from common.ranking import ease_memory_bytes
-    from common.train import Diverged
+    from common.train import Diverged, Interrupted, StopRequest
 
     device = cli.resolve_device(parser, args.device)
     if args.batch_size is None:  # the implicit mode's default; no eighth-of-the-rows rule here
@@ -159,64 +159,104 @@ def run(data, args, parser, rng):
             print(ease_note)
 
     per_fold, history, recommendations = [], [], []
-    for fold, heldout in enumerate(fold_users, 1):
-        split = strong_generalization_split(matrix, heldout, rng)
-        try:
-            outcome = _run_fold(fold, split, data, args, device, ease_note is None)
-        except Diverged as err:
-            history += [{"fold": fold, **row} for row in err.history]
-            _write_history(args.out, history)
-            metrics = _metrics_head(data, args, n_users, n_items) | {"status": "diverged", "epoch": err.epoch}
-            runio.write_json(os.path.join(args.out, "metrics.json"), metrics | {"versions": runio.versions()})
-            print(
-                f"{parser.prog}: error: training diverged in fold {fold}, epoch {err.epoch} (the loss became "
-                f"NaN or infinite); try a lower --lr (now {args.lr})",
-                file=sys.stderr,
-            )
-            return 1
-        per_fold.append(outcome)
-        history += [{"fold": fold, **row} for row in outcome["history"]]
-        recommendations.append(_recommendation_rows(fold, split, outcome, data))
-        if fold == 1:  # one model (and one latent space) to keep: the first fold's
-            runio.save_model(
-                os.path.join(args.out, "model.pt"),
-                outcome["model"],
-                model_config(args, len(split.items))
-                | {"item_ids": data.interactions.item_ids[split.items].tolist()},
-            )
-            first = (split, outcome)
-
-    import pandas as pd
-
     metrics = _metrics_head(data, args, n_users, n_items)
-    metrics["ranking"] = _ranking_summary(per_fold, ease_note, args)
-    train_seconds = sum(outcome["train_seconds"] for outcome in per_fold)
-    recommendations = pd.concat(recommendations, ignore_index=True)
-    runio.write_csv(os.path.join(args.out, "recommendations.csv"), recommendations)
-    _write_history(args.out, history)
-    if args.save_data:
-        _write_data(args.out, data, first[0])
-    if args.visualize:
-        _figures(args.out, data, history, per_fold, *first, device, args.model)
-    metrics["timing"] = {
-        "train_seconds": train_seconds,
-        "total_seconds": time.perf_counter() - started,
-        "users_per_second": sum(o["n_train_users"] for o in per_fold) * args.epochs / train_seconds,
-    }
-    metrics["versions"] = runio.versions()
-    runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the batch, keep what the run has, exit 130
+        for fold, heldout in enumerate(fold_users, 1):
+            split = strong_generalization_split(matrix, heldout, rng)
+            try:
+                outcome = _run_fold(fold, split, data, args, device, ease_note is None, stop)
+            except (Diverged, Interrupted) as err:  # err.model holds the weights of the last good epoch
+                history += [{"fold": fold, **row} for row in err.history]
+                if fold == 1:
+                    _save_model(args, data, split, err.model)
+                status = "diverged" if isinstance(err, Diverged) else "interrupted"
+                return _stopped(status, fold, err.epoch, per_fold, history, metrics, ease_note, args, parser)
+            per_fold.append(outcome)
+            history += [{"fold": fold, **row} for row in outcome["history"]]
+            recommendations.append(_recommendation_rows(fold, split, outcome, data))
+            if fold == 1:  # one model (and one latent space) to keep: the first fold's
+                _save_model(args, data, split, outcome["model"])
+                first = (split, outcome)
+            if stop.requested:  # the signal came while the fold was scored: stop after it
+                return _stopped(
+                    "interrupted", fold, args.epochs, per_fold, history, metrics, ease_note, args, parser
+                )
+
+        import pandas as pd
+
+        metrics["ranking"] = _ranking_summary(per_fold, ease_note, args)
+        train_seconds = sum(outcome["train_seconds"] for outcome in per_fold)
+        recommendations = pd.concat(recommendations, ignore_index=True)
+        runio.write_csv(os.path.join(args.out, "recommendations.csv"), recommendations)
+        _write_history(args.out, history)
+        if args.save_data:
+            _write_data(args.out, data, first[0])
+        if args.visualize and not stop.requested:
+            _figures(args.out, data, history, per_fold, *first, device, args.model)
+        metrics["timing"] = {
+            "train_seconds": train_seconds,
+            "total_seconds": time.perf_counter() - started,
+            "users_per_second": sum(o["n_train_users"] for o in per_fold) * args.epochs / train_seconds,
+        }
+        metrics["versions"] = runio.versions()
+        if stop.requested:  # while the files were written: every number is there, figures may not be
+            metrics["status"] = "interrupted"
+        runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    if stop.requested:
+        print(
+            f"{parser.prog}: interrupted; the scored run is in {args.out}, figures skipped", file=sys.stderr
+        )
+        return 130
     if not args.quiet:
         print(summary(metrics, recommendations, data, args.out))
     return 0
 
 
-def _run_fold(fold, split, data, args, device, with_ease):
-    """Train on the fold's training users; score its held-out users with the model and the baselines."""
+def _save_model(args, data, split, model):
+    """model.pt: the model with the item ids of its columns (plain values, loadable weights_only)."""
+    from common import runio
+
+    config = model_config(args, len(split.items))
+    config["item_ids"] = data.interactions.item_ids[split.items].tolist()
+    runio.save_model(os.path.join(args.out, "model.pt"), model, config)
+
+
+def _stopped(status, fold, epoch, per_fold, history, metrics, ease_note, args, parser):
+    """A run that diverged (in `epoch`) or was interrupted (after `epoch`) in `fold`: write its history
+    and metrics.json (status, where it stopped, the rankings of the folds it completed) and say so;
+    return 1 or 130. model.pt is fold 1's, saved by the caller: complete, or as of its last good epoch."""
+    from common import runio
+
+    _write_history(args.out, history)
+    if status == "diverged":
+        metrics |= {"status": status, "fold": fold, "epoch": epoch}
+        message = (
+            f"error: training diverged in fold {fold}, epoch {epoch} (the loss became NaN or infinite); "
+            f"try a lower --lr (now {args.lr})"
+        )
+    else:
+        metrics |= {"status": status, "fold": fold, "epochs_completed": epoch}
+        message = (
+            f"interrupted in fold {fold} after epoch {epoch} of {args.epochs}; model.pt (fold 1's) and "
+            f"metrics.json saved in {args.out}; implicit-feedback runs cannot be resumed, run it again"
+        )
+    metrics["folds_completed"] = len(per_fold)
+    if per_fold:
+        metrics["ranking"] = _ranking_summary(per_fold, ease_note, args)
+    metrics["versions"] = runio.versions()
+    runio.write_json(os.path.join(args.out, "metrics.json"), metrics)
+    print(f"{parser.prog}: {message}", file=sys.stderr)
+    return 1 if status == "diverged" else 130
+
+
+def _run_fold(fold, split, data, args, device, with_ease, stop=None):
+    """Train on the fold's training users; score its held-out users with the model and the baselines.
+    Raises Interrupted when `stop` is requested during training, or right after it (scoring skipped)."""
     import torch
 
     from common.models import build_model
     from common.ranking import ease_weights, ndcg_at_k, popularity_scores
-    from common.train import fit
+    from common.train import Interrupted, fit
 
     torch.manual_seed(args.seed + 1000 * (fold - 1))  # fold 1 is the same as a run without folds
     model = build_model(model_config(args, len(split.items))).to(device)
@@ -228,7 +268,7 @@ def _run_fold(fold, split, data, args, device, with_ease):
         return {"ndcg@100": float(np.nanmean(ndcg_at_k(scores, target, 100, seen=fold_in)))}
 
     started = time.perf_counter()
-    history, _ = fit(
+    history, state = fit(
         model,
         split.train,
         epochs=args.epochs,
@@ -238,8 +278,11 @@ def _run_fold(fold, split, data, args, device, with_ease):
         anneal_steps=args.anneal_steps,
         quiet=args.quiet,
         on_epoch=on_epoch,
+        stop=stop,
     )
     train_seconds = time.perf_counter() - started
+    if stop is not None and stop.requested:  # the signal came after the last batch: skip the scoring
+        raise Interrupted(args.epochs, history, model, state)
 
     model_scores = score(model, split.fold_in, device)  # (n_heldout, I)
     popularity = popularity_scores(split.train, 1)  # (1, I): the same for everyone

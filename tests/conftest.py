@@ -14,3 +14,38 @@ def _seeded_torch():
     import torch
 
     torch.manual_seed(0)
+
+
+def comparable_metrics(folder, drop=("timing", "seconds", "argv")):
+    """A run's metrics.json without what differs between two identical runs: wall times, and argv
+    (which names the run's own --out)."""
+    import json
+
+    def strip(tree):
+        if isinstance(tree, dict):
+            return {key: strip(value) for key, value in tree.items() if key not in drop}
+        return tree
+
+    with open(os.path.join(folder, "metrics.json")) as f:
+        return strip(json.load(f))
+
+
+def stop_after(monkeypatch, checks):
+    """Make training see a stop request (as after Ctrl-C) from its `checks`-th batch on: fit() asks
+    once per batch. In process, without a signal; monkeypatch.undo() ends it."""
+    import itertools
+
+    from common.train import StopRequest
+
+    asked = itertools.count(1)
+    monkeypatch.setattr(StopRequest, "requested", property(lambda self: next(asked) >= checks))
+
+
+class RunsCode:
+    """Unpickling this calls os.system: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

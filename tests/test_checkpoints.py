@@ -1,6 +1,5 @@
 """model.pt holds only tensors and plain values; anything else is refused with a clear reason."""
 
-import os
 import pickle
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 
 from common import runio
 from common.models import build_model
+from tests.conftest import RunsCode
 
 CONFIG = {"demo": "disease", "model": "vae", "n_features": 4, "likelihood": "bernoulli"}
 CONFIG |= {"latent_dim": 2, "hidden_dim": 8}
@@ -41,20 +41,10 @@ def test_truncated_file_is_refused(tmp_path):
         runio.load_model_file(path)
 
 
-class _RunsCode:
-    """Unpickling this calls os.system: what a malicious checkpoint would do."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_malicious_pickle_is_not_executed(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "model.pt"
-    torch.save({"state_dict": {}, "config": {"demo": "disease"}, "payload": _RunsCode(marker)}, path)
+    torch.save({"state_dict": {}, "config": {"demo": "disease"}, "payload": RunsCode(marker)}, path)
     with pytest.raises(runio.CheckpointError, match="refused"):
         runio.load_model_file(path)
     assert not marker.exists()
@@ -62,7 +52,7 @@ def test_malicious_pickle_is_not_executed(tmp_path):
     with open(path, "rb") as f:
         assert f.read(2) == b"PK"  # a zip archive holding the pickle
     plain = tmp_path / "plain.pkl"
-    plain.write_bytes(pickle.dumps(_RunsCode(marker)))
+    plain.write_bytes(pickle.dumps(RunsCode(marker)))
     pickle.loads(plain.read_bytes())
     assert marker.exists()
 

@@ -1,5 +1,6 @@
 """Flags: validation errors are one line with exit code 2; --help stays free of heavy imports."""
 
+import os
 import subprocess
 import sys
 
@@ -22,6 +23,10 @@ from tests.conftest import ROOT
         (["--batch-size", "0"], "argument --batch-size: 0 is out of range"),
         (["--iw-samples", "0"], "argument --iw-samples: 0 is out of range"),
         (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+        (
+            ["--seed", "4294967296"],
+            "argument --seed: 4294967296 is out of range; use an integer in [0, 4294967295]",
+        ),
     ],
 )
 def test_bad_values_exit_2_with_one_line_naming_flag_and_value(argv, expected, capsys, tmp_path):
@@ -89,3 +94,51 @@ def test_every_flag_of_every_demo_is_documented_in_the_readme():
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert f"`{flag}" in readme, f"{demo}: {flag} is not in README.md"
+
+
+def test_the_map_of_demo_only_flags_matches_the_parsers():
+    import cuisine_dlvm
+    import movie_dlvm
+
+    parsers = {"disease": disease_dlvm.make_parser(), "cuisine": cuisine_dlvm.make_parser()}
+    parsers["movie"] = movie_dlvm.make_parser()
+    owners = {}
+    for demo, parser in parsers.items():
+        for flag in parser._option_string_actions:
+            owners.setdefault(flag, set()).add(demo)
+    partial = {flag: demos for flag, demos in owners.items() if len(demos) < len(parsers)}
+    assert partial == {flag: set(demos) for flag, demos in cli.DEMO_ONLY_FLAGS.items()}
+
+
+@pytest.mark.parametrize(
+    ("target", "replacement", "expected"),
+    [
+        (
+            "tempfile.NamedTemporaryFile",
+            "read-only",
+            "cannot write to {out!r} (Read-only file system); choose another folder",
+        ),
+        ("shutil.disk_usage", "full", "only 1.0 MB free on the disk of {out!r}; free some space"),
+    ],
+)
+def test_a_read_only_or_full_disk_is_refused_before_anything_runs(
+    target, replacement, expected, tmp_path, capsys, monkeypatch
+):
+    import errno
+    import types
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    def full(path):
+        return types.SimpleNamespace(free=2**20)
+
+    # Root writes to read-only folders, and a test cannot fill the disk: the operating system's answer
+    # is replaced, what the run does with it is tested.
+    monkeypatch.setattr(f"common.cli.{target}", {"read-only": read_only, "full": full}[replacement])
+    out = str(tmp_path / "run")
+    with pytest.raises(SystemExit) as exit_info:
+        disease_dlvm.main(["--out", out])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert err == f"disease_dlvm.py: error: argument --out: {expected.format(out=out)}\n"

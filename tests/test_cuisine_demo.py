@@ -14,6 +14,7 @@ from common.models import build_model, with_labels
 from common.pipeline import run
 from common.train import fit
 from cuisine_dlvm import FLAVOURS, REGIONS, CuisineWorld
+from tests.conftest import comparable_metrics
 
 TINY = ["--samples", "400", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
 
@@ -175,3 +176,9 @@ def test_model_profiles_for_a_model_that_cannot_generate_are_its_reconstructions
     model = build_model(config).eval()
     profiles, label = cuisine_dlvm.model_profiles(world, model, test, "cpu")
     assert profiles.shape == (7, 10) and np.isfinite(profiles).all() and "cannot generate" in label
+
+
+def test_same_seed_and_flags_give_identical_metrics(tmp_path):
+    for name in ("a", "b"):
+        assert cuisine_dlvm.main([*TINY, "--out", str(tmp_path / name)]) == 0
+    assert comparable_metrics(tmp_path / "a") == comparable_metrics(tmp_path / "b")

@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import movie_dlvm
-from tests.conftest import ROOT
+from tests.conftest import ROOT, comparable_metrics, stop_after
 
 ML100K = "/work/shared/data/ml-100k"
 TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
@@ -189,6 +190,8 @@ def test_real_movielens_100k_for_one_epoch(tmp_path):
         (["--likelihood", "multinomial", "--anneal-epochs", "2"], "use --anneal-steps"),
         (["--likelihood", "multinomial", "--model", "dae", "--corruption", "0.3"], "is --dropout"),
         (["--likelihood", "multinomial", "--folds", "10"], "would hold out every user"),
+        (["--likelihood", "multinomial", "--load", "{data}"], "argument --load: the implicit mode trains"),
+        (["--ratings", "{data}", "--load", "{data}"], "argument --load: the implicit mode trains"),
         (["--likelihood", "multinomial", "--dropout", "1"], "argument --dropout: 1 is out of range"),
         (["--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
         (["--likelihood"], "argument --likelihood: expected one argument"),
@@ -204,6 +207,74 @@ def test_bad_flags_and_conflicts_exit_2_with_one_line(argv, expected, tmp_path, 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("movie_dlvm.py: error: ") and err.count("\n") == 1 and expected in err, err
+
+
+def test_same_seed_and_flags_give_identical_implicit_metrics(tmp_path):
+    # The explicit mode's twin: the resume test below, whose two runs agree only if both are deterministic.
+    for name in ("a", "b"):
+        assert movie_dlvm.main([*IMPLICIT, "--folds", "2", "--out", str(tmp_path / name)]) == 0
+    assert comparable_metrics(tmp_path / "a") == comparable_metrics(tmp_path / "b")
+
+
+def test_explicit_runs_resume_and_load_through_the_shared_pipeline(tmp_path, monkeypatch):
+    """An interrupted and resumed run ends with the very metrics of an uninterrupted one with the same
+    seed and flags (so both are deterministic, timings aside); --load reproduces its evaluation."""
+    argv = [*EXPLICIT, "--epochs", "3"]  # 160 training users, 20 a batch: 8 batches an epoch
+    whole, cut, loaded = tmp_path / "whole", tmp_path / "cut", tmp_path / "loaded"
+    assert movie_dlvm.main([*argv, "--out", str(whole)]) == 0
+    stop_after(monkeypatch, 12)  # in epoch 2
+    assert movie_dlvm.main([*argv, "--out", str(cut)]) == 130
+    monkeypatch.undo()
+    assert _metrics(cut)["status"] == "interrupted" and _metrics(cut)["epochs_completed"] == 1
+    assert movie_dlvm.main(["--resume", str(cut), "--quiet"]) == 0
+    assert comparable_metrics(cut, drop=("timing", "argv", "resumed_with")) == comparable_metrics(whole)
+    assert len(pd.read_csv(cut / "history.csv")) == 3
+
+    assert movie_dlvm.main([*argv, "--load", str(whole / "model.pt"), "--out", str(loaded)]) == 0
+    trained, reloaded = _metrics(whole), _metrics(loaded)
+    assert reloaded["loaded_from"] == str(whole / "model.pt")
+    assert reloaded["test"]["recon"] == trained["test"]["recon"]  # the encoder mean: the same weights
+    assert reloaded["ratings"] == trained["ratings"]
+
+
+def test_an_implicit_run_cannot_be_resumed(implicit_run, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--resume", str(implicit_run)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert f"argument --resume: {implicit_run} is an implicit-feedback run, which keeps no optimizer" in err
+
+
+def test_implicit_divergence_keeps_fold_1s_last_good_weights_and_exits_1(tmp_path, capsys):
+    assert movie_dlvm.main([*IMPLICIT, "--lr", "1e30", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged in fold 1, epoch" in err and "try a lower --lr" in err
+    m = _metrics(tmp_path)
+    assert m["status"] == "diverged" and m["fold"] == 1 and m["epoch"] >= 1 and m["folds_completed"] == 0
+    assert len(pd.read_csv(tmp_path / "history.csv")) == m["epoch"] - 1
+    state = torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values())
+
+
+@pytest.mark.parametrize(
+    ("checks", "stopped", "fold_rows"),
+    [(10, (2, 1, 1), [1, 1, 2]), (12, (2, 2, 2), [1, 1, 2, 2])],  # in fold 2's epoch 2; after it
+)
+def test_an_implicit_run_stopped_in_fold_2_keeps_fold_1(
+    checks, stopped, fold_rows, tmp_path, monkeypatch, capsys
+):
+    # 189 training users a fold, 100 a batch: each fold asks 2 x 2 times while training, once after
+    # it and once after its scoring.
+    stop_after(monkeypatch, checks)
+    assert movie_dlvm.main([*IMPLICIT, "--folds", "2", "--out", str(tmp_path)]) == 130
+    assert f"interrupted in fold 2 after epoch {stopped[1]} of 2" in capsys.readouterr().err
+    m = _metrics(tmp_path)
+    assert (
+        m["status"] == "interrupted" and (m["fold"], m["epochs_completed"], m["folds_completed"]) == stopped
+    )
+    assert m["ranking"]["folds"] == m["folds_completed"] and set(m["ranking"]) >= RANKING_KEYS
+    assert list(pd.read_csv(tmp_path / "history.csv")["fold"]) == fold_rows
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["config"]["item_ids"]  # fold 1's
 
 
 def test_a_malformed_ratings_file_names_file_and_line(tmp_path, capsys):

@@ -10,11 +10,15 @@ import time
 import pandas as pd
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import cuisine_dlvm
 import disease_dlvm
-from tests.conftest import ROOT
+import movie_dlvm
+from common import cli
+from common.models import build_model
+from tests.conftest import ROOT, RunsCode
 
 # A few seconds of training; the signal comes 1.5 s after config.json, when training has begun
 # (after the mixture fit and the warm start, about a second).
@@ -22,9 +26,9 @@ SLOW = ["--samples", "2000", "--epochs", "120", "--batch-size", "64", "--hidden-
 SLOW += ["--iw-samples", "20", "--quiet"]
 
 
-def _start(out, *extra):
+def _start(out, *extra, command=("disease_dlvm.py", *SLOW)):
     return subprocess.Popen(
-        [sys.executable, "disease_dlvm.py", *SLOW, *extra, "--out", str(out)],
+        [sys.executable, *command, *extra, "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -33,8 +37,8 @@ def _start(out, *extra):
     )
 
 
-def _interrupt(out, sig):
-    process = _start(out)
+def _interrupt(out, sig, command=("disease_dlvm.py", *SLOW)):
+    process = _start(out, command=command)
     deadline = time.time() + 60
     while not (out / "config.json").exists():  # written just before the mixture fit and training
         assert time.time() < deadline and process.poll() is None, process.communicate()
@@ -67,6 +71,28 @@ def test_a_signal_mid_training_saves_a_valid_resumable_run_and_exits_130(tmp_pat
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
     assert checkpoint["training"]["epoch"] == metrics["epochs_completed"]
     assert len(pd.read_csv(tmp_path / "history.csv")) == metrics["epochs_completed"]
+
+
+# Implicit feedback (Mult-VAE) on a small world: epochs of a few milliseconds, far more of them than
+# the 1.5 s before the signal can finish.
+IMPLICIT_SLOW = ["--likelihood", "multinomial", "--users", "400", "--movies", "10", "--latent-dim", "4"]
+IMPLICIT_SLOW += ["--hidden-dim", "8", "--epochs", "5000", "--quiet"]
+
+
+def test_a_signal_mid_training_of_the_implicit_mode_saves_fold_1_and_exits_130(tmp_path):
+    code, err = _interrupt(tmp_path, signal.SIGINT, command=("movie_dlvm.py", *IMPLICIT_SLOW))
+    assert code == 130, err
+    assert "interrupted in fold 1 after epoch" in err and "Traceback" not in err
+    _every_file_parses(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"config.json", "history.csv", "model.pt", "metrics.json"}
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["fold"] == 1 and metrics["folds_completed"] == 0
+    assert 0 <= metrics["epochs_completed"] < 5000 and "ranking" not in metrics
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == metrics["epochs_completed"] and (history["fold"] == 1).all()
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)  # the weights after the last epoch
+    build_model(checkpoint["config"]).load_state_dict(checkpoint["state_dict"])
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
 
 
 def test_resume_reaches_the_same_metrics_as_an_uninterrupted_run(tmp_path):
@@ -117,28 +143,145 @@ def test_a_folder_with_another_demos_run_is_refused_unless_overwrite(tmp_path, c
     assert disease_dlvm.main([*argv, "--overwrite", "--out", str(tmp_path)]) == 0
 
 
-FLAGS = [
-    "--samples", "--model", "--latent-dim", "--hidden-dim", "--clusters", "--beta", "--anneal-epochs",
-    "--corruption", "--noise", "--epochs", "--batch-size", "--lr", "--restarts", "--device", "--seed",
-    "--test-fraction", "--iw-samples", "--quiet", "--visualize", "--interpret", "--save-data",
-    "--overwrite", "--label-column", "--drop-columns", "--resume", "--load", "--data",
+# Tiny runs that stop at --load, before any training.
+LOADING = {
+    "disease": (disease_dlvm, ["--samples", "200"]),
+    "cuisine": (cuisine_dlvm, ["--samples", "200"]),
+    "movie": (movie_dlvm, ["--users", "100", "--movies", "2"]),
+}
+
+
+@pytest.mark.parametrize("demo", LOADING)
+def test_load_refuses_unsafe_truncated_and_foreign_checkpoints_in_every_demo(demo, tmp_path, capsys):
+    module, argv = LOADING[demo]
+    marker, other = tmp_path / "pwned", "disease" if demo == "movie" else "movie"
+    torch.save({"state_dict": {}, "config": {"demo": demo}, "code": RunsCode(marker)}, tmp_path / "evil.pt")
+    torch.save({"state_dict": {}, "config": {"demo": other}}, tmp_path / "foreign.pt")
+    torch.save({"state_dict": {"w": torch.zeros(1000)}, "config": {"demo": demo}}, tmp_path / "whole.pt")
+    (tmp_path / "truncated.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:2000])
+    for name, expected in (
+        ("evil.pt", "holds Python objects that would have to be unpickled (which can run code); refused"),
+        ("foreign.pt", f"written by the {other} demo; load it with {other}_dlvm.py"),
+        ("truncated.pt", "is not a readable checkpoint (truncated or corrupt)"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            module.main([*argv, "--quiet", "--load", str(tmp_path / name), "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count("\n") == 1 and expected in err, err
+        assert err.startswith(f"{demo}_dlvm.py: error: argument --load: {tmp_path / name}")
+    assert not marker.exists()
+    assert not {"metrics.json", "model.pt"} & {p.name for p in (tmp_path / "run").iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "hint"),
+    [
+        (disease_dlvm, ["--generate", "nordic"], " (--generate is a flag of cuisine_dlvm.py)"),
+        (movie_dlvm, ["--samples=300"], " (--samples is a flag of disease_dlvm.py and cuisine_dlvm.py)"),
+        (
+            cuisine_dlvm,
+            ["--folds", "2", "--titles", "x", "--folds", "3"],
+            " (--folds is a flag of movie_dlvm.py; --titles is a flag of movie_dlvm.py)",
+        ),
+        (disease_dlvm, ["--standardize"], " (--standardize is a flag of cuisine_dlvm.py)"),
+        (movie_dlvm, ["--epohcs", "3"], ""),  # a typo: no demo has it
+    ],
+)
+def test_a_flag_of_another_demo_is_refused_with_the_demo_it_belongs_to(module, argv, hint, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        module.main([*argv, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    expected = f"{module.__name__}.py: error: unrecognized arguments: {' '.join(argv)}{hint}\n"
+    assert capsys.readouterr().err == expected
+
+
+SHARED_FLAGS = [
+    "--model", "--latent-dim", "--hidden-dim", "--clusters", "--beta", "--anneal-epochs", "--corruption",
+    "--noise", "--epochs", "--batch-size", "--lr", "--restarts", "--device", "--seed", "--test-fraction",
+    "--iw-samples", "--quiet", "--visualize", "--interpret", "--save-data", "--overwrite", "--resume",
+    "--load", "--out",
 ]  # fmt: skip
+DEMO_FLAGS = {
+    "disease": ["--samples", "--data", "--label-column", "--drop-columns"],
+    "cuisine": ["--samples", "--data", "--label-column", "--drop-columns", "--standardize", "--conditional",
+                "--generate", "--count"],
+    "movie": ["--users", "--movies", "--likelihood", "--ratings", "--titles", "--folds", "--dropout",
+              "--anneal-steps", "--ease-lambda", "--ease-max-items"],
+}  # fmt: skip
+EVERY_FLAG = sorted(set(SHARED_FLAGS).union(*DEMO_FLAGS.values()))
 VALUES = ["0", "1", "-1", "2.5", "1e9", "nan", "inf", "-inf", "auto", "vae", "gmvae", "dae", "flip", "cpu",
-          "cuda", "x", "", "0.2", "--", "-3e-3", "10000000000000000000000"]  # fmt: skip
+          "cuda", "x", "", "0.2", "0.9", "--", "-3e-3", "10000000000000000000000", "nordic", "West African",
+          "multinomial", "ordinal", "categorical+missing", "RATINGS", "3", "100", "0.5"]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(st.sampled_from(FLAGS), st.sampled_from(VALUES), st.text(max_size=6)), max_size=8))
-def test_any_argument_list_parses_cleanly_or_exits_2_with_a_message(tmp_path, capsys, argv):
-    from common import cli
+@pytest.fixture(scope="module")
+def ratings_file(tmp_path_factory):
+    """A valid MovieLens file, so that --ratings RATINGS gets past the file checks."""
+    path = tmp_path_factory.mktemp("movielens") / "u.data"
+    path.write_text("".join(f"{u}\t{i}\t5\t881250949\n" for u in range(1, 21) for i in range(1, 8)))
+    return str(path)
 
-    parser = disease_dlvm.make_parser()
+
+# Each demo's ways in (its modes), so that random lists reach the checks of each.
+STARTS = {
+    "disease": [[]],
+    "cuisine": [[], ["--conditional"], ["--generate", "nordic"]],
+    "movie": [[], ["--likelihood", "multinomial"], ["--ratings", "RATINGS"]],
+}
+
+
+def _argv(demo, parser):
+    """Random argument lists: a start, then mostly this demo's flags, some of any demo, each with a
+    value that fits its type or choices (at or beyond their edges) or any value; and stray values."""
+    anything = st.one_of(st.sampled_from(VALUES), st.text(max_size=6))
+
+    def with_value(flag):
+        action = parser._option_string_actions.get(flag)
+        if action is not None and action.nargs == 0:  # --quiet, --conditional, ...
+            return st.just([flag])
+        fitting = anything
+        if action is not None and action.choices:
+            fitting = st.sampled_from(list(action.choices))
+        elif action is not None and isinstance(action.type, cli.Interval):
+            edges = [edge for edge in (action.type.low, action.type.high) if edge is not None]
+            fitting = st.sampled_from([str(edge + step) for edge in edges for step in (-1, 0, 1)] + ["0.5"])
+        return st.tuples(st.just(flag), st.one_of(fitting, fitting, anything)).map(list)
+
+    own = st.sampled_from(SHARED_FLAGS + DEMO_FLAGS[demo]).flatmap(with_value)
+    group = st.one_of(
+        own, own, own, st.sampled_from(EVERY_FLAG).flatmap(with_value), anything.map(lambda v: [v])
+    )
+    groups = st.lists(group, max_size=5)
+    return st.tuples(st.sampled_from(STARTS[demo]), groups).map(lambda parts: parts[0] + sum(parts[1], []))
+
+
+@pytest.mark.parametrize("demo", ["disease", "cuisine", "movie"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_argument_list_parses_cleanly_or_exits_2_with_one_line(
+    demo, tmp_path, capsys, ratings_file, data
+):
+    module = {"disease": disease_dlvm, "cuisine": cuisine_dlvm, "movie": movie_dlvm}[demo]
+    draw = data.draw(_argv(demo, module.make_parser()))
+    argv = [ratings_file if a == "RATINGS" else a for a in draw]
+    capsys.readouterr()
     try:
-        args = cli.parse(parser, [*argv, "--out", str(tmp_path / "out")])
+        _, args = module.parse_args([*argv, "--out", str(tmp_path / "out")])
     except SystemExit as err:
         assert err.code in (0, 2)  # 0: --help
+        message = capsys.readouterr().err
+        event(f"exit {err.code}")  # pytest --hypothesis-show-statistics: how often each outcome came
         if err.code == 2:
-            message = capsys.readouterr().err
-            assert message.startswith("disease_dlvm.py: error: ") and message.count("\n") == 1
+            assert message.startswith(f"{demo}_dlvm.py: error: ") and message.count("\n") == 1, message
         return
-    assert args.epochs >= 1 and 0 < args.test_fraction < 1
+    event(f"parsed: {getattr(args, 'likelihood', None) or args.model}")
+    assert args.epochs >= 1 and 0 < args.test_fraction < 1 and (args.batch_size or 1) >= 1
+    if demo == "cuisine":
+        assert args.model is not None and args.count >= 1 and args.anneal_epochs <= args.epochs
+        assert args.generate is None or args.generate in cuisine_dlvm.REGIONS
+    if demo == "movie":
+        assert args.likelihood in movie_dlvm.LIKELIHOODS and args.users >= 50 and args.movies >= 1
+        if args.likelihood == "multinomial":
+            assert args.folds * args.test_fraction < 1 and not (args.load or args.resume)
+        else:
+            assert args.folds is None and args.ratings is None
