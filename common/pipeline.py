@@ -25,6 +25,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     started = time.perf_counter()
     import numpy as np
     import torch
+    from threadpoolctl import threadpool_limits
 
     from common import cli, evaluate, runio
     from common.baselines import fit_mixture
@@ -34,8 +35,10 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     device = cli.resolve_device(parser, args.device)
     if device == "cpu" and world.n_features * args.hidden_dim < SMALL_MODEL:
         # Small matrices gain nothing from a second thread, and threads that spin waiting for each
-        # other turn a busy machine's seconds into minutes (measured: bench/speed.py).
+        # other turn a busy machine's seconds into minutes (measured: bench/speed.py). The same holds
+        # for numpy's BLAS in the mixture baselines (10 x 10 solves) and sklearn's OpenMP.
         torch.set_num_threads(1)
+        threadpool_limits(1)
     if args.noise == "flip" and world.likelihood != "bernoulli":
         parser.error("argument --noise: flip needs binary features; use dropout")
     torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data
