@@ -39,7 +39,15 @@ import textwrap
 
 import numpy as np
 
-from common.cli import POSITIVE_INT, Interval, add_data_flags, add_shared_flags, build_parser, parse
+from common.cli import (
+    POSITIVE_INT,
+    Interval,
+    add_data_flags,
+    add_shared_flags,
+    build_parser,
+    out_of_memory_is_an_error,
+    parse,
+)
 from common.world import Sample, World
 
 FLAVOURS = ["sweet", "salty", "sour", "bitter", "umami", "spicy", "rich", "herbal", "smoky", "aromatic"]
@@ -463,6 +471,7 @@ def parse_args(argv=None):
     return parser, parse(parser, argv, demo_checks=check_flags)
 
 
+@out_of_memory_is_an_error("cuisine_dlvm.py")
 def main(argv=None):
     parser, args = parse_args(argv)
     from common.pipeline import run

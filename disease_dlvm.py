@@ -23,7 +23,14 @@ import sys
 
 import numpy as np
 
-from common.cli import Interval, add_data_flags, add_shared_flags, build_parser, parse
+from common.cli import (
+    Interval,
+    add_data_flags,
+    add_shared_flags,
+    build_parser,
+    out_of_memory_is_an_error,
+    parse,
+)
 from common.world import Sample, World
 
 SYMPTOMS = [
@@ -170,6 +177,7 @@ def parse_args(argv=None):
     return parser, parse(parser, argv)
 
 
+@out_of_memory_is_an_error("disease_dlvm.py")
 def main(argv=None):
     parser, args = parse_args(argv)
     from common.pipeline import run

@@ -49,7 +49,7 @@ import sys
 
 import numpy as np
 
-from common.cli import Interval, add_shared_flags, build_parser, parse
+from common.cli import Interval, add_shared_flags, build_parser, out_of_memory_is_an_error, parse
 from common.world import Sample, World
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
@@ -838,6 +838,7 @@ def parse_args(argv=None):
     return parser, args
 
 
+@out_of_memory_is_an_error("movie_dlvm.py")
 def main(argv=None):
     parser, args = parse_args(argv)
     if args.likelihood == "multinomial":

@@ -5,6 +5,7 @@ matplotlib, sklearn and pandas are imported by the pipeline after the arguments 
 """
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -467,3 +468,30 @@ def resolve_device(parser, requested):
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return requested
+
+
+def out_of_memory_is_an_error(prog):
+    """Decorator for a demo's main(argv): sizes too big for this machine (say --samples 1e9 or
+    --hidden-dim 1e6, which the range checks cannot know) end with one line and exit 2, not a
+    traceback. Files already written stay whole: every write is atomic."""
+
+    def decorate(main):
+        @functools.wraps(main)
+        def guarded(argv=None):
+            try:
+                return main(argv)
+            except MemoryError:
+                pass
+            except RuntimeError as err:  # torch's CPU allocator raises RuntimeError, not MemoryError
+                if "can't allocate memory" not in str(err) and "not enough memory" not in str(err):
+                    raise
+            print(
+                f"{prog}: error: out of memory: the sizes asked for (rows, --hidden-dim, --latent-dim, "
+                "--iw-samples, --batch-size) do not fit in this machine's memory; try smaller ones",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+
+        return guarded
+
+    return decorate

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import disease_dlvm
@@ -142,3 +143,23 @@ def test_a_read_only_or_full_disk_is_refused_before_anything_runs(
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1
     assert err == f"disease_dlvm.py: error: argument --out: {expected.format(out=out)}\n"
+
+
+def test_sizes_too_big_for_memory_end_with_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    import cuisine_dlvm
+
+    # torch's allocator refuses a 16 TB layer at once (RuntimeError); numpy raises MemoryError.
+    argv = ["--samples", "200", "--epochs", "1", "--quiet", "--out", str(tmp_path / "a")]
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main([*argv, "--hidden-dim", "2000000"])
+    assert info.value.code == 2
+    monkeypatch.setattr(cuisine_dlvm.CuisineWorld, "sample", lambda *a: np.empty((10**8, 10**6)))
+    with pytest.raises(SystemExit) as info:
+        cuisine_dlvm.main(["--samples", "200", "--quiet", "--out", str(tmp_path / "b")])
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": error: out of memory: ")[0] for line in lines] == [
+        "disease_dlvm.py",
+        "cuisine_dlvm.py",
+    ]
+    assert all(line.endswith("try smaller ones") for line in lines)
