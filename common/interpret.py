@@ -10,6 +10,9 @@ factors by the metadata of its recommendations:
 - ground truth: the mutual information between each dimension (binned posterior means) and each
   true factor, normalised by the factor's entropy, and the mutual information gap (MIG, Chen et
   al. 2018): per factor, the normalised MI of the best dimension minus that of the second best.
+  The plug-in MI of two binned variables is biased upwards by about (bins_a - 1)(bins_b - 1) / 2N
+  nats (20 x 20 bins on 1000 held-out rows: 0.18 nats of MI that is not there), so every entropy
+  carries the Miller-Madow correction (Miller 1955; Paninski 2003, eq. 4).
 
 The world says how it reads an output: world.output_factors(x) -> {factor: (n, bins) probabilities},
 and which true factors a row has: world.true_factors(sample) -> {factor: (n,) values}.
@@ -18,7 +21,6 @@ and which true factors a row has: world.true_factors(sample) -> {factor: (n,) va
 import numpy as np
 import torch
 from scipy.stats import entropy
-from sklearn.metrics import mutual_info_score
 
 
 def traversal(decode, latent_dim, center, z_range=3.0, steps=13):
@@ -59,15 +61,34 @@ def discretize(values, bins):
     return np.digitize(values, edges)
 
 
+def miller_madow_entropy(codes):
+    """Entropy of integer codes (n,) in nats, plug-in plus the Miller-Madow term (m - 1) / 2n, where m
+    is the number of values seen: the first-order correction of the plug-in estimate's downward bias."""
+    counts = np.bincount(codes)
+    counts = counts[counts > 0]
+    return float(entropy(counts) + (len(counts) - 1) / (2 * len(codes)))
+
+
+def mutual_information(a, b):
+    """I(a; b) = H(a) + H(b) - H(a, b) of integer codes (n,), each entropy Miller-Madow corrected, in
+    nats. Near 0 for independent codes (it can come out a little below 0)."""
+    joint = a * (b.max() + 1) + b  # one code per (a, b) pair
+    return miller_madow_entropy(a) + miller_madow_entropy(b) - miller_madow_entropy(joint)
+
+
 def normalised_mutual_information(z, factors, bins=20):
-    """I(z_i; f) / H(f) for each latent dimension i and true factor f: a (Z, F) array in [0, 1]."""
+    """I(z_i; f) / H(f) for each latent dimension i and true factor f: a (Z, F) array in [0, 1].
+
+    Both terms are Miller-Madow corrected, so that a dimension that copies a discrete factor scores 1
+    and one independent of it about 0 (a negative estimate is reported as 0)."""
     codes = [discretize(z[:, i], bins) for i in range(z.shape[1])]
     scores = np.zeros((z.shape[1], len(factors)))
     for j, values in enumerate(factors.values()):
         target = discretize(values, bins)
-        h = entropy(np.bincount(target))  # H(f) in nats
-        scores[:, j] = [mutual_info_score(target, c) / h if h > 0 else 0.0 for c in codes]
-    return scores
+        h = miller_madow_entropy(target)  # H(f) in nats
+        if h > 0:
+            scores[:, j] = [mutual_information(c, target) / h for c in codes]
+    return np.clip(scores, 0.0, 1.0)
 
 
 def mutual_information_gap(scores):
