@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import entropy
 from sklearn.metrics import mutual_info_score
 
+import cuisine_dlvm
 import disease_dlvm
 from common.interpret import (
     discretize,
@@ -103,3 +104,10 @@ def test_the_bias_correction_brings_an_independent_latent_near_zero_on_a_small_t
     assert scores.max() < 0.02 and mutual_information_gap(scores)[0] < 0.01
     copying = np.column_stack([factors["class"] + 0.01 * rng.normal(size=n), factors["level"]])
     assert mutual_information_gap(normalised_mutual_information(copying, factors))[0] > 0.9
+
+
+def test_cuisine_interpret_reads_region_and_richness(tmp_path):
+    argv = ["--samples", "300", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
+    assert cuisine_dlvm.main([*argv, "--model", "vae", "--interpret", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
+    assert set(summary["information_gain"]) == set(summary["normalised_mi"]) == {"region", "richness"}
