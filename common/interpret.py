@@ -15,7 +15,8 @@ factors by the metadata of its recommendations:
   carries the Miller-Madow correction (Miller 1955; Paninski 2003, eq. 4).
 
 The world says how it reads an output: world.output_factors(x) -> {factor: (n, bins) probabilities},
-and which true factors a row has: world.true_factors(sample) -> {factor: (n,) values}.
+which true factors a row has: world.true_factors(sample) -> {factor: (n,) values}, and, when it has
+too many features to show one by one, how they group: world.feature_groups().
 """
 
 import numpy as np
@@ -30,6 +31,17 @@ def traversal(decode, latent_dim, center, z_range=3.0, steps=13):
     for i in range(latent_dim):
         z[i, :, i] = center[i] + grid
     return decode(z.reshape(-1, latent_dim)).reshape(latent_dim, steps, -1), grid
+
+
+def group_means(values, groups):
+    """Features averaged within groups: values (..., D) -> (..., G), and the labels "group: member".
+    groups is a world's feature_groups(): {group: {member: feature indices}}."""
+    labels, columns = [], []
+    for group, members in groups.items():
+        for member, index in members.items():
+            labels.append(f"{group}: {member}")
+            columns.append(values[..., index].mean(-1))
+    return np.stack(columns, -1), labels
 
 
 def information_gain(shifted, original):

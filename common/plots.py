@@ -337,10 +337,11 @@ def confusion_matrices(path, panels, class_names, class_noun="class", xlabel=Non
     save_figure(fig, path)
 
 
-def traversal_grid(path, traversals, feature_names, value_label):
+def traversal_grid(path, traversals, feature_names, value_label, sections=None):
     """Heatmaps of decoded features, one per (centre, latent dimension): features down, sweep across.
 
-    traversals: {centre name: (values (Z, steps, D), grid (steps,))}.
+    traversals: {centre name: (values (Z, steps, D), grid (steps,))}; sections: sizes of consecutive
+    blocks of features (e.g. genres, eras, quality bands), drawn with white lines between them.
     """
     plt, sns = _pyplot()
     names = list(traversals)
@@ -370,6 +371,8 @@ def traversal_grid(path, traversals, feature_names, value_label):
             )
             ax.set_title(f"{name}: sweep z{i + 1}", fontsize=10)
             ax.set_xlabel(f"shift of z{i + 1}" if r == len(names) - 1 else "")
+            for edge in np.cumsum(sections or [])[:-1]:
+                ax.axhline(edge, color="white", linewidth=2)
     fig.colorbar(axes[0, 0].collections[0], ax=axes, shrink=0.6, label=value_label)
     fig.suptitle("Latent traversals: one dimension swept over [-3, 3],\nthe others held at the centre")
     save_figure(fig, path)

@@ -10,8 +10,10 @@ from sklearn.metrics import mutual_info_score
 
 import cuisine_dlvm
 import disease_dlvm
+import movie_dlvm
 from common.interpret import (
     discretize,
+    group_means,
     information_gain,
     magnitude_of_change,
     mutual_information_gap,
@@ -106,8 +108,36 @@ def test_the_bias_correction_brings_an_independent_latent_near_zero_on_a_small_t
     assert mutual_information_gap(normalised_mutual_information(copying, factors))[0] > 0.9
 
 
+def test_group_means_average_the_columns_of_each_member():
+    values = np.arange(12.0).reshape(2, 6)  # 2 sweep steps, 6 features
+    groups = {"genre": {"a": np.array([0, 1]), "b": np.array([2])}, "era": {"old": np.array([3, 4, 5])}}
+    means, labels = group_means(values, groups)
+    assert labels == ["genre: a", "genre: b", "era: old"]
+    np.testing.assert_allclose(means, [[0.5, 2, 4], [6.5, 8, 10]])
+
+
+def test_movie_interpret_reads_genre_era_and_quality_of_the_top_10(tmp_path):
+    argv = ["--epochs", "2", "--hidden-dim", "8", "--quiet", "--users", "200", "--movies", "5"]
+    argv += ["--iw-samples", "5", "--latent-dim", "3", "--interpret", "--visualize", "--out", str(tmp_path)]
+    assert movie_dlvm.main(argv) == 0
+    table = pd.read_csv(tmp_path / "interpret.csv")
+    assert set(table["factor"]) == {"genre", "era", "quality", "archetype", "leniency"}
+    summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
+    assert set(summary["information_gain"]) == {"genre", "era", "quality"}
+    assert all(len(v) == 3 and min(v) >= 0 for v in summary["information_gain"].values())
+    assert (tmp_path / "traversals.png").exists() and (tmp_path / "interpret.png").exists()
+
+
 def test_cuisine_interpret_reads_region_and_richness(tmp_path):
     argv = ["--samples", "300", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
     assert cuisine_dlvm.main([*argv, "--model", "vae", "--interpret", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
     assert set(summary["information_gain"]) == set(summary["normalised_mi"]) == {"region", "richness"}
+
+
+def test_implicit_movie_runs_refuse_interpret_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--likelihood", "multinomial", "--interpret", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("movie_dlvm.py: error: argument --interpret: ") and err.count("\n") == 1
