@@ -199,8 +199,9 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
 
 
 def interpretation(out, world, summary, traversals):
-    """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information).
-    A world with feature groups (the movie world's 160 movies) shows each group's mean, not each feature."""
+    """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information;
+    left out for a table without labels, which has neither). A world with feature groups (the movie
+    world's 160 movies) shows each group's mean, not each feature."""
     from common.interpret import group_means
 
     names, value_label, sections = world.feature_names, world.value_label, None
@@ -211,13 +212,9 @@ def interpretation(out, world, summary, traversals):
         value_label = f"mean decoded {value_label} within the group"
         sections = [len(members) for members in groups.values()]
     plots.traversal_grid(os.path.join(out, "traversals.png"), traversals, names, value_label, sections)
-    gains = np.array(list(summary["information_gain"].values())).T  # (Z, factors)
-    mi = np.array(list(summary["normalised_mi"].values())).T
     plots.factor_heatmaps(
         os.path.join(out, "interpret.png"),
-        gains,
-        list(summary["information_gain"]),
-        mi,
-        list(summary["normalised_mi"]),
+        summary["information_gain"],
+        summary["normalised_mi"],
         summary["mig"],
     )

@@ -148,21 +148,17 @@ def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0,
         centres = {"origin": (np.zeros(model.latent_dim), decode)}
     traversals = {name: traversal(fn, model.latent_dim, centre) for name, (centre, fn) in centres.items()}
 
+    # One row per (latent dimension, factor): a factor may have a reading, a truth, or both.
+    cells = {}
+    for i in range(model.latent_dim):
+        for j, f in enumerate(output_names):
+            cells.setdefault((f"z{i + 1}", f), {})["information_gain"] = gains[i, j]
+        for j, f in enumerate(true):
+            cells.setdefault((f"z{i + 1}", f), {})["normalised_mi"] = mi[i, j]
     table = pd.DataFrame(
-        [
-            {"latent_dim": f"z{i + 1}", "factor": f, "information_gain": gains[i, j]}
-            for i in range(model.latent_dim)
-            for j, f in enumerate(output_names)
-        ]
+        [{"latent_dim": d, "factor": f, **values} for (d, f), values in cells.items()],
+        columns=["latent_dim", "factor", "information_gain", "normalised_mi"],
     )
-    mi_frame = pd.DataFrame(
-        [
-            {"latent_dim": f"z{i + 1}", "factor": f, "normalised_mi": mi[i, j]}
-            for i in range(model.latent_dim)
-            for j, f in enumerate(true)
-        ]
-    )
-    table = table.merge(mi_frame, on=["latent_dim", "factor"], how="outer") if len(mi_frame) else table
     summary = {
         "delta": delta,
         "information_gain": {f: gains[:, j].round(5).tolist() for j, f in enumerate(output_names)},

@@ -141,3 +141,22 @@ def test_implicit_movie_runs_refuse_interpret_in_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("movie_dlvm.py: error: argument --interpret: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_interpret_on_your_own_table_draws_what_it_can(labelled, tmp_path):
+    # No world: no reading of decoded rows; the label column, when there is one, is the only true factor.
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
+    if labelled:
+        table["kind"] = rng.integers(0, 2, 200)
+    table.to_csv(tmp_path / "t.csv", index=False)
+    argv = ["--data", str(tmp_path / "t.csv"), "--model", "vae", "--epochs", "2", "--iw-samples", "5"]
+    argv += ["--quiet", "--interpret", "--visualize", "--out", str(tmp_path / "run")]
+    assert cuisine_dlvm.main(argv + (["--label-column", "kind"] if labelled else [])) == 0
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())["interpret"]
+    assert summary["information_gain"] == {} and list(summary["normalised_mi"]) == (
+        ["kind"] if labelled else []
+    )
+    assert (tmp_path / "run" / "traversals.png").exists()
+    assert (tmp_path / "run" / "interpret.png").exists() == labelled
