@@ -366,7 +366,11 @@ def traversal_grid(path, traversals, feature_names, value_label, sections=None):
                 vmin=low,
                 vmax=high,
                 cbar=False,
-                xticklabels=[f"{g:+.0f}" if k % 3 == 0 else "" for k, g in enumerate(grid)],
+                # the ends and the centre only: labels of neighbouring panels would touch
+                xticklabels=[
+                    f"{g:+g}" if k in (0, len(grid) - 1) else "0" if g == 0 else ""
+                    for k, g in enumerate(grid)
+                ],
                 yticklabels=feature_names if i == 0 else False,
             )
             ax.set_title(f"{name}: sweep z{i + 1}", fontsize=10)
