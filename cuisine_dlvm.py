@@ -119,6 +119,8 @@ NOISE_SD = {
     "aromatic": 1.2,
 }
 REGION_SPREAD = [1.1, 1.0, 1.0, 1.0, 1.1, 1.0, 0.9]
+# Edges of the richness bands used when reading richness off a (decoded) dish: five bands of r ~ N(0, 1).
+RICHNESS_BANDS = [-1.5, -0.5, 0.5, 1.5]
 
 
 class CuisineWorld(World):
@@ -202,6 +204,29 @@ class CuisineWorld(World):
         from scipy.special import softmax
 
         return softmax(self.log_joint(x), axis=1)
+
+    def richness_posterior(self, x):
+        """p(richness | x, region k) is Gaussian, N(m_k, v_k), (n, K) each. Given the region, (r, x) is
+        jointly Gaussian with Cov(r, x) = w^T and Var(x) = Sigma_k, so by Gaussian conditioning
+        m_k = w^T Sigma_k^-1 (x - mu_k) and v_k = 1 - w^T Sigma_k^-1 w (Bishop 2006, eq. 2.81-2.82)."""
+        x = np.asarray(x, dtype=np.float64)
+        w = self.richness_loading
+        gains = np.stack([np.linalg.solve(cov, w) for cov in self.region_covariances()])  # (K, D) Sigma^-1 w
+        mean = np.einsum("kd,nkd->nk", gains, x[:, None] - self.means)  # (n, K)
+        var = 1 - gains @ w  # (K,)
+        return mean, np.broadcast_to(var, mean.shape)
+
+    def output_factors(self, x):
+        """p(region | x) and p(richness band | x) per row: the bands of RICHNESS_BANDS, exactly, from
+        p(r | x) = sum_k p(k | x) N(r | m_k, v_k). x may be a decoded (expected) dish."""
+        from scipy.stats import norm
+
+        region = self.posterior(x)  # (n, K)
+        mean, var = self.richness_posterior(x)  # (n, K) each
+        edges = np.array([-np.inf, *RICHNESS_BANDS, np.inf])
+        below = norm.cdf((edges[:, None, None] - mean) / np.sqrt(var))  # (bands + 1, n, K)
+        bands = np.einsum("bnk,nk->nb", np.diff(below, axis=0), region)  # (n, bands)
+        return {self.class_noun: region, "richness": bands}
 
     def to_dict(self):
         flavours = self.feature_names

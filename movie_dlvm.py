@@ -85,6 +85,10 @@ THRESHOLDS = [-2.2, -0.9, 0.8, 2.5]
 WATCH_INTERCEPT = -2.4  # log-odds of watching a movie of neutral taste (about 8%)
 WATCH_SLOPE = 0.7  # how much the taste raises the log-odds of watching
 N_RATINGS = 5
+# Reading a decoded row (a user's expected stars per movie): the metadata of its TOP_K best movies.
+TOP_K = 10
+QUALITY_BANDS = ["worst fifth", "2nd fifth", "middle fifth", "4th fifth", "best fifth"]  # of the catalogue
+PSEUDO_COUNT = 0.5  # added to every bin of a top-K count, so that no reading has an empty bin (finite KL)
 # Words for invented titles, per genre: (first words, second words).
 TITLE_WORDS = {
     "Action": (
@@ -185,6 +189,9 @@ class MovieWorld(World):
         low, high = np.array([ERA_YEARS[e] for e in ERAS]).T  # (E,), (E,)
         self.movie_year = rng.integers(low[self.movie_era], high[self.movie_era] + 1)  # (I,)
         self.movie_quality = rng.standard_normal(len(self.movie_genre))  # (I,)
+        # Equal-count quality bands of this catalogue: a random top K is spread evenly over them.
+        rank = self.movie_quality.argsort().argsort()
+        self.movie_quality_band = rank * len(QUALITY_BANDS) // len(rank)  # (I,)
         titles, used = [], set()
         for g, genre in enumerate(self.genre_names):
             first, second = TITLE_WORDS[genre]
@@ -204,6 +211,36 @@ class MovieWorld(World):
     @property
     def n_movies(self):
         return len(self.feature_names)
+
+    def metadata(self):
+        """{factor: (names of its values, value index of every movie (I,))}: genre, era, quality band."""
+        return {
+            "genre": (self.genre_names, self.movie_genre),
+            "era": (ERAS, self.movie_era),
+            "quality": (QUALITY_BANDS, self.movie_quality_band),
+        }
+
+    def output_factors(self, x):
+        """How a row of expected ratings (n, I) reads: the distribution of genre, era and quality band
+        over its TOP_K highest-rated movies, each count plus PSEUDO_COUNT, {factor: (n, values)}. This is
+        the metadata reading of a movie VAE's recommendations in the work issue 6 follows."""
+        x = np.asarray(x, dtype=np.float64)
+        k = min(TOP_K, self.n_movies)
+        top = np.argsort(-x, axis=1, kind="stable")[:, :k]  # (n, k) movie columns, best first
+        out = {}
+        for factor, (names, of_movie) in self.metadata().items():
+            counts = (of_movie[top][..., None] == np.arange(len(names))).sum(1)  # (n, values)
+            out[factor] = (counts + PSEUDO_COUNT) / (k + PSEUDO_COUNT * len(names))
+        return out
+
+    def feature_groups(self):
+        """Movies by genre, era and quality band, for figures that summarise 160 columns."""
+        return {
+            factor: {
+                name: np.flatnonzero(of_movie == v) for v, name in enumerate(names) if (of_movie == v).any()
+            }
+            for factor, (names, of_movie) in self.metadata().items()
+        }
 
     def taste(self, labels):
         """Taste of each user's archetype for every movie in log-odds units, (n, I), from labels (n,)."""
@@ -538,6 +575,8 @@ def check_flags(parser, args):
             "--anneal-epochs": "the implicit mode anneals per update: use --anneal-steps",
             "--corruption": "the implicit mode's input corruption is --dropout",
             "--noise": "the implicit mode's input corruption is --dropout",
+            "--interpret": "reads a latent space against the synthetic world's factors, in the explicit "
+            "mode only; implicit-feedback runs have none to read it against",
         }
         for flag, reason in refused.items():
             dest = flag[2:].replace("-", "_")

@@ -10,15 +10,18 @@ factors by the metadata of its recommendations:
 - ground truth: the mutual information between each dimension (binned posterior means) and each
   true factor, normalised by the factor's entropy, and the mutual information gap (MIG, Chen et
   al. 2018): per factor, the normalised MI of the best dimension minus that of the second best.
+  The plug-in MI of two binned variables is biased upwards by about (bins_a - 1)(bins_b - 1) / 2N
+  nats (20 x 20 bins on 1000 held-out rows: 0.18 nats of MI that is not there), so every entropy
+  carries the Miller-Madow correction (Miller 1955; Paninski 2003, eq. 4).
 
 The world says how it reads an output: world.output_factors(x) -> {factor: (n, bins) probabilities},
-and which true factors a row has: world.true_factors(sample) -> {factor: (n,) values}.
+which true factors a row has: world.true_factors(sample) -> {factor: (n,) values}, and, when it has
+too many features to show one by one, how they group: world.feature_groups().
 """
 
 import numpy as np
 import torch
 from scipy.stats import entropy
-from sklearn.metrics import mutual_info_score
 
 
 def traversal(decode, latent_dim, center, z_range=3.0, steps=13):
@@ -28,6 +31,17 @@ def traversal(decode, latent_dim, center, z_range=3.0, steps=13):
     for i in range(latent_dim):
         z[i, :, i] = center[i] + grid
     return decode(z.reshape(-1, latent_dim)).reshape(latent_dim, steps, -1), grid
+
+
+def group_means(values, groups):
+    """Features averaged within groups: values (..., D) -> (..., G), and the labels "group: member".
+    groups is a world's feature_groups(): {group: {member: feature indices}}."""
+    labels, columns = [], []
+    for group, members in groups.items():
+        for member, index in members.items():
+            labels.append(f"{group}: {member}")
+            columns.append(values[..., index].mean(-1))
+    return np.stack(columns, -1), labels
 
 
 def information_gain(shifted, original):
@@ -59,15 +73,34 @@ def discretize(values, bins):
     return np.digitize(values, edges)
 
 
+def miller_madow_entropy(codes):
+    """Entropy of integer codes (n,) in nats, plug-in plus the Miller-Madow term (m - 1) / 2n, where m
+    is the number of values seen: the first-order correction of the plug-in estimate's downward bias."""
+    counts = np.bincount(codes)
+    counts = counts[counts > 0]
+    return float(entropy(counts) + (len(counts) - 1) / (2 * len(codes)))
+
+
+def mutual_information(a, b):
+    """I(a; b) = H(a) + H(b) - H(a, b) of integer codes (n,), each entropy Miller-Madow corrected, in
+    nats. Near 0 for independent codes (it can come out a little below 0)."""
+    joint = a * (b.max() + 1) + b  # one code per (a, b) pair
+    return miller_madow_entropy(a) + miller_madow_entropy(b) - miller_madow_entropy(joint)
+
+
 def normalised_mutual_information(z, factors, bins=20):
-    """I(z_i; f) / H(f) for each latent dimension i and true factor f: a (Z, F) array in [0, 1]."""
+    """I(z_i; f) / H(f) for each latent dimension i and true factor f: a (Z, F) array in [0, 1].
+
+    Both terms are Miller-Madow corrected, so that a dimension that copies a discrete factor scores 1
+    and one independent of it about 0 (a negative estimate is reported as 0)."""
     codes = [discretize(z[:, i], bins) for i in range(z.shape[1])]
     scores = np.zeros((z.shape[1], len(factors)))
     for j, values in enumerate(factors.values()):
         target = discretize(values, bins)
-        h = entropy(np.bincount(target))  # H(f) in nats
-        scores[:, j] = [mutual_info_score(target, c) / h if h > 0 else 0.0 for c in codes]
-    return scores
+        h = miller_madow_entropy(target)  # H(f) in nats
+        if h > 0:
+            scores[:, j] = [mutual_information(c, target) / h for c in codes]
+    return np.clip(scores, 0.0, 1.0)
 
 
 def mutual_information_gap(scores):
@@ -115,21 +148,17 @@ def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0,
         centres = {"origin": (np.zeros(model.latent_dim), decode)}
     traversals = {name: traversal(fn, model.latent_dim, centre) for name, (centre, fn) in centres.items()}
 
+    # One row per (latent dimension, factor): a factor may have a reading, a truth, or both.
+    cells = {}
+    for i in range(model.latent_dim):
+        for j, f in enumerate(output_names):
+            cells.setdefault((f"z{i + 1}", f), {})["information_gain"] = gains[i, j]
+        for j, f in enumerate(true):
+            cells.setdefault((f"z{i + 1}", f), {})["normalised_mi"] = mi[i, j]
     table = pd.DataFrame(
-        [
-            {"latent_dim": f"z{i + 1}", "factor": f, "information_gain": gains[i, j]}
-            for i in range(model.latent_dim)
-            for j, f in enumerate(output_names)
-        ]
+        [{"latent_dim": d, "factor": f, **values} for (d, f), values in cells.items()],
+        columns=["latent_dim", "factor", "information_gain", "normalised_mi"],
     )
-    mi_frame = pd.DataFrame(
-        [
-            {"latent_dim": f"z{i + 1}", "factor": f, "normalised_mi": mi[i, j]}
-            for i in range(model.latent_dim)
-            for j, f in enumerate(true)
-        ]
-    )
-    table = table.merge(mi_frame, on=["latent_dim", "factor"], how="outer") if len(mi_frame) else table
     summary = {
         "delta": delta,
         "information_gain": {f: gains[:, j].round(5).tolist() for j, f in enumerate(output_names)},

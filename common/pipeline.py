@@ -142,13 +142,15 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
         if extra_metrics is not None:
             metrics.update(extra_metrics(model=model, train=train, test=test, mixture=mixture, device=device))
 
-        traversals = None
+        traversals, interpret_seconds = None, None
         if args.interpret:
             from common.interpret import interpret
 
+            interpret_started = time.perf_counter()
             names = _cluster_names(world, model, test, clusters)
             table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
             runio.write_csv(path(args, "interpret.csv"), table)
+            interpret_seconds = time.perf_counter() - interpret_started
 
         _write_history(args.out, history)
         runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
@@ -168,6 +170,8 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             "total_seconds": time.perf_counter() - started,
             "samples_per_second": len(train) * len(history or []) * args.restarts / max(train_seconds, 1e-9),
         }
+        if interpret_seconds is not None:  # the cost of --interpret, figures not included
+            metrics["timing"]["interpret_seconds"] = interpret_seconds
         metrics["versions"] = runio.versions()
         if stop.requested:
             metrics["status"] = "interrupted"

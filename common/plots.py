@@ -337,10 +337,11 @@ def confusion_matrices(path, panels, class_names, class_noun="class", xlabel=Non
     save_figure(fig, path)
 
 
-def traversal_grid(path, traversals, feature_names, value_label):
+def traversal_grid(path, traversals, feature_names, value_label, sections=None):
     """Heatmaps of decoded features, one per (centre, latent dimension): features down, sweep across.
 
-    traversals: {centre name: (values (Z, steps, D), grid (steps,))}.
+    traversals: {centre name: (values (Z, steps, D), grid (steps,))}; sections: sizes of consecutive
+    blocks of features (e.g. genres, eras, quality bands), drawn with white lines between them.
     """
     plt, sns = _pyplot()
     names = list(traversals)
@@ -365,56 +366,63 @@ def traversal_grid(path, traversals, feature_names, value_label):
                 vmin=low,
                 vmax=high,
                 cbar=False,
-                xticklabels=[f"{g:+.0f}" if k % 3 == 0 else "" for k, g in enumerate(grid)],
+                # the ends and the centre only: labels of neighbouring panels would touch
+                xticklabels=[
+                    f"{g:+g}" if k in (0, len(grid) - 1) else "0" if g == 0 else ""
+                    for k, g in enumerate(grid)
+                ],
                 yticklabels=feature_names if i == 0 else False,
             )
             ax.set_title(f"{name}: sweep z{i + 1}", fontsize=10)
             ax.set_xlabel(f"shift of z{i + 1}" if r == len(names) - 1 else "")
+            for edge in np.cumsum(sections or [])[:-1]:
+                ax.axhline(edge, color="white", linewidth=2)
     fig.colorbar(axes[0, 0].collections[0], ax=axes, shrink=0.6, label=value_label)
     fig.suptitle("Latent traversals: one dimension swept over [-3, 3],\nthe others held at the centre")
     save_figure(fig, path)
 
 
-def factor_heatmaps(path, gains, output_names, mi, true_names, mig):
+def factor_heatmaps(path, gains, mi, mig):
     """Left: information gain of each latent dimension about each factor (how much shifting it moves
-    the world's reading of the output). Right: normalised mutual information with the true factors."""
+    the world's reading of the output). Right: normalised mutual information with the true factors.
+    gains and mi are {factor: one number per latent dimension}; an empty one leaves its panel out
+    (your own table has no world to read outputs with, and without labels no true factor)."""
     plt, sns = _pyplot()
-    dims = [f"z{i + 1}" for i in range(gains.shape[0])]
+    panels = [
+        (
+            gains,
+            {"fmt": ".3f", "cbar_kws": {"label": "nats"}},
+            "Magnitude of change: information gain\nKL(shifted output || original), per factor",
+            "factor read off the decoded output",
+        ),
+        (
+            mi,
+            {"fmt": ".2f", "vmin": 0, "vmax": 1, "cbar_kws": {"label": "I(z_i; f) / H(f)"}},
+            "Mutual information with the true factors"
+            + (f"\nMIG = {mig:.2f} (1 = one dimension per factor)" if mig is not None else ""),
+            "true factor of the held-out rows",
+        ),
+    ]
+    panels = [panel for panel in panels if panel[0]]
+    if not panels:
+        return
+    latent_dim = len(next(iter(panels[0][0].values())))
+    dims = [f"z{i + 1}" for i in range(latent_dim)]
+    n_columns = sum(len(values) for values, *_ in panels)
     fig, axes = plt.subplots(
-        1, 2, figsize=(4 + 1.4 * (len(output_names) + len(true_names)), 0.45 * len(dims) + 2.8)
+        1, len(panels), figsize=(2 + 2 * len(panels) + 1.4 * n_columns, 0.45 * len(dims) + 2.8), squeeze=False
     )
-    sns.heatmap(
-        gains,
-        ax=axes[0],
-        cmap=HEATMAP,
-        annot=True,
-        fmt=".3f",
-        xticklabels=output_names,
-        yticklabels=dims,
-        cbar_kws={"label": "nats"},
-    )
-    axes[0].set(
-        title="Magnitude of change: information gain\nKL(shifted output || original), per factor",
-        xlabel="factor read off the decoded output",
-        ylabel="latent dimension",
-    )
-    sns.heatmap(
-        mi,
-        ax=axes[1],
-        cmap=HEATMAP,
-        vmin=0,
-        vmax=1,
-        annot=True,
-        fmt=".2f",
-        xticklabels=true_names,
-        yticklabels=dims,
-        cbar_kws={"label": "I(z_i; f) / H(f)"},
-    )
-    axes[1].set(
-        title=f"Mutual information with the true factors\nMIG = {mig:.2f} (1 = one dimension per factor)",
-        xlabel="true factor of the held-out rows",
-        ylabel="latent dimension",
-    )
+    for ax, (values, style, title, xlabel) in zip(axes[0], panels, strict=True):
+        sns.heatmap(
+            np.array(list(values.values())).T,  # (Z, factors)
+            ax=ax,
+            cmap=HEATMAP,
+            annot=True,
+            xticklabels=list(values),
+            yticklabels=dims,
+            **style,
+        )
+        ax.set(title=title, xlabel=xlabel, ylabel="latent dimension")
     fig.tight_layout()
     save_figure(fig, path)
 

@@ -8,6 +8,8 @@ A world knows its truth, so every run can be measured against it:
 - `posterior(x)`   -> Bayes posterior p(class | x) per row, (n, K): the best any model can do
 - names of features, classes and continuous factors, so plots speak the world's language
 - `to_dict()`      -> its parameters, written to world.json
+- optionally `output_factors(x)` (how it reads a decoded row, for common.interpret) and
+  `feature_groups()` (features summarised in groups, for figures)
 
 Worlds are numpy-only so that a demo's `--help` never pays for importing torch.
 """
@@ -79,6 +81,11 @@ class World:
 
     def class_means(self):
         """E[x | class], (K, D), when the world can say it exactly; None means: use sample means."""
+        return None
+
+    def feature_groups(self):
+        """{group: {member: feature indices}} for worlds with too many features to plot one by one (the
+        traversal figure then shows each member's mean); None: plot every feature."""
         return None
 
 

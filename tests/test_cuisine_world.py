@@ -1,5 +1,6 @@
 """The cuisine world against numerical integration, scipy's Gaussians, Bayes' rule and large samples."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -168,3 +169,32 @@ def test_the_demo_runs_end_to_end(tmp_path):
     assert metrics["demo"] == "cuisine" and metrics["data"]["n_features"] == 10
     assert np.isfinite(metrics["test"]["true_nll"]) and "r2" in metrics["test"]["recon"]
     assert json.loads((tmp_path / "world.json").read_text())["regions"] == cuisine_dlvm.REGIONS
+
+
+def test_richness_bands_of_a_dish_match_integration_over_a_grid(world):
+    # Reference: p(r | x) proportional to p(r) sum_k pi_k N(x | mu_k + w r, W_k W_k^T + psi_k), built
+    # from the loadings directly (no Gaussian conditioning), integrated over each band by trapezoids.
+    rng = np.random.default_rng(3)
+    x = np.vstack([world.sample(4, rng).x, world.means[0], world.means[6] + 3 * world.richness_loading])
+    given_region = [
+        stats.multivariate_normal(np.zeros(world.n_features), w @ w.T + np.diag(psi))
+        for w, psi in zip(world.style_loadings, world.noise_var, strict=True)
+    ]
+
+    def density(r):  # (n, R), unnormalised
+        residuals = x[:, None] - r[:, None] * world.richness_loading  # (n, R, D)
+        mixture = sum(
+            pi * g.pdf(residuals - mu)
+            for pi, g, mu in zip(world.prior, given_region, world.means, strict=True)
+        )
+        return mixture * stats.norm.pdf(r)
+
+    edges = [-9, *cuisine_dlvm.RICHNESS_BANDS, 9]  # beyond +-9 the prior leaves nothing
+    grids = [np.linspace(a, b, 4001) for a, b in itertools.pairwise(edges)]
+    mass = np.stack([np.trapezoid(density(r), r, axis=1) for r in grids], 1)  # (n, bands)
+    reference = mass / mass.sum(1, keepdims=True)
+
+    read = world.output_factors(x)
+    np.testing.assert_allclose(read["richness"], reference, atol=1e-6)
+    np.testing.assert_allclose(read["region"], world.posterior(x))
+    assert read["richness"][-1].argmax() == 4  # a dish far up the richness direction reads as rich

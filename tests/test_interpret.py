@@ -6,9 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import entropy
+from sklearn.metrics import mutual_info_score
 
+import cuisine_dlvm
 import disease_dlvm
+import movie_dlvm
 from common.interpret import (
+    discretize,
+    group_means,
     information_gain,
     magnitude_of_change,
     mutual_information_gap,
@@ -83,7 +88,77 @@ def test_interpret_flag_writes_csv_metrics_and_figures(tmp_path):
     assert disease_dlvm.main([*argv, "--interpret", "--visualize", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "interpret.csv")
     assert set(table["factor"]) == {"disease", "severity"} and set(table["latent_dim"]) == {"z1", "z2"}
-    summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    summary = metrics["interpret"]
+    assert 0 < metrics["timing"]["interpret_seconds"] < metrics["timing"]["total_seconds"]
     assert set(summary["information_gain"]) == {"disease", "severity"}
     assert 0 <= summary["mig"] <= 1
     assert (tmp_path / "traversals.png").exists() and (tmp_path / "interpret.png").exists()
+
+
+def test_the_bias_correction_brings_an_independent_latent_near_zero_on_a_small_test_set():
+    # 1000 rows in 20 x 20 bins: the plug-in MI of independent variables is ~(20 - 1)^2 / 2000 nats.
+    rng = np.random.default_rng(1)
+    n = 1000
+    factors = {"class": rng.integers(0, 4, n), "level": rng.normal(size=n)}
+    independent = rng.normal(size=(n, 3))
+    plug_in = mutual_info_score(discretize(independent[:, 0], 20), discretize(factors["level"], 20))
+    assert plug_in / np.log(20) > 0.04  # what the uncorrected score would say
+    scores = normalised_mutual_information(independent, factors)
+    assert scores.max() < 0.02 and mutual_information_gap(scores)[0] < 0.01
+    copying = np.column_stack([factors["class"] + 0.01 * rng.normal(size=n), factors["level"]])
+    assert mutual_information_gap(normalised_mutual_information(copying, factors))[0] > 0.9
+
+
+def test_group_means_average_the_columns_of_each_member():
+    values = np.arange(12.0).reshape(2, 6)  # 2 sweep steps, 6 features
+    groups = {"genre": {"a": np.array([0, 1]), "b": np.array([2])}, "era": {"old": np.array([3, 4, 5])}}
+    means, labels = group_means(values, groups)
+    assert labels == ["genre: a", "genre: b", "era: old"]
+    np.testing.assert_allclose(means, [[0.5, 2, 4], [6.5, 8, 10]])
+
+
+def test_movie_interpret_reads_genre_era_and_quality_of_the_top_10(tmp_path):
+    argv = ["--epochs", "2", "--hidden-dim", "8", "--quiet", "--users", "200", "--movies", "5"]
+    argv += ["--iw-samples", "5", "--latent-dim", "3", "--interpret", "--visualize", "--out", str(tmp_path)]
+    assert movie_dlvm.main(argv) == 0
+    table = pd.read_csv(tmp_path / "interpret.csv")
+    assert set(table["factor"]) == {"genre", "era", "quality", "archetype", "leniency"}
+    summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
+    assert set(summary["information_gain"]) == {"genre", "era", "quality"}
+    assert all(len(v) == 3 and min(v) >= 0 for v in summary["information_gain"].values())
+    assert (tmp_path / "traversals.png").exists() and (tmp_path / "interpret.png").exists()
+
+
+def test_cuisine_interpret_reads_region_and_richness(tmp_path):
+    argv = ["--samples", "300", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
+    assert cuisine_dlvm.main([*argv, "--model", "vae", "--interpret", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "metrics.json").read_text())["interpret"]
+    assert set(summary["information_gain"]) == set(summary["normalised_mi"]) == {"region", "richness"}
+
+
+def test_implicit_movie_runs_refuse_interpret_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--likelihood", "multinomial", "--interpret", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("movie_dlvm.py: error: argument --interpret: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_interpret_on_your_own_table_draws_what_it_can(labelled, tmp_path):
+    # No world: no reading of decoded rows; the label column, when there is one, is the only true factor.
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
+    if labelled:
+        table["kind"] = rng.integers(0, 2, 200)
+    table.to_csv(tmp_path / "t.csv", index=False)
+    argv = ["--data", str(tmp_path / "t.csv"), "--model", "vae", "--epochs", "2", "--iw-samples", "5"]
+    argv += ["--quiet", "--interpret", "--visualize", "--out", str(tmp_path / "run")]
+    assert cuisine_dlvm.main(argv + (["--label-column", "kind"] if labelled else [])) == 0
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())["interpret"]
+    assert summary["information_gain"] == {} and list(summary["normalised_mi"]) == (
+        ["kind"] if labelled else []
+    )
+    assert (tmp_path / "run" / "traversals.png").exists()
+    assert (tmp_path / "run" / "interpret.png").exists() == labelled

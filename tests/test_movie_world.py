@@ -205,3 +205,28 @@ def test_log_prob_ratings_is_a_distribution_over_stars_given_the_rated_set(tiny,
     masked = MovieWorld(n_per_genre=2, genres=["Action", "Romance"], likelihood="categorical")
     np.testing.assert_array_equal(masked.reference_log_prob(x), tiny.log_prob_ratings(x))
     np.testing.assert_array_equal(tiny.reference_log_prob(x), tiny.log_prob(x))  # the +missing default
+
+
+def test_a_decoded_row_reads_as_the_metadata_of_its_top_10_movies():
+    world = MovieWorld(n_per_genre=10)  # 80 movies, 16 per quality band
+    assert np.bincount(world.movie_quality_band).tolist() == [16] * 5
+    action_fan = np.where(world.movie_genre == 0, 4.5, 1.5)  # the 10 Action movies on top
+    by_quality = world.movie_quality  # the 10 best movies, all in the best fifth
+    read = world.output_factors(np.stack([action_fan, by_quality]))
+    assert set(read) == {"genre", "era", "quality"}
+    # Counts over the top 10 plus 0.5 in every bin: genre (8 bins) of the Action fan's row by hand.
+    np.testing.assert_allclose(read["genre"][0], np.array([10.5] + [0.5] * 7) / 14)
+    eras = np.bincount(world.movie_era[world.movie_genre == 0], minlength=3)
+    np.testing.assert_allclose(read["era"][0], (eras + 0.5) / 11.5)
+    np.testing.assert_allclose(read["quality"][1], np.array([0.5] * 4 + [10.5]) / 12.5)
+    for dist in read.values():
+        np.testing.assert_allclose(dist.sum(1), 1)
+        assert (dist > 0).all()
+
+
+def test_feature_groups_put_every_movie_once_in_each_grouping(world):
+    groups = world.feature_groups()
+    assert list(groups) == ["genre", "era", "quality"] and list(groups["genre"]) == world.genre_names
+    for members in groups.values():
+        np.testing.assert_array_equal(np.sort(np.concatenate(list(members.values()))), np.arange(160))
+    np.testing.assert_array_equal(world.movie_genre[groups["genre"]["Horror"]], 3)
