@@ -110,7 +110,10 @@ class DiseaseWorld(World):
         """log p(x, disease = k) per row and disease, (n, K), severity integrated out."""
         from scipy.special import logsumexp
 
-        return logsumexp(self._log_joint_grid(x), axis=2)
+        # Once per distinct row: 0/1 rows of 12 symptoms have at most 4096 patterns, so a million
+        # rows cost no more than a few thousand, and the (rows, K x Q) grid stays small.
+        patterns, inverse = np.unique(np.asarray(x, dtype=np.float64), axis=0, return_inverse=True)
+        return logsumexp(self._log_joint_grid(patterns), axis=2)[inverse.reshape(-1)]
 
     def log_prob(self, x):
         from scipy.special import logsumexp

@@ -135,9 +135,9 @@ def select_latent_clusters(z_train, n_classes, seed):
     return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
 
 
-# The raw-feature Gaussian mixture of binary data is settled long before this many rows; on a million
-# it would cost more than training the model (bench/speed.py), so bigger training sets are subsampled.
-GMM_MAX_ROWS = 50_000
+# k-means and the Gaussian mixture on raw features are settled long before this many rows; on a
+# million they would cost more than training the model (bench/speed.py), so bigger sets are subsampled.
+RAW_BASELINE_MAX_ROWS = 50_000
 
 
 def _at_most(x, n, seed):
@@ -156,13 +156,15 @@ def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=T
     scores = (lambda pred: recovery(test.labels, pred)) if labelled else (lambda pred: {})
     out = {}
     if labelled:
-        out["kmeans"] = scores(KMeans(n_classes, n_init=10, random_state=seed).fit(train.x).predict(test.x))
+        rows = _at_most(train.x, RAW_BASELINE_MAX_ROWS, seed)
+        kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(rows)
+        out["kmeans"] = scores(kmeans.predict(test.x)) | {"fit_rows": len(rows)}
     if likelihood == "gaussian":
         out["gmm"] = {**scores(mixture.predict(test.x)), "nll": float(-mixture.score(test.x))}
     else:
         if labelled:
             gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed)
-            rows = _at_most(train.x, GMM_MAX_ROWS, seed)
+            rows = _at_most(train.x, RAW_BASELINE_MAX_ROWS, seed)
             out["gmm"] = scores(gmm.fit(rows).predict(test.x)) | {"fit_rows": len(rows)}
         out["mixture_em"] = {**scores(mixture.predict(test.x)), "nll": -mixture.score(test.x)}
     return out
