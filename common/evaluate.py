@@ -16,6 +16,16 @@ from common.baselines import fit_mixture
 from common.elbo import importance_weighted
 from common.train import evaluate_loss
 
+# k-means and Gaussian mixtures (on raw features, or on a model's latent codes) are settled long before
+# this many rows; on a million they would cost more than training the model (bench/speed.py), so
+# bigger sets are subsampled. Default runs are far below it.
+MAX_FIT_ROWS = 50_000
+
+
+def _at_most(x, n, seed):
+    """x, or n of its rows drawn without replacement."""
+    return x if len(x) <= n else x[np.random.default_rng(seed).choice(len(x), n, replace=False)]
+
 
 def on_unique_rows(fn, x):
     """fn(x) computed once per distinct row when rows repeat a lot (binary data), else on all rows.
@@ -107,8 +117,8 @@ def _latent_mixture(n_clusters, z_train, seed):
 
 def latent_clusters(z_train, z_test, n_clusters, seed):
     """Clusters of latent codes: a Gaussian mixture fitted on the training codes, applied to test codes."""
-    z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
-    return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test)
+    z_train = _at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
+    return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test.astype(np.float64))
 
 
 @torch.no_grad()
@@ -129,20 +139,10 @@ def select_latent_clusters(z_train, n_classes, seed):
     """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
     on the latent codes, chosen by BIC (sklearn), lower is better."""
     ks = list(range(2, 2 * n_classes + 1))
-    z_train = z_train.astype(np.float64)
+    z_train = _at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
     bics = [float(_latent_mixture(k, z_train, seed).fit(z_train).bic(z_train)) for k in ks]
     best_k = ks[int(np.argmin(bics))]
     return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
-
-
-# k-means and the Gaussian mixture on raw features are settled long before this many rows; on a
-# million they would cost more than training the model (bench/speed.py), so bigger sets are subsampled.
-RAW_BASELINE_MAX_ROWS = 50_000
-
-
-def _at_most(x, n, seed):
-    """x, or n of its rows drawn without replacement."""
-    return x if len(x) <= n else x[np.random.default_rng(seed).choice(len(x), n, replace=False)]
 
 
 def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=True):
@@ -156,7 +156,7 @@ def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=T
     scores = (lambda pred: recovery(test.labels, pred)) if labelled else (lambda pred: {})
     out = {}
     if labelled:
-        rows = _at_most(train.x, RAW_BASELINE_MAX_ROWS, seed)
+        rows = _at_most(train.x, MAX_FIT_ROWS, seed)
         kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(rows)
         out["kmeans"] = scores(kmeans.predict(test.x)) | {"fit_rows": len(rows)}
     if likelihood == "gaussian":
@@ -164,7 +164,7 @@ def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=T
     else:
         if labelled:
             gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed)
-            rows = _at_most(train.x, RAW_BASELINE_MAX_ROWS, seed)
+            rows = _at_most(train.x, MAX_FIT_ROWS, seed)
             out["gmm"] = scores(gmm.fit(rows).predict(test.x)) | {"fit_rows": len(rows)}
         out["mixture_em"] = {**scores(mixture.predict(test.x)), "nll": -mixture.score(test.x)}
     return out

@@ -64,10 +64,10 @@ def test_raw_feature_baselines_fit_on_at_most_the_row_cap_and_still_recover(monk
 
     x, labels, _ = _two_class_data(n=3000)
     train, test = Sample(x[:2000], labels[:2000]), Sample(x[2000:], labels[2000:])
-    monkeypatch.setattr(evaluate, "RAW_BASELINE_MAX_ROWS", 500)
+    monkeypatch.setattr(evaluate, "MAX_FIT_ROWS", 500)
     capped = evaluate.baselines(train, test, 2, "bernoulli", seed=0)
     assert capped["kmeans"]["fit_rows"] == capped["gmm"]["fit_rows"] == 500
     assert capped["kmeans"]["ari"] > 0.5 and capped["gmm"]["ari"] > 0.5  # a well-separated mixture
     assert "fit_rows" not in capped["mixture_em"]  # the latent class model always sees every row
-    monkeypatch.setattr(evaluate, "RAW_BASELINE_MAX_ROWS", 10**6)
+    monkeypatch.setattr(evaluate, "MAX_FIT_ROWS", 10**6)
     assert evaluate.baselines(train, test, 2, "bernoulli", seed=0)["gmm"]["fit_rows"] == 2000
