@@ -287,10 +287,15 @@ class MovieWorld(World):
         labels = rng.choice(self.n_classes, size=n, p=self.prior)  # (n,)
         leniency = rng.standard_normal(n)  # (n,)
         watched = rng.random((n, self.n_movies)) < self.watch_probability(labels)  # (n, I)
-        cumulative = np.cumsum(self.rating_probabilities(labels, leniency), axis=-1)  # (n, I, 5)
-        # Inverse-CDF draw: the rating is 1 + the number of cumulative probabilities below u.
         u = rng.random((n, self.n_movies, 1))
-        ratings = 1 + (u > cumulative[..., :-1]).sum(-1)  # (n, I) in 1..5
+        ratings = np.empty((n, self.n_movies))
+        # (users, movies, 5 stars) probabilities for ~2M (user, movie) cells at a time: bounded memory.
+        rows = max(1, 2**21 // self.n_movies)
+        for first in range(0, n, rows):
+            block = slice(first, first + rows)
+            cumulative = np.cumsum(self.rating_probabilities(labels[block], leniency[block]), axis=-1)
+            # Inverse-CDF draw: the rating is 1 + the number of cumulative probabilities below u.
+            ratings[block] = 1 + (u[block] > cumulative[..., :-1]).sum(-1)  # in 1..5
         x = np.where(watched, ratings, 0).astype(np.float32)
         return Sample(x, labels, {"leniency": leniency})
 
