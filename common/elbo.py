@@ -45,8 +45,9 @@ def beta_at_step(step, beta, anneal_steps):
 
 
 def _widest_layer(model):
-    """Activations per (row, sample) pair in the widest layer; the gmvae evaluates every cluster y."""
-    fan_out = model.n_clusters if model.kind == "gmvae" else 1
+    """Activations per (row, sample) pair in the widest layer; models with a cluster latent (gmvae,
+    cvae) evaluate every cluster y for each pair."""
+    fan_out = getattr(model, "n_clusters", 1)
     return fan_out * max(m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
