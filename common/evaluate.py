@@ -155,8 +155,8 @@ def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=T
     mixture = mixture or fit_mixture(train.x, n_classes, likelihood, seed)
     scores = (lambda pred: recovery(test.labels, pred)) if labelled else (lambda pred: {})
     out = {}
+    rows = _at_most(train.x, MAX_FIT_ROWS, seed)  # what k-means and the raw-feature GMM are fitted on
     if labelled:
-        rows = _at_most(train.x, MAX_FIT_ROWS, seed)
         kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(rows)
         out["kmeans"] = scores(kmeans.predict(test.x)) | {"fit_rows": len(rows)}
     if likelihood == "gaussian":
@@ -164,7 +164,6 @@ def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=T
     else:
         if labelled:
             gmm = GaussianMixture(n_classes, covariance_type="full", reg_covar=1e-3, random_state=seed)
-            rows = _at_most(train.x, MAX_FIT_ROWS, seed)
             out["gmm"] = scores(gmm.fit(rows).predict(test.x)) | {"fit_rows": len(rows)}
         out["mixture_em"] = {**scores(mixture.predict(test.x)), "nll": -mixture.score(test.x)}
     return out

@@ -202,13 +202,13 @@ def interpretation(out, world, summary, traversals):
     """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information;
     left out for a table without labels, which has neither). A world with feature groups (the movie
     world's 160 movies) shows each group's mean, not each feature."""
-    from common.interpret import group_means
+    from common.interpret import group_labels, group_means
 
     names, value_label, sections = world.feature_names, world.value_label, None
     groups = world.feature_groups()
     if groups:
-        traversals = {c: (group_means(v, groups)[0], grid) for c, (v, grid) in traversals.items()}
-        names = group_means(np.zeros(world.n_features), groups)[1]
+        traversals = {c: (group_means(v, groups), grid) for c, (v, grid) in traversals.items()}
+        names = group_labels(groups)
         value_label = f"mean decoded {value_label} within the group"
         sections = [len(members) for members in groups.values()]
     plots.traversal_grid(os.path.join(out, "traversals.png"), traversals, names, value_label, sections)

@@ -33,15 +33,17 @@ def traversal(decode, latent_dim, center, z_range=3.0, steps=13):
     return decode(z.reshape(-1, latent_dim)).reshape(latent_dim, steps, -1), grid
 
 
+def group_labels(groups):
+    """ "group: member" for each member of a world's feature_groups(), {group: {member: indices}}."""
+    return [f"{group}: {member}" for group, members in groups.items() for member in members]
+
+
 def group_means(values, groups):
-    """Features averaged within groups: values (..., D) -> (..., G), and the labels "group: member".
-    groups is a world's feature_groups(): {group: {member: feature indices}}."""
-    labels, columns = [], []
-    for group, members in groups.items():
-        for member, index in members.items():
-            labels.append(f"{group}: {member}")
-            columns.append(values[..., index].mean(-1))
-    return np.stack(columns, -1), labels
+    """Features averaged within each member of the groups: values (..., D) -> (..., G), in the order
+    of group_labels(groups)."""
+    return np.stack(
+        [values[..., index].mean(-1) for members in groups.values() for index in members.values()], -1
+    )
 
 
 def information_gain(shifted, original):
