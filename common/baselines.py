@@ -78,6 +78,38 @@ class BernoulliMixture:
         return self.predict_proba(x).argmax(1)
 
 
+class ObservedPatternMixture:
+    """A mixture of Bernoullis on which entries of each row are observed (x_d > 0), for rows with 0 =
+    missing: the classes of the rated set only. means_ holds each component's mean observed value,
+    E[x_d | observed, k] (the mean of all observed values where a component observes a feature never),
+    as CategoricalMixture's.
+
+    A start for clustering ratings: which movies a user rated does not depend on how generously they
+    rate, while a mixture of the stars too spends components on generous and harsh raters.
+    """
+
+    def __init__(self, n_components, random_state=0):
+        self.patterns = BernoulliMixture(n_components, random_state=random_state)
+
+    def fit(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        observed = (x > 0).astype(np.float64)
+        unique, counts = np.unique(observed, axis=0, return_counts=True)
+        self.patterns.fit(unique, sample_weight=counts)
+        resp = self.predict_proba(x)  # (n, K)
+        seen = resp.T @ observed  # (K, D) expected number of observed entries
+        overall = x[x > 0].mean() if (x > 0).any() else 0.0
+        self.means_ = np.where(seen > 0, (resp.T @ x) / np.maximum(seen, 1e-12), overall)
+        self.weights_ = self.patterns.weights_
+        return self
+
+    def predict_proba(self, x):
+        return self.patterns.predict_proba((np.asarray(x) > 0).astype(np.float64))
+
+    def predict(self, x):
+        return self.predict_proba(x).argmax(1)
+
+
 class CategoricalMixture:
     """p(x) = sum_k pi_k prod_d theta_k,d[x_d] for features with values 1..C and 0 = missing, by EM.
 

@@ -369,7 +369,7 @@ def model_config(args, world, model):
 def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=None, stop=None):
     """Build and fit the model of `args` (best of --restarts); the gmvae starts from the mixture.
     With a --resume checkpoint, its model continues from the saved training state."""
-    from common.baselines import fit_mixture
+    from common.baselines import ObservedPatternMixture, fit_mixture
     from common.models import build_model
     from common.train import fit_restarts, warm_start
 
@@ -379,16 +379,19 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
     def prepare(model):
         model.scale.fit(x_train[:, : world.n_features])  # standardise real features with the training rows
         if model.kind == "gmvae":
-            start = mixture
-            if len(mixture.weights_) != n_clusters:
-                start = fit_mixture(x_train.cpu().numpy(), n_clusters, world.likelihood, args.seed)
             rows = x_train[:, : world.n_features]
+            start = mixture
+            if world.cluster_start == "observed pattern":
+                start = ObservedPatternMixture(n_clusters, random_state=args.seed).fit(rows.cpu().numpy())
+            elif len(mixture.weights_) != n_clusters:
+                start = fit_mixture(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
             warm_start(
                 model,
                 start.weights_,
                 start.means_,
                 rows=rows,
                 responsibilities=start.predict_proba(rows.cpu().numpy()),
+                **world.warm_start,
             )
 
     return fit_restarts(

@@ -212,6 +212,7 @@ def warm_start(
     responsibilities=None,
     epochs=10,
     max_held_steps=320,
+    kl_warmup=False,
 ):
     """Start a GMVAE at a fitted classical mixture (weights (K,), mean profiles (K, D)).
 
@@ -222,13 +223,17 @@ def warm_start(
     for `epochs` (at most `max_held_steps` updates) with q(y | x) held at them: encoder and decoder
     learn each component's shape before q(y | x) is set free (without this, two components of a
     real-valued mixture can merge early).
+    kl_warmup raises the KL weight from 0 to 1 over the first half of those updates, and skips the
+    first stage (decoding z ~ p(z | y) to the mean profile rewards a decoder that ignores z): with
+    the clusters given, a decoder otherwise learns to explain every row by its cluster before the
+    encoder says anything, and z stays unused for good (movie world: 0.01 nats of KL on z).
     """
     device = model.prior_logits.device
     targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
     with torch.no_grad():
         model.prior_logits.copy_(torch.log(torch.as_tensor(weights, dtype=torch.float32, device=device)))
     optimizer = adam(model, lr)
-    for _ in range(steps):
+    for _ in range(0 if kl_warmup else steps):
         _, prior_mu, prior_log_var = model.prior()
         z = prior_mu + torch.exp(0.5 * prior_log_var) * torch.randn(
             batch_size, *prior_mu.shape, device=device
@@ -243,6 +248,7 @@ def warm_start(
     held = torch.as_tensor(responsibilities, dtype=torch.float32, device=device)  # (n, K)
     # At most `epochs` passes and `max_held_steps` updates: the default runs' 10 epochs (8000 rows,
     # batch 256: 320 updates), and no more on big data, where 10 passes would cost more than training.
+    n_updates = min(max_held_steps, epochs * math.ceil(rows.shape[0] / batch_size))
     budget = max_held_steps
     for _ in range(epochs):
         if budget <= 0:
@@ -251,7 +257,8 @@ def warm_start(
         for first in range(0, min(rows.shape[0], budget * batch_size), batch_size):
             budget -= 1
             index = order[first : first + batch_size]
-            loss = model.loss_parts(rows[index], responsibilities=held[index])["loss"]
+            beta = min(1.0, 2 * (max_held_steps - budget) / n_updates) if kl_warmup else 1.0
+            loss = model.loss_parts(rows[index], beta=beta, responsibilities=held[index])["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

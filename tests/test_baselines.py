@@ -71,3 +71,26 @@ def test_raw_feature_baselines_fit_on_at_most_the_row_cap_and_still_recover(monk
     assert "fit_rows" not in capped["mixture_em"]  # the latent class model always sees every row
     monkeypatch.setattr(evaluate, "MAX_FIT_ROWS", 10**6)
     assert evaluate.baselines(train, test, 2, "bernoulli", seed=0)["gmm"]["fit_rows"] == 2000
+
+
+def test_observed_pattern_mixture_clusters_which_entries_are_rated_not_the_stars():
+    from common.baselines import ObservedPatternMixture
+    from movie_dlvm import MovieWorld
+
+    sample = MovieWorld(5).sample(600, np.random.default_rng(0))
+    mixture = ObservedPatternMixture(6, random_state=0).fit(sample.x)
+    patterns, counts = np.unique(sample.x > 0, axis=0, return_counts=True)
+    direct = BernoulliMixture(6, random_state=0).fit(patterns.astype(float), sample_weight=counts)
+    np.testing.assert_allclose(mixture.predict_proba(sample.x), direct.predict_proba(sample.x > 0), atol=1e-8)
+    # A generous rater (every star one higher, at most 5) lands in the same cluster: the rated set decides.
+    generous = np.where(sample.x > 0, np.minimum(sample.x + 1, 5), 0)
+    np.testing.assert_array_equal(mixture.predict_proba(generous), mixture.predict_proba(sample.x))
+    # means_ is each component's mean rating where it rates, as CategoricalMixture's.
+    resp, rated = mixture.predict_proba(sample.x), sample.x > 0
+    k, d = 2, int(np.argmax(rated.sum(0)))
+    expected = (resp[:, k] * sample.x[:, d]).sum() / (resp[:, k] * rated[:, d]).sum()
+    assert mixture.means_[k, d] == pytest.approx(expected)
+    assert (
+        mixture.means_.shape == (6, sample.x.shape[1])
+        and ((mixture.means_ >= 1) & (mixture.means_ <= 5)).all()
+    )

@@ -173,3 +173,24 @@ def test_dae_corrupts_only_while_training():
 def test_model_choices_match_the_models_that_exist():
     # The cvae needs the labels, so no shared --model chooses it: a demo offers it (--conditional).
     assert set(cli.MODEL_CHOICES) == set(MODELS) - {"cvae"}
+
+
+@pytest.mark.parametrize("kl_warmup", [False, True])
+def test_warm_start_warms_the_kl_weight_up_over_half_the_held_updates(kl_warmup):
+    from common.train import warm_start
+
+    torch.manual_seed(0)
+    model = GMVAE(6, latent_dim=2, hidden_dim=8, n_clusters=3)
+    rows = torch.bernoulli(torch.full((64, 6), 0.5))
+    betas, loss_parts = [], model.loss_parts
+
+    def spy(x, beta=1.0, responsibilities=None):
+        betas.append(beta)
+        return loss_parts(x, beta=beta, responsibilities=responsibilities)
+
+    model.loss_parts = spy
+    held = torch.full((64, 3), 1 / 3).numpy()
+    warm_start(model, [1 / 3] * 3, torch.rand(3, 6).numpy(), rows=rows, responsibilities=held, batch_size=16,
+               epochs=2, max_held_steps=8, kl_warmup=kl_warmup)  # fmt: skip
+    expected = [0.25, 0.5, 0.75, 1, 1, 1, 1, 1] if kl_warmup else [1.0] * 8  # 2 epochs of 4 updates
+    assert betas == pytest.approx(expected)

@@ -47,7 +47,7 @@ def test_explicit_run_writes_every_file(explicit_run):
 def test_explicit_metrics_compare_with_the_world(explicit_run):
     m = _metrics(explicit_run)
     assert m["demo"] == "movie" and m["data"]["source"] == "synthetic"
-    assert m["model"] == "vae" and m["data"]["n_features"] == 40 and m["data"]["n_classes"] == 6
+    assert m["model"] == "gmvae" and m["data"]["n_features"] == 40 and m["data"]["n_classes"] == 6
     test = m["test"]
     assert test["nll_gap"] == pytest.approx(test["nll"] - test["true_nll"]) and test["recon"]["rmse"] > 0
     assert {"ari", "bayes_ari", "nmi", "accuracy"} <= set(m["recovery"])
@@ -219,7 +219,13 @@ def test_same_seed_and_flags_give_identical_implicit_metrics(tmp_path):
 def test_explicit_runs_resume_and_load_through_the_shared_pipeline(tmp_path, monkeypatch):
     """An interrupted and resumed run ends with the very metrics of an uninterrupted one with the same
     seed and flags (so both are deterministic, timings aside); --load reproduces its evaluation."""
-    argv = [*EXPLICIT, "--epochs", "3"]  # 160 training users, 20 a batch: 8 batches an epoch
+    argv = [
+        *EXPLICIT,
+        "--model",
+        "vae",
+        "--epochs",
+        "3",
+    ]  # 160 training users, 20 a batch: 8 batches an epoch
     whole, cut, loaded = tmp_path / "whole", tmp_path / "cut", tmp_path / "loaded"
     assert movie_dlvm.main([*argv, "--out", str(whole)]) == 0
     stop_after(monkeypatch, 12)  # in epoch 2
@@ -306,11 +312,25 @@ def test_help_shows_the_defaults_of_the_mode_asked_for():
             [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout
 
-    explicit, implicit = run(), run("--likelihood", "multinomial")
-    assert explicit.strip().endswith("[]") and implicit.strip().endswith("[]")  # no heavy imports
-    explicit, implicit = " ".join(explicit.split()), " ".join(implicit.split())  # undo line wrapping
+    explicit, implicit, vae = run(), run("--likelihood", "multinomial"), run("--model", "vae")
+    assert all(out.strip().endswith("[]") for out in (explicit, implicit, vae))  # no heavy imports
+    explicit, implicit, vae = (" ".join(out.split()) for out in (explicit, implicit, vae))  # unwrap lines
     assert "size of the continuous latent z (default: 2)" in explicit
     assert "size of the continuous latent z (default: 200)" in implicit
+    assert "(default: gmvae)" in explicit and "passes over the training rows (default: 10)" in explicit
+    assert (
+        "passes over the training rows (default: 40)" in vae
+        and "epochs (KL annealing); 0 is off (default: 20)" in vae
+    )
+
+
+def test_each_explicit_model_trains_with_its_own_defaults():
+    _, gmvae = movie_dlvm.parse_args([])
+    _, vae = movie_dlvm.parse_args(["--model", "vae"])
+    _, chosen = movie_dlvm.parse_args(["--model", "vae", "--epochs", "7"])
+    assert (gmvae.model, gmvae.epochs, gmvae.default_batch_size, gmvae.anneal_epochs) == ("gmvae", 10, 256, 0)
+    assert (vae.model, vae.epochs, vae.default_batch_size, vae.anneal_epochs) == ("vae", 40, 64, 20)
+    assert chosen.epochs == 7 and chosen.anneal_epochs == 3  # a short run anneals over half of it
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--likelihood", "multinomial", "--help"]])
