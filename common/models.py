@@ -165,7 +165,8 @@ class OrdinalHead(nn.Module):
         upper, lower = t[c], t[c - 1]  # P(x = c) = sigmoid(upper - eta) - sigmoid(lower - eta)
         # sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - exp(b - a)): stable in both tails, and
         # b - a = t_{c-1} - t_c does not depend on eta. Every term is finite, also for missing entries.
-        log_p = F.logsigmoid(upper - eta) + F.logsigmoid(eta - lower) + torch.log1p(-torch.exp(lower - upper))
+        gap_term = torch.log1p(-torch.exp(t[:-1] - t[1:]))[c - 1]  # per star value: no tensor of eta's size
+        log_p = F.logsigmoid(upper - eta) + F.logsigmoid(eta - lower) + gap_term
         observed = (x > 0).to(eta.dtype)
         log_p = log_p * observed  # (..., D): missing entries add nothing
         if self.model_missing:
@@ -444,21 +445,29 @@ class GMVAE(ObservedUnits, nn.Module):
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, n_samples)
         return torch.logsumexp(log_p_y + log_lik + log_prior - log_q, dim=-1)
 
-    def cluster_probs(self, x, n_samples=64):
-        """q(y | x) proportional to p(y) * (1/S) sum_s w_ys: the model's posterior over clusters, (B, K)."""
+    def cluster_probs(self, x, n_samples=64, max_elements=2**23):
+        """q(y | x) proportional to p(y) * (1/S) sum_s w_ys: the model's posterior over clusters, (B, K).
+        Rows go through in chunks of at most `max_elements` decoder outputs (S x K per row): a movie
+        batch of 1024 users would otherwise hold 0.5 GB tensors."""
+        outputs = self.decoder_rest[-1].out_features  # (D x parameters per feature) per (sample, y)
+        rows = max(1, max_elements // (n_samples * self.n_clusters * outputs))
+        return torch.cat([self._cluster_probs(x[i : i + rows], n_samples) for i in range(0, len(x), rows)])
+
+    def _cluster_probs(self, x, n_samples):
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, n_samples)
         log_px_given_y = torch.logsumexp(log_lik + log_prior - log_q, dim=1) - math.log(n_samples)
         return torch.softmax(log_p_y + log_px_given_y, dim=-1)
 
-    def embed(self, x):
-        """E_q[z | x] = sum_y q(y | x) mu_y(x), (B, Z)."""
+    def embed(self, x, n_samples=8):
+        """E_q[z | x] = sum_y q(y | x) mu_y(x), (B, Z). A point for figures and decoding: q(y | x) from 8
+        samples (64, as for the recovered cluster, cost a movie run 9 of its 38 s)."""
         mu, _ = self.encode(x)
-        return (self.cluster_probs(x)[..., None] * mu).sum(1)
+        return (self.cluster_probs(x, n_samples)[..., None] * mu).sum(1)
 
     def reconstruct(self, x):
         """Decoded with the row's own cluster argmax q(y | x) and its mean mu_y(x), (B, D): decoding
         E_q[z | x] under the cluster whose prior is highest there can pick another cluster's decoder."""
-        clusters = self.cluster_probs(x).argmax(-1)  # (B,)
+        clusters = self.cluster_probs(x, 16).argmax(-1)  # (B,)
         mu = self.encode(x)[0][torch.arange(x.shape[0], device=x.device), clusters]  # (B, Z)
         return self.decode_mean(mu, clusters)
 

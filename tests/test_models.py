@@ -125,6 +125,9 @@ def test_cluster_probs_are_the_posterior_over_y():
         )
     reference = torch.softmax(log_p_y + log_px_y.float(), dim=1)
     torch.testing.assert_close(probs, reference, atol=0.01, rtol=0)
+    # In chunks of one row (a budget of 3 outputs x 3 clusters x 20000 samples): the same posterior.
+    chunked = model.cluster_probs(x, n_samples=20_000, max_elements=3 * 3 * 20_000)
+    torch.testing.assert_close(chunked, reference, atol=0.01, rtol=0)
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
