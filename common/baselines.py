@@ -130,10 +130,13 @@ class CategoricalMixture:
         self.tol, self.pseudo_count = 1e-5, 0.01
 
     def _one_hot(self, x):
-        """(n, D * P) indicators of every feature's outcome; a missing, unmodelled entry is all zeros."""
+        """(n, D * P) indicators of every feature's outcome, sparse (at most one in P is set); a missing,
+        unmodelled entry is all zeros. Sparse: EM's two products per iteration cost a P-th."""
+        from scipy import sparse
+
         outcomes = np.arange(0 if self.model_missing else 1, self.n_categories + 1)  # (P,)
         x = np.asarray(x)
-        return (x[:, :, None] == outcomes).reshape(len(x), -1).astype(np.float64)
+        return sparse.csr_array((x[:, :, None] == outcomes).reshape(len(x), -1).astype(np.float64))
 
     def _log_joint(self, one_hot):
         return np.log(self.weights_) + one_hot @ np.log(self.theta_).reshape(self.n_components, -1).T
@@ -144,7 +147,7 @@ class CategoricalMixture:
         rng = np.random.default_rng(self.random_state)
         best = None
         for _ in range(self.n_init):
-            resp = rng.dirichlet(np.ones(self.n_components), size=len(one_hot))  # random soft start
+            resp = rng.dirichlet(np.ones(self.n_components), size=one_hot.shape[0])  # random soft start
             previous = -np.inf
             for _ in range(self.max_iter):
                 counts = (resp.T @ one_hot).reshape(self.n_components, n_features, -1) + self.pseudo_count
