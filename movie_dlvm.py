@@ -30,9 +30,10 @@ with the integral over the leniency by Gauss-Hermite quadrature. That gives the 
 Bayes-optimal archetype of every user, the oracle's expected ratings and the oracle's ranking (the
 probability that the user watches a movie and rates it four or more).
 
-The demo. Explicit ratings (default): a VAE reads each user's row and explains which movies were rated
-and their stars (--likelihood ordinal+missing); it is scored on held-out users by NLL against the
-world, archetype recovery against the Bayes-optimal, and RMSE on hidden ratings against the oracle.
+The demo. Explicit ratings (default): a VAE with a mixture prior (--model gmvae, six clusters) reads
+each user's row and explains which movies were rated and their stars (--likelihood ordinal+missing);
+it is scored on held-out users by NLL against the world, archetype recovery against the Bayes-optimal,
+and RMSE on hidden ratings against the oracle.
 Implicit feedback (--likelihood multinomial): 4 or 5 stars become "liked" and Mult-VAE or Mult-DAE
 (Liang et al. 2018) ranks movies for held-out users, beside popularity, EASE and the oracle. With
 --ratings the same runs on a real MovieLens file, where no truth is known.
@@ -685,7 +686,7 @@ def predicted_ratings(model, x, device):
 
     with torch.no_grad():
         rows = torch.as_tensor(x, dtype=torch.float32, device=device)
-        return batched(lambda xb: model.decode_mean(model.embed(xb)))(rows).cpu().numpy()
+        return batched(model.reconstruct)(rows).cpu().numpy()  # the gmvae: under the user's own cluster
 
 
 def hide_ratings(x, fraction, rng, min_ratings=5):
