@@ -226,7 +226,8 @@ def warm_start(
     kl_warmup raises the KL weight from 0 to 1 over the first half of those updates, and skips the
     first stage (decoding z ~ p(z | y) to the mean profile rewards a decoder that ignores z): with
     the clusters given, a decoder otherwise learns to explain every row by its cluster before the
-    encoder says anything, and z stays unused for good (movie world: 0.01 nats of KL on z).
+    encoder says anything, and z stays unused for good (movie world: 0.01 nats of KL on z). Off by
+    default: on the disease world it does not help (seeds 0-4: ARI / Bayes 0.951 against 0.960).
     """
     device = model.prior_logits.device
     targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
