@@ -248,6 +248,14 @@ def _checkpoint(world, args, parser):
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         parser.error(f"argument {flag}: {file} does not hold a usable model ({reason})")
+    if args.load:  # the file says which model it holds: metrics, config.json and figures name that one
+        if args.model not in (config["model"], parser.get_default("model")):
+            parser.error(
+                f"argument --model: {args.load} holds a {config['model']} model, not --model "
+                f"{args.model}; drop --model"
+            )
+        args.model = config["model"]
+        args.latent_dim, args.hidden_dim = config["latent_dim"], config["hidden_dim"]
     if args.resume:
         done = checkpoint.get("training", {}).get("epoch")
         if done is None:

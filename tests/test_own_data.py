@@ -82,13 +82,17 @@ def test_label_column_without_data_is_refused(tmp_path, capsys):
 def test_load_evaluates_a_saved_model_without_training(tmp_path):
     argv = ["--samples", "400", "--model", "vae", *TINY]  # the vae's reconstruction is deterministic
     assert disease_dlvm.main([*argv, "--out", str(tmp_path / "trained")]) == 0
-    load = ["--load", str(tmp_path / "trained" / "model.pt"), "--visualize"]
-    assert disease_dlvm.main([*argv, *load, "--out", str(tmp_path / "loaded")]) == 0
+    # Without --model: the file says what it holds (the default would be the gmvae).
+    load = ["--samples", "400", *TINY, "--load", str(tmp_path / "trained" / "model.pt"), "--visualize"]
+    assert disease_dlvm.main([*load, "--out", str(tmp_path / "loaded")]) == 0
     trained, loaded = _metrics(tmp_path / "trained"), _metrics(tmp_path / "loaded")
-    assert loaded["loaded_from"].endswith("model.pt")
+    assert loaded["loaded_from"].endswith("model.pt") and loaded["model"] == trained["model"] == "vae"
     assert loaded["test"]["true_nll"] == trained["test"]["true_nll"]  # the same held-out rows
     assert loaded["test"]["recon"] == trained["test"]["recon"]  # deterministic: the very same weights
     assert (tmp_path / "loaded" / "training.png").exists()  # history.csv came along from the run folder
+    with pytest.raises(SystemExit) as exit_info:  # a model named on the command line must be the file's
+        disease_dlvm.main([*load, "--model", "ae", "--out", str(tmp_path / "wrong")])
+    assert exit_info.value.code == 2 and not (tmp_path / "wrong" / "metrics.json").exists()
 
 
 def test_load_refuses_other_demos_and_other_shapes(tmp_path, capsys):
