@@ -44,10 +44,13 @@ def log_likelihood(model, x, n_samples):
     return on_unique_rows(lambda rows: importance_weighted(model, rows, n_samples)[0], x)
 
 
-def held_out_likelihood(model, x, n_samples, elbo_passes=10):
-    """ELBO (averaged over `elbo_passes` draws of z) and importance-weighted NLL on held-out rows."""
+def held_out_likelihood(model, x, n_samples, elbo_rows=200_000):
+    """ELBO and importance-weighted NLL on held-out rows. The ELBO averages draws of z over about
+    `elbo_rows` row evaluations: 10 passes over 2000 rows, one over 200,000 (as precise, a tenth of
+    the time)."""
     log_px = log_likelihood(model, x, n_samples)
-    elbo = np.mean([-evaluate_loss(model, x)["loss"] for _ in range(elbo_passes)])
+    passes = min(10, max(1, elbo_rows // len(x)))
+    elbo = np.mean([-evaluate_loss(model, x)["loss"] for _ in range(passes)])
     return {"elbo": float(elbo), "nll": float(-log_px.mean()), "iw_samples": n_samples}
 
 
