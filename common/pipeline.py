@@ -249,7 +249,8 @@ def _checkpoint(world, args, parser):
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         parser.error(f"argument {flag}: {file} does not hold a usable model ({reason})")
     if args.load:  # the file says which model it holds: metrics, config.json and figures name that one
-        if args.model not in (config["model"], parser.get_default("model")):
+        named = any(t == "--model" or t.startswith("--model=") for t in args.argv)  # not a default
+        if named and args.model != config["model"]:
             parser.error(
                 f"argument --model: {args.load} holds a {config['model']} model, not --model "
                 f"{args.model}; drop --model"

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import cuisine_dlvm
 import disease_dlvm
 
 TINY = ["--epochs", "3", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
@@ -90,6 +91,16 @@ def test_load_evaluates_a_saved_model_without_training(tmp_path):
     assert loaded["test"]["true_nll"] == trained["test"]["true_nll"]  # the same held-out rows
     assert loaded["test"]["recon"] == trained["test"]["recon"]  # deterministic: the very same weights
     assert (tmp_path / "loaded" / "training.png").exists()  # history.csv came along from the run folder
+    # The cuisine demo fills in its default model after parsing: a loaded vae is still a vae there.
+    cuisine = ["--samples", "300", *TINY]
+    assert cuisine_dlvm.main([*cuisine, "--model", "vae", "--out", str(tmp_path / "c")]) == 0
+    assert (
+        cuisine_dlvm.main(
+            [*cuisine, "--load", str(tmp_path / "c" / "model.pt"), "--out", str(tmp_path / "c2")]
+        )
+        == 0
+    )
+    assert _metrics(tmp_path / "c2")["model"] == "vae"
     with pytest.raises(SystemExit) as exit_info:  # a model named on the command line must be the file's
         disease_dlvm.main([*load, "--model", "ae", "--out", str(tmp_path / "wrong")])
     assert exit_info.value.code == 2 and not (tmp_path / "wrong" / "metrics.json").exists()
