@@ -285,7 +285,7 @@ def model_profiles(world, model, test, device, n=2000):
             weights = world.posterior(dishes)  # (n, K)
             profiles = (weights.T @ dishes) / weights.sum(0)[:, None]
             return profiles, "the model: generated, weighted by p(region | x)"
-        decoded = evaluate.batched(lambda rows: model.decode_mean(model.embed(rows)))(x_test).cpu().numpy()
+        decoded = evaluate.batched(model.reconstruct)(x_test).cpu().numpy()
         profiles = np.stack([decoded[test.labels == r].mean(0) for r in range(k)])
         return profiles, "the model: reconstructed held-out dishes (an autoencoder cannot generate)"
 

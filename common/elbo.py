@@ -44,7 +44,10 @@ def beta_at_step(step, beta, anneal_steps):
     return beta * min(1.0, step / anneal_steps)
 
 
-def _widest_layer(model):
+MAX_ELEMENTS = 2**23  # activations of the widest layer held at once when evaluating in chunks (32 MB)
+
+
+def widest_layer(model):
     """Activations per (row, sample) pair in the widest layer; models with a cluster latent (gmvae,
     cvae) evaluate every cluster y for each pair."""
     fan_out = getattr(model, "n_clusters", 1)
@@ -52,7 +55,7 @@ def _widest_layer(model):
 
 
 @torch.no_grad()
-def importance_weighted(model, x, n_samples, max_elements=2**23):
+def importance_weighted(model, x, n_samples, max_elements=MAX_ELEMENTS):
     """Importance-weighted estimate of log p(x) per row (Burda, Grosse, Salakhutdinov 2016):
 
         log p(x) ~= log (1/S) sum_s w_s,   w_s = p(x, z_s) / q(z_s | x),   z_s ~ q(z | x)
@@ -63,7 +66,7 @@ def importance_weighted(model, x, n_samples, max_elements=2**23):
     Returns (log_px, mean_log_w), each (n,).
     """
     n = x.shape[0]
-    pairs = max(1, max_elements // _widest_layer(model))  # (row, sample) pairs per chunk
+    pairs = max(1, max_elements // widest_layer(model))  # (row, sample) pairs per chunk
     samples_per_chunk = min(n_samples, pairs)
     rows_per_chunk = max(1, pairs // samples_per_chunk)
     log_px = torch.empty(n, device=x.device)

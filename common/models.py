@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from common.elbo import LOG_2PI, diagonal_normal_log_prob, gaussian_kl
+from common.elbo import LOG_2PI, MAX_ELEMENTS, diagonal_normal_log_prob, gaussian_kl, widest_layer
 
 
 def mlp(sizes, activation=nn.ReLU):
@@ -445,12 +445,11 @@ class GMVAE(ObservedUnits, nn.Module):
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, n_samples)
         return torch.logsumexp(log_p_y + log_lik + log_prior - log_q, dim=-1)
 
-    def cluster_probs(self, x, n_samples=64, max_elements=2**23):
+    def cluster_probs(self, x, n_samples=64, max_elements=MAX_ELEMENTS):
         """q(y | x) proportional to p(y) * (1/S) sum_s w_ys: the model's posterior over clusters, (B, K).
-        Rows go through in chunks of at most `max_elements` decoder outputs (S x K per row): a movie
-        batch of 1024 users would otherwise hold 0.5 GB tensors."""
-        outputs = self.decoder_rest[-1].out_features  # (D x parameters per feature) per (sample, y)
-        rows = max(1, max_elements // (n_samples * self.n_clusters * outputs))
+        Rows go through in chunks, as in importance_weighted: a movie batch of 1024 users would
+        otherwise hold 0.5 GB tensors."""
+        rows = max(1, max_elements // (n_samples * widest_layer(self)))
         return torch.cat([self._cluster_probs(x[i : i + rows], n_samples) for i in range(0, len(x), rows)])
 
     def _cluster_probs(self, x, n_samples):
