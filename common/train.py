@@ -250,15 +250,13 @@ def warm_start(
     # At most `epochs` passes and `max_held_steps` updates: the default runs' 10 epochs (8000 rows,
     # batch 256: 320 updates), and no more on big data, where 10 passes would cost more than training.
     n_updates = min(max_held_steps, epochs * math.ceil(rows.shape[0] / batch_size))
-    budget = max_held_steps
-    for _ in range(epochs):
-        if budget <= 0:
-            break
+    step = 0
+    while step < n_updates:  # one pass over the rows per round, cut short at the last update
         order = torch.randperm(rows.shape[0], device=device)
-        for first in range(0, min(rows.shape[0], budget * batch_size), batch_size):
-            budget -= 1
+        for first in range(0, min(rows.shape[0], (n_updates - step) * batch_size), batch_size):
+            step += 1
             index = order[first : first + batch_size]
-            beta = min(1.0, 2 * (max_held_steps - budget) / n_updates) if kl_warmup else 1.0
+            beta = min(1.0, 2 * step / n_updates) if kl_warmup else 1.0
             loss = model.loss_parts(rows[index], beta=beta, responsibilities=held[index])["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
