@@ -93,12 +93,13 @@ class ObservedPatternMixture:
 
     def fit(self, x):
         x = np.asarray(x, dtype=np.float64)
-        observed = (x > 0).astype(np.float64)
+        rated = x > 0
+        observed = rated.astype(np.float64)
         unique, counts = np.unique(observed, axis=0, return_counts=True)
         self.patterns.fit(unique, sample_weight=counts)
-        resp = self.predict_proba(x)  # (n, K)
+        resp = self.patterns.predict_proba(observed)  # (n, K)
         seen = resp.T @ observed  # (K, D) expected number of observed entries
-        overall = x[x > 0].mean() if (x > 0).any() else 0.0
+        overall = x[rated].mean() if rated.any() else 0.0
         self.means_ = np.where(seen > 0, (resp.T @ x) / np.maximum(seen, 1e-12), overall)
         self.weights_ = self.patterns.weights_
         return self
