@@ -165,12 +165,14 @@ class OrdinalHead(nn.Module):
         upper, lower = t[c], t[c - 1]  # P(x = c) = sigmoid(upper - eta) - sigmoid(lower - eta)
         # sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - exp(b - a)): stable in both tails, and
         # b - a = t_{c-1} - t_c does not depend on eta. Every term is finite, also for missing entries.
+        # log sigmoid(a) = -softplus(-a): the same numbers, twice as fast on a CPU (torch's log_sigmoid
+        # also fills a buffer for its backward), and this is most of an ordinal model's evaluation.
         gap_term = torch.log1p(-torch.exp(t[:-1] - t[1:]))[c - 1]  # per star value: no tensor of eta's size
-        log_p = F.logsigmoid(upper - eta) + F.logsigmoid(eta - lower) + gap_term
+        log_p = gap_term - F.softplus(eta - upper) - F.softplus(lower - eta)
         observed = (x > 0).to(eta.dtype)
         log_p = log_p * observed  # (..., D): missing entries add nothing
         if self.model_missing:
-            log_p = log_p + F.logsigmoid((2 * observed - 1) * observe)  # log p(observed or not)
+            log_p = log_p - F.softplus((1 - 2 * observed) * observe)  # log p(observed or not)
         return log_p.sum(-1)
 
     def mean(self, out):
