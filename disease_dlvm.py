@@ -31,6 +31,7 @@ from common.cli import (
     out_of_memory_is_an_error,
     parse,
 )
+from common.rows import unique_rows
 from common.world import Sample, World
 
 SYMPTOMS = [
@@ -112,8 +113,8 @@ class DiseaseWorld(World):
 
         # Once per distinct row: 0/1 rows of 12 symptoms have at most 4096 patterns, so a million
         # rows cost no more than a few thousand, and the (rows, K x Q) grid stays small.
-        patterns, inverse = np.unique(np.asarray(x, dtype=np.float64), axis=0, return_inverse=True)
-        return logsumexp(self._log_joint_grid(patterns), axis=2)[inverse.reshape(-1)]
+        patterns, inverse, _ = unique_rows(np.asarray(x, dtype=np.float64))
+        return logsumexp(self._log_joint_grid(patterns), axis=2)[inverse]
 
     def log_prob(self, x):
         from scipy.special import logsumexp

@@ -8,6 +8,8 @@ here with the same interface (fit / predict / predict_proba / score_samples / sc
 import numpy as np
 from scipy.special import logsumexp
 
+from common.rows import unique_rows
+
 
 class BernoulliMixture:
     """p(x) = sum_k pi_k prod_d theta_kd^x_d (1 - theta_kd)^(1 - x_d), fitted by EM.
@@ -95,7 +97,7 @@ class ObservedPatternMixture:
         x = np.asarray(x, dtype=np.float64)
         rated = x > 0
         observed = rated.astype(np.float64)
-        unique, counts = np.unique(observed, axis=0, return_counts=True)
+        unique, _, counts = unique_rows(observed)
         self.patterns.fit(unique, sample_weight=counts)
         resp = self.patterns.predict_proba(observed)  # (n, K)
         seen = resp.T @ observed  # (K, D) expected number of observed entries
@@ -191,7 +193,7 @@ def fit_mixture(x, n_components, likelihood, seed):
     full-covariance Gaussian mixture for real ones, a mixture of categoricals for ratings (0 = missing;
     also the classical counterpart of the ordinal heads), all fitted by EM. Has weights_, means_, predict."""
     if likelihood == "bernoulli":
-        patterns, counts = np.unique(x, axis=0, return_counts=True)  # same fit, fewer rows
+        patterns, _, counts = unique_rows(x)  # same fit, fewer rows
         return BernoulliMixture(n_components, random_state=seed).fit(patterns, sample_weight=counts)
     if likelihood.startswith(("categorical", "ordinal")):  # ratings: 0 = missing, 1..5 = stars
         missing = likelihood.endswith("+missing")

@@ -14,6 +14,7 @@ from sklearn.mixture import GaussianMixture
 
 from common.baselines import fit_mixture
 from common.elbo import importance_weighted
+from common.rows import unique_rows_tensor
 from common.train import evaluate_loss
 
 # k-means and Gaussian mixtures (on raw features, or on a model's latent codes) are settled long before
@@ -33,7 +34,7 @@ def on_unique_rows(fn, x):
     Exact for deterministic fn, and exact in distribution for Monte Carlo estimates: a row's
     estimate depends only on its values. fn maps (n, D) to (n, ...).
     """
-    unique, inverse = torch.unique(x, dim=0, return_inverse=True)
+    unique, inverse = unique_rows_tensor(x)
     if len(unique) > len(x) // 2:
         return fn(x)
     return fn(unique)[inverse]
