@@ -258,8 +258,9 @@ def add_shared_flags(parser, demo, defaults=None):
         type=POSITIVE_INT,
         default=None,
         metavar="B",
-        help=f"rows per gradient step (default: {d['batch_size']}, or an eighth of the training rows "
-        "when that is smaller, so that small tables still get several steps per epoch)",
+        help=f"rows per gradient step (default: {d['batch_size']}; an eighth of the training rows when "
+        "that is smaller, so that small tables still get several steps per epoch; doubled on big data "
+        "until an epoch is at most 1000 steps)",
     )
     train.add_argument(
         "--lr",

@@ -13,6 +13,18 @@ import sys
 import time
 
 SMALL_MODEL = 50_000  # features x hidden width below which training uses one CPU thread
+MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (default_batch_size)
+
+
+def default_batch_size(n_rows, preferred):
+    """The batch size when --batch-size is not given: `preferred`, but at least 8 steps per epoch on
+    small tables (never fewer than 16 rows), and on big data doubled until an epoch takes at most
+    MAX_UPDATES_PER_EPOCH steps. Measured on a million disease rows, 5 epochs, seeds 0-2 (README):
+    batch 256 takes 78 s, 1024 takes 60 s, with the same NLL gap (<= 0.001) and ARI (0.999 of Bayes)."""
+    batch = min(preferred, max(16, n_rows // 8))
+    while n_rows > MAX_UPDATES_PER_EPOCH * batch:
+        batch *= 2
+    return batch
 
 
 def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summary=None):
@@ -48,8 +60,8 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     if args.clusters is None and world.n_classes == 0:  # a table without labels: let the data say K
         args.clusters = "auto"
     train, test = split(data, args.test_fraction, rng)
-    if args.batch_size is None:  # at least 8 steps per epoch on small data, never fewer than 16 rows
-        args.batch_size = min(args.default_batch_size, max(16, len(train) // 8))
+    if args.batch_size is None:
+        args.batch_size = default_batch_size(len(train), args.default_batch_size)
     if getattr(args, "standardize", False):
         train, test = _standardized(train, test)
     checkpoint = _checkpoint(world, args, parser)

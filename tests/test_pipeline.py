@@ -9,6 +9,7 @@ import torch
 
 import disease_dlvm
 from common.models import build_model
+from common.pipeline import default_batch_size
 
 TINY = ["--samples", "400", "--epochs", "3", "--iw-samples", "20", "--hidden-dim", "16", "--quiet"]
 FIGURES = {"latent.png", "training.png", "decoded.png", "generated.png", "confusion.png"}
@@ -93,9 +94,21 @@ def test_history_has_one_row_per_epoch(full_run):
     assert {"loss", "recon", "kl", "beta", "seconds", "test_elbo"} <= set(history.columns)
 
 
+@pytest.mark.parametrize(
+    "rows, batch",
+    [(60, 16), (1000, 125), (8000, 256), (256_000, 256), (256_001, 512), (800_000, 1024), (5_000_000, 8192)],
+)
+def test_default_batch_size(rows, batch):
+    """An eighth of a small table (at least 16 rows), 256 in between, and big data doubled until an
+    epoch is at most 1000 steps."""
+    assert default_batch_size(rows, 256) == batch
+    assert math.ceil(rows / batch) <= 1000
+
+
 def test_config_and_model_round_trip(full_run):
     config = json.loads((full_run / "config.json").read_text())
     assert config["epochs"] == 3 and config["argv"][:2] == ["--samples", "400"]
+    assert config["batch_size"] == 320 // 8  # not given: an eighth of the 320 training rows
     checkpoint = torch.load(full_run / "model.pt", weights_only=True)
     model = build_model(checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
