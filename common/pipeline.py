@@ -437,7 +437,8 @@ def select_clusters(args, world, train, mixture, device, stop=None):
     """--clusters auto for the gmvae: fit K = 2 .. 2 x true on part of the training rows and score each
     by importance-weighted NLL on the rest (--test-fraction of them). Extra components can sit unused,
     so several K tie; the one-standard-error rule keeps the smallest K whose NLL is within one
-    standard error (of the paired per-row difference) of the best."""
+    standard error (of the paired per-row difference) of the best, and a model that leaves some of
+    its components empty counts as the smaller model it is: K is the number it uses."""
     import numpy as np
     import torch
 
@@ -457,14 +458,16 @@ def select_clusters(args, world, train, mixture, device, stop=None):
     nlls = -log_px.mean(1)
     best = int(np.argmin(nlls))
     standard_errors = (log_px[best] - log_px).std(1, ddof=1) / np.sqrt(log_px.shape[1])
-    chosen = ks[int(np.flatnonzero(nlls <= nlls[best] + standard_errors)[0])]
+    within = int(np.flatnonzero(nlls <= nlls[best] + standard_errors)[0])
+    chosen = max(ks[0], min(ks[within], in_use[within]))
     return chosen, {
         "k": ks,
         "nll": nlls.tolist(),
         "standard_error": standard_errors.tolist(),
         "in_use": in_use,
         "best_k": chosen,
-        "criterion": "validation NLL, smallest K within one standard error of the best",
+        "criterion": "validation NLL, smallest K within one standard error of the best, or the "
+        "components that model uses if fewer",
     }
 
 

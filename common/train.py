@@ -268,7 +268,8 @@ def fit_restarts(build, x_train, *, restarts, seed, prepare=None, resume=None, *
 
     build() makes a fresh model, prepare(model) may warm-start it; fit_kwargs go to fit(). With
     `resume` (model weights and training state of an interrupted single-start run) the one model
-    continues instead. Returns (model, history, training state, training ELBO of every restart).
+    continues instead. Returns (model, history, training state, training ELBO of every restart; none
+    for a single start).
     """
     best, elbos = None, []
     for restart in range(restarts):
@@ -279,6 +280,8 @@ def fit_restarts(build, x_train, *, restarts, seed, prepare=None, resume=None, *
         elif prepare is not None:
             prepare(model)
         history, state = fit(model, x_train, resume=resume and resume["training"], **fit_kwargs)
+        if restarts == 1:  # nothing to choose between: skip the three passes over the training rows
+            return model, history, state, []
         elbo = -sum(evaluate_loss(model, x_train)["loss"] for _ in range(3)) / 3  # averaged: less noise
         elbos.append(elbo)
         if best is None or elbo > best[0]:
