@@ -292,6 +292,28 @@ class MovieWorld(World):
         liked = expit(self.affinity(labels, leniency) - self.thresholds[2])  # P(r >= 4) = 1 - P(r <= 3)
         return self.watch_probability(labels) * liked
 
+    def liked_posterior_scores(self, shown, movies, shown_share):
+        """The world's own ranking from what a recommender is shown, (b, len(movies)).
+
+        `shown` (b, len(movies)) marks the liked movies folded in; each liked movie is taken to be shown
+        with probability `shown_share`, independently (the fold-in keeps 80% of them). With
+        p = P(watches and rates 4+ | archetype, leniency) (`preference`), a movie is shown with
+        probability s p, and an unshown one is a held-back liked movie with probability
+        (1 - s) p / (1 - s p). Its score is that probability averaged over the posterior of the user's
+        archetype and leniency (Gauss-Hermite nodes) given `shown`: what a model that knew the world
+        but not the user could rank by, and a fairer ceiling than the oracle, which knows the user.
+        """
+        from scipy.special import softmax
+
+        n_classes, q = self.n_classes, len(self.nodes)
+        p = self.preference(np.repeat(np.arange(n_classes), q), np.tile(self.nodes, n_classes))
+        p = p[:, movies]  # (A*Q, M): archetype-major, as log_prior below
+        shown = np.asarray(shown, dtype=np.float64)
+        log_lik = shown @ np.log(shown_share * p).T + (1 - shown) @ np.log1p(-shown_share * p).T  # (b, A*Q)
+        log_prior = (np.log(self.prior)[:, None] + self.log_node_weights).reshape(-1)  # (A*Q,)
+        posterior = softmax(log_lik + log_prior, axis=1)
+        return posterior @ ((1 - shown_share) * p / (1 - shown_share * p))
+
     def sample(self, n, rng):
         labels = rng.choice(self.n_classes, size=n, p=self.prior)  # (n,)
         leniency = rng.standard_normal(n)  # (n,)
@@ -809,7 +831,7 @@ def synthetic_interactions(args, rng):
     """The world's users as implicit feedback: 4 or 5 stars = liked, then MovieLens' preprocessing."""
     import pandas as pd
 
-    from common.movielens import binarize
+    from common.movielens import FOLD_IN, binarize
     from common.recommend import ImplicitData
 
     world = MovieWorld(args.movies)
@@ -822,6 +844,9 @@ def synthetic_interactions(args, rng):
     def oracle(rows, columns):  # P(watches the movie and rates it 4+): the world's true preference
         return world.preference(labels[rows], leniency[rows])[:, interactions.item_ids[columns]]
 
+    def posterior(fold_in, columns):  # the world's ranking from the liked movies a model is shown
+        return world.liked_posterior_scores(fold_in.toarray(), interactions.item_ids[columns], FOLD_IN)
+
     return ImplicitData(
         interactions,
         titles=[world.feature_names[i] for i in interactions.item_ids],
@@ -831,6 +856,7 @@ def synthetic_interactions(args, rng):
         group_names=world.class_names,
         group_noun="true archetype",
         oracle=oracle,
+        posterior=posterior,
         extra={"n_classes": world.n_classes, "n_sampled_users": args.users},
     )
 

@@ -8,7 +8,8 @@ Recall@50, and training seconds per fold. Every method sees the same folds (same
 
 The synthetic world: the default explicit run (wall time, NLL gap, archetype recovery against the
 Bayes-optimal, rating RMSE against the oracle) and the default implicit run (ranking against the
-oracle that knows each user's preferences), for each --seed; medians and ranges when there are several.
+oracle that knows each user's preferences and the world's posterior ranking from the fold-in), for
+each --seed; medians and ranges when there are several.
 
     python bench/movielens.py                       # about 10 minutes on one core
     python bench/movielens.py --seeds 0 1 2 --skip-movielens
@@ -107,7 +108,7 @@ def synthetic(seeds):
         "explicit: oracle's rating RMSE": [m["ratings"]["oracle_rmse"] for m, _ in explicit],
         "implicit: wall seconds": [s for _, s in implicit],
     }
-    for name in ("model", "ease", "oracle"):
+    for name in ("model", "ease", "oracle", "posterior"):
         for metric in ("ndcg@100", "recall@20"):
             values = [
                 (

@@ -283,7 +283,10 @@ class Split:
     items: np.ndarray  # (n_kept_items,) column of each kept item in the input matrix
 
 
-def strong_generalization_split(matrix, n_heldout_users, rng, fold_in=0.8, min_items=5):
+FOLD_IN = 0.8  # share of a held-out user's items the model is shown (Liang et al. 2018)
+
+
+def strong_generalization_split(matrix, n_heldout_users, rng, fold_in=FOLD_IN, min_items=5):
     """Hold out whole users; split each held-out user's items at random into fold-in and target.
 
     n_heldout_users is a count (chosen at random) or the row indices themselves (one of `folds`).

@@ -25,8 +25,12 @@ CURVE_KS = np.arange(1, 101)  # Recall@K for K = 1..100 in recall_curve.png
 TOP_N = 10  # recommendations per user in recommendations.csv
 EPOCH_EVAL_USERS = 1000  # held-out users scored after every epoch: enough for a curve, cheap on ML-20M
 BLOCK = 1000  # held-out users scored at once: bounds the dense (users x items) score matrix
-LABELS = {"popularity": "popularity", "ease": "EASE", "oracle": "oracle"}  # how the methods are shown
-CURVE_LABELS = LABELS | {"oracle": "oracle (true preferences)"}
+# How the methods are shown.
+LABELS = {"popularity": "popularity", "ease": "EASE", "oracle": "oracle", "posterior": "posterior"}
+CURVE_LABELS = LABELS | {
+    "oracle": "oracle (true preferences)",
+    "posterior": "posterior (the world, from the fold-in)",
+}
 
 
 @dataclass
@@ -41,6 +45,8 @@ class ImplicitData:
     group_names: list
     group_noun: str  # "true archetype", "favourite genre"
     oracle: object = None  # oracle(users, items) -> (len(users), len(items)) true preference scores
+    # posterior(fold_in, items) -> scores (b, len(items)): the world's own ranking from what a model sees
+    posterior: object = None
     extra: dict = field(default_factory=dict)  # more numbers for metrics.json "data"
 
 
@@ -300,6 +306,8 @@ def _run_fold(fold, split, data, args, device, with_ease, stop=None):
         scorers["ease"] = lambda part: np.asarray(split.fold_in[part] @ weights)
     if data.oracle is not None:
         scorers["oracle"] = lambda part: data.oracle(split.heldout_users[part], split.items)
+    if data.posterior is not None:
+        scorers["posterior"] = lambda part: data.posterior(split.fold_in[part], split.items)
     results, n_users = rank_heldout(scorers, split)
     return {
         "model": model,
@@ -355,8 +363,9 @@ def _ranking_summary(per_fold, ease_note, args):
         }
     else:
         ranking["baselines"]["ease"] = {"skipped": ease_note}
-    if "oracle" in per_fold[0]["results"]:
-        ranking["oracle"] = summarise("oracle")
+    for reference in ("oracle", "posterior"):
+        if reference in per_fold[0]["results"]:
+            ranking[reference] = summarise(reference)
     return ranking
 
 
@@ -456,8 +465,7 @@ def summary(metrics, recommendations, data, out, n_users=3):
         f"  {'':<12}" + "".join(f"{m:>16}" for m in METRICS),
     ]
     rows = {model: ranking} | {LABELS[name]: values for name, values in ranking["baselines"].items()}
-    if "oracle" in ranking:
-        rows["oracle"] = ranking["oracle"]
+    rows |= {LABELS[name]: ranking[name] for name in ("oracle", "posterior") if name in ranking}
     for name, values in rows.items():
         if "skipped" in values:
             lines.append(f"  {name:<12}  {values['skipped']}")

@@ -230,3 +230,48 @@ def test_feature_groups_put_every_movie_once_in_each_grouping(world):
     for members in groups.values():
         np.testing.assert_array_equal(np.sort(np.concatenate(list(members.values()))), np.arange(160))
     np.testing.assert_array_equal(world.movie_genre[groups["genre"]["Horror"]], 3)
+
+
+def _liked(world, a, movies, lenience):
+    """P(watch and rate 4+ | archetype a, leniency) of `movies`, written out from the story, (M,)."""
+    g, e, q = world.movie_genre[movies], world.movie_era[movies], world.movie_quality[movies]
+    taste = world.genre_taste[a, g] + world.era_taste[a, e] + world.quality_weight[a] * q
+    eta = taste + world.leniency_bias[a] + world.leniency_scale * lenience
+    return expit(world.watch_intercept + world.watch_slope * taste) * expit(eta - world.thresholds[2])
+
+
+def _held_back_by_quad(world, shown, movies, share):
+    """P(movie j is a liked movie held back | shown), archetype summed, leniency by scipy's quad."""
+
+    def weight(lenience, a):  # prior x N(lenience) x p(shown | archetype, lenience)
+        p = share * _liked(world, a, movies, lenience)
+        return world.prior[a] * stats.norm.pdf(lenience) * np.prod(np.where(shown > 0, p, 1 - p))
+
+    def held_back(lenience, a, j):
+        p = _liked(world, a, movies, lenience)[j]
+        return (1 - share) * p / (1 - share * p) * weight(lenience, a)
+
+    def quad(f, *args):
+        return integrate.quad(f, -np.inf, np.inf, args=args, epsabs=0, epsrel=1e-10)[0]
+
+    archetypes = range(world.n_classes)
+    evidence = sum(quad(weight, a) for a in archetypes)
+    return np.array([sum(quad(held_back, a, j) for a in archetypes) for j in range(len(movies))]) / evidence
+
+
+def test_liked_posterior_scores_match_adaptive_quadrature(tiny):
+    movies, shown = np.array([0, 2, 3]), np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    scores = tiny.liked_posterior_scores(shown, movies, 0.8)
+    for row, expected in zip(shown, scores, strict=True):
+        np.testing.assert_allclose(expected, _held_back_by_quad(tiny, row, movies, 0.8), rtol=1e-6)
+
+
+def test_liked_posterior_ranks_the_genre_a_user_was_shown(world):
+    """A user shown five liked horror movies gets unshown horror movies ranked first."""
+    horror = np.flatnonzero(world.movie_genre == world.genre_names.index("Horror"))
+    shown = np.zeros((1, world.n_movies))
+    shown[0, horror[:5]] = 1
+    scores = world.liked_posterior_scores(shown, np.arange(world.n_movies), 0.8)[0]
+    scores[horror[:5]] = -np.inf  # a recommender never ranks what it was shown
+    top = np.argsort(-scores)[:10]
+    assert (world.movie_genre[top] == world.genre_names.index("Horror")).sum() >= 8
