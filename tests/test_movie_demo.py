@@ -102,8 +102,10 @@ def test_implicit_metrics_have_the_ranking_keys(implicit_run):
     assert set(ranking) >= RANKING_KEYS and ranking["folds"] == 2 and ranking["n_users"] > 0
     assert set(ranking["std"]) == RANKING_KEYS
     assert set(ranking["baselines"]["popularity"]) | set(ranking["baselines"]["ease"]) >= RANKING_KEYS
-    assert set(ranking["oracle"]) >= RANKING_KEYS
+    assert set(ranking["oracle"]) >= RANKING_KEYS and set(ranking["posterior"]) >= RANKING_KEYS
     assert all(0 <= ranking[k] <= 1 for k in RANKING_KEYS)
+    # The world's posterior ranks better than popularity, which knows nothing of the user.
+    assert ranking["posterior"]["ndcg@100"] > ranking["baselines"]["popularity"]["ndcg@100"]
     assert m["data"]["source"] == "synthetic" and "recovery" not in m
     history = pd.read_csv(implicit_run / "history.csv")
     assert list(history["fold"]) == [1, 1, 2, 2] and history["ndcg@100"].notna().all()
@@ -147,7 +149,8 @@ def test_a_tiny_movielens_file_runs_with_titles_found_beside_it(tmp_path, capsys
     assert "top 10 for held-out user" in printed and "Film " in printed
     m = _metrics(out)
     assert m["data"]["source"] == "movielens" and m["data"]["n_users"] == 60
-    assert "oracle" not in m["ranking"] and "recovery" not in m and "test" not in m  # no world, no truth
+    assert "oracle" not in m["ranking"] and "posterior" not in m["ranking"]  # no world, no truth
+    assert "recovery" not in m and "test" not in m
     assert set(m["ranking"]["baselines"]["ease"]) >= RANKING_KEYS
     recommendations = pd.read_csv(out / "recommendations.csv")
     assert recommendations["title"].str.startswith("Film ").all()
