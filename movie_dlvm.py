@@ -43,14 +43,13 @@ Example:
     python movie_dlvm.py --ratings ml-100k/u.data --folds 5 --visualize
 """
 
-import argparse
 import math
 import os
 import sys
 
 import numpy as np
 
-from common.cli import Interval, add_shared_flags, build_parser, out_of_memory_is_an_error, parse
+from common.cli import Interval, add_shared_flags, build_parser, out_of_memory_is_an_error, parse, typed
 from common.world import Sample, World
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
@@ -577,22 +576,10 @@ def make_parser(implicit=False, model=None):
     return add_shared_flags(parser, "movie", defaults)
 
 
-class _Peek(argparse.ArgumentParser):
-    def error(self, message):
-        raise ValueError(message)
-
-
 def requested_mode(argv):
     """(implicit feedback?, --model or None) of argv. Read before the full parse: they decide the defaults."""
-    peek = _Peek(add_help=False)
-    peek.add_argument("--ratings")
-    peek.add_argument("--likelihood")
-    peek.add_argument("--model")
-    try:
-        known, _ = peek.parse_known_args(argv)
-    except ValueError:
-        return False, None  # the full parser reports the problem
-    return known.ratings is not None or known.likelihood == "multinomial", known.model
+    given = typed(argv, "--ratings", "--likelihood", "--model")
+    return given["ratings"] is not None or given["likelihood"] == "multinomial", given["model"]
 
 
 def check_flags(parser, args):

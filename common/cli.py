@@ -57,6 +57,24 @@ class DemoParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line}\n")
 
 
+class _Peek(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(message)
+
+
+def typed(argv, *flags):
+    """{dest: value, or None when not given} of `flags` as the command line gives them (abbreviated,
+    or as --flag=value), read before the full parse; all None when argv does not parse (the full
+    parser then reports the problem). Tells a typed value from a default."""
+    peek = _Peek(add_help=False)
+    for flag in flags:
+        peek.add_argument(flag)
+    try:
+        return vars(peek.parse_known_args(argv)[0])
+    except ValueError:
+        return dict.fromkeys(vars(peek.parse_known_args([])[0]))
+
+
 class Interval:
     """A numeric constraint used as an argparse `type` (after sklearn's `Interval`).
 

@@ -240,7 +240,7 @@ def _checkpoint(world, args, parser):
     """model.pt of --load or --resume, checked against this demo and these data before any training."""
     if not (args.load or args.resume):
         return None
-    from common import runio
+    from common import cli, runio
 
     flag, file = ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
     try:
@@ -261,8 +261,7 @@ def _checkpoint(world, args, parser):
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         parser.error(f"argument {flag}: {file} does not hold a usable model ({reason})")
     if args.load:  # the file says which model it holds: metrics, config.json and figures name that one
-        named = any(t == "--model" or t.startswith("--model=") for t in args.argv)  # not a default
-        if named and args.model != config["model"]:
+        if cli.typed(args.argv, "--model")["model"] is not None and args.model != config["model"]:
             parser.error(
                 f"argument --model: {args.load} holds a {config['model']} model, not --model "
                 f"{args.model}; drop --model"

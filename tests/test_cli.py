@@ -75,6 +75,19 @@ def test_help_does_not_import_heavy_libraries():
     assert "--latent-dim" in out.stdout
 
 
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--model", "vae", "--epochs", "3"], {"model": "vae", "ratings": None}),
+        (["--mod=ae", "--ratings", "u.data"], {"model": "ae", "ratings": "u.data"}),  # as argparse reads it
+        (["--epochs", "3"], {"model": None, "ratings": None}),  # a default is not typed
+        (["--model"], {"model": None, "ratings": None}),  # does not parse: the full parser will say so
+    ],
+)
+def test_typed_reads_only_what_the_command_line_gives(argv, expected):
+    assert cli.typed(argv, "--model", "--ratings") == expected
+
+
 def test_interval_bounds():
     assert cli.Interval(int, 1, None).contains(1)
     assert not cli.Interval(float, 0, 1, closed="neither").contains(0.0)

@@ -101,9 +101,10 @@ def test_load_evaluates_a_saved_model_without_training(tmp_path):
         == 0
     )
     assert _metrics(tmp_path / "c2")["model"] == "vae"
-    with pytest.raises(SystemExit) as exit_info:  # a model named on the command line must be the file's
-        disease_dlvm.main([*load, "--model", "ae", "--out", str(tmp_path / "wrong")])
-    assert exit_info.value.code == 2 and not (tmp_path / "wrong" / "metrics.json").exists()
+    for named in (["--model", "ae"], ["--mod=ae"]):  # a model typed on the command line must be the file's
+        with pytest.raises(SystemExit) as exit_info:
+            disease_dlvm.main([*load, *named, "--out", str(tmp_path / "wrong")])
+        assert exit_info.value.code == 2 and not (tmp_path / "wrong" / "metrics.json").exists()
 
 
 def test_load_refuses_other_demos_and_other_shapes(tmp_path, capsys):
