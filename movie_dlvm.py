@@ -307,11 +307,12 @@ class MovieWorld(World):
         n_classes, q = self.n_classes, len(self.nodes)
         p = self.preference(np.repeat(np.arange(n_classes), q), np.tile(self.nodes, n_classes))
         p = p[:, movies]  # (A*Q, M): archetype-major, as log_prior below
+        p_shown = shown_share * p
         shown = np.asarray(shown, dtype=np.float64)
-        log_lik = shown @ np.log(shown_share * p).T + (1 - shown) @ np.log1p(-shown_share * p).T  # (b, A*Q)
+        log_lik = shown @ np.log(p_shown).T + (1 - shown) @ np.log1p(-p_shown).T  # (b, A*Q)
         log_prior = (np.log(self.prior)[:, None] + self.log_node_weights).reshape(-1)  # (A*Q,)
         posterior = softmax(log_lik + log_prior, axis=1)
-        return posterior @ ((1 - shown_share) * p / (1 - shown_share * p))
+        return posterior @ ((p - p_shown) / (1 - p_shown))  # (1 - s) p / (1 - s p)
 
     def sample(self, n, rng):
         labels = rng.choice(self.n_classes, size=n, p=self.prior)  # (n,)
