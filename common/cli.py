@@ -489,6 +489,27 @@ def resolve_device(parser, requested):
     return requested
 
 
+# features x hidden width below which a CPU run uses one thread. Small matrices gain little from a
+# second thread, and threads that spin waiting for each other turn a busy machine's seconds into
+# minutes. Measured on this 2-core CPU, Mult-VAE [I-600-200], one fold: the synthetic world's 160
+# items (96,000) trains in 32-33 s on two threads and 35 s on one, but two such runs at once take
+# 161 s on two threads each against 41 s on one; ML-100K's 1447 items (868,000) gain more from the
+# second thread alone (16.7 s against 22.2 s), so it keeps it.
+SMALL_MODEL = 200_000
+
+
+def limit_threads(device, n_features, hidden_dim):
+    """One torch thread and, through threadpoolctl, one BLAS/OpenMP thread for numpy and scikit-learn
+    (10 x 10 solves in the mixture baselines), when the model is small and runs on the CPU."""
+    if device != "cpu" or n_features * hidden_dim >= SMALL_MODEL:
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
 def out_of_memory_is_an_error(prog):
     """Decorator for a demo's main(argv): sizes too big for this machine (say --samples 1e9 or
     --hidden-dim 1e6, which the range checks cannot know) end with one line and exit 2, not a

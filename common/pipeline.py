@@ -12,7 +12,6 @@ import os
 import sys
 import time
 
-SMALL_MODEL = 50_000  # features x hidden width below which training uses one CPU thread
 MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (default_batch_size)
 
 
@@ -37,7 +36,6 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     started = time.perf_counter()
     import numpy as np
     import torch
-    from threadpoolctl import threadpool_limits
 
     from common import cli, evaluate, runio
     from common.baselines import fit_mixture
@@ -45,12 +43,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     from common.world import split
 
     device = cli.resolve_device(parser, args.device)
-    if device == "cpu" and world.n_features * args.hidden_dim < SMALL_MODEL:
-        # Small matrices gain nothing from a second thread, and threads that spin waiting for each
-        # other turn a busy machine's seconds into minutes (measured: bench/speed.py). The same holds
-        # for numpy's BLAS in the mixture baselines (10 x 10 solves) and sklearn's OpenMP.
-        torch.set_num_threads(1)
-        threadpool_limits(1)
+    cli.limit_threads(device, world.n_features, args.hidden_dim)
     if args.noise == "flip" and world.likelihood != "bernoulli":
         parser.error("argument --noise: flip needs binary features; use dropout")
     torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data

@@ -143,6 +143,7 @@ def run(data, args, parser, rng):
     from common.train import Diverged, Interrupted, StopRequest
 
     device = cli.resolve_device(parser, args.device)
+    cli.limit_threads(device, data.interactions.matrix.shape[1], args.hidden_dim)
     if args.batch_size is None:  # the implicit mode's default; no eighth-of-the-rows rule here
         args.batch_size = args.default_batch_size
     torch.manual_seed(args.seed)

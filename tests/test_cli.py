@@ -176,3 +176,23 @@ def test_sizes_too_big_for_memory_end_with_one_line_and_exit_2(tmp_path, capsys,
         "cuisine_dlvm.py",
     ]
     assert all(line.endswith("try smaller ones") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "device, n_features, hidden_dim, limited",
+    [
+        ("cpu", 12, 64, True),  # the disease model
+        ("cpu", 160, 600, True),  # Mult-VAE on the synthetic world's 160 movies
+        ("cpu", 1447, 600, False),  # Mult-VAE on ML-100K: the second thread pays
+        ("cuda", 12, 64, False),  # the CPU threads are not the GPU's business
+    ],
+)
+def test_small_models_on_the_cpu_run_on_one_thread(device, n_features, hidden_dim, limited, monkeypatch):
+    import threadpoolctl
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(("torch", n)))
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda n: calls.append(("blas", n)))
+    cli.limit_threads(device, n_features, hidden_dim)
+    assert calls == ([("torch", 1), ("blas", 1)] if limited else [])
