@@ -75,7 +75,7 @@ def loop_table(repeats, epochs=50, samples=10_000):
             "project loop (batch 256, lr 5e-3, cosine)",
             "plain DataLoader loop (batch 128, lr 1e-3)",
         ):
-            # The project sets one thread for a model this small (common/pipeline.py); a tutorial does not.
+            # The project runs a model this small on one thread (cli.limit_threads); a tutorial does not.
             torch.set_num_threads(1 if name.startswith("project") else default_threads)
             torch.manual_seed(repeat)
             model = build_model(config)

@@ -143,12 +143,12 @@ def run(data, args, parser, rng):
     from common.train import Diverged, Interrupted, StopRequest
 
     device = cli.resolve_device(parser, args.device)
-    cli.limit_threads(device, data.interactions.matrix.shape[1], args.hidden_dim)
     if args.batch_size is None:  # the implicit mode's default; no eighth-of-the-rows rule here
         args.batch_size = args.default_batch_size
     torch.manual_seed(args.seed)
     matrix = data.interactions.matrix
     n_users, n_items = matrix.shape
+    cli.limit_threads(device, n_items, args.hidden_dim)
     n_heldout = round(args.test_fraction * n_users)
     try:
         fold_users = folds(n_users, args.folds, rng, n_heldout=n_heldout)
