@@ -290,21 +290,28 @@ def model_profiles(world, model, test, device, n=2000):
         return profiles, "the model: reconstructed held-out dishes (an autoencoder cannot generate)"
 
 
-def profile_figures(out, *, world, model, test, device, **_):
+def profile_figures(out, *, draw, world, model, test, device, **_):
     """region_profiles.png: one radar chart per region, the world's profile beside the model's."""
     if not world.has_truth:  # --data: no world whose profiles to draw
         return
     profiles, label = model_profiles(world, model, test, device)
     spread = np.sqrt(np.diagonal(world.region_covariances(), axis1=1, axis2=2))  # (K, D) sd within a region
-    plot_region_radar(
-        os.path.join(out, "region_profiles.png"), world, world.region_means(), spread, profiles, label
+    draw(
+        plot_region_radar,
+        os.path.join(out, "region_profiles.png"),
+        world.feature_names,
+        world.class_names,
+        world.region_means(),
+        spread,
+        profiles,
+        label,
     )
 
 
 MODEL_MARKERS = {"marker": "o", "markersize": 4.5, "markerfacecolor": "white", "markeredgewidth": 1.2}
 
 
-def plot_region_radar(path, world, truth, spread, model, model_label):
+def plot_region_radar(path, feature_names, region_names, truth, spread, model, model_label):
     """A radar chart per region: the world's mean profile (solid, with a band of +-1 sd) and the model's
     (dashed). truth, spread, model: (K, D); a row of NaN in model is left out (no cluster matched)."""
     from matplotlib.patches import Patch
@@ -334,11 +341,11 @@ def plot_region_radar(path, world, truth, spread, model, model_label):
         ax.plot(theta, closed(truth[r]), color=colors[r], linewidth=2.2)
         if not np.isnan(model[r]).any():  # white-filled markers keep it visible on any region colour
             ax.plot(theta, closed(model[r]), color="0.15", linewidth=1.4, linestyle="--", **MODEL_MARKERS)
-        ax.set_xticks(angles, world.feature_names, fontsize=9)
+        ax.set_xticks(angles, feature_names, fontsize=9)
         ax.set_ylim(min(0, math.floor(np.nanmin(truth - spread))), top)
         ax.set_yticks(range(0, top + 1, 2), [str(v) for v in range(0, top + 1, 2)], fontsize=7, color="0.4")
         ax.set_rlabel_position(180 / d)  # between the first two flavours, clear of their names
-        title = world.class_names[r] + ("" if not np.isnan(model[r]).any() else "\n(no cluster matched)")
+        title = region_names[r] + ("" if not np.isnan(model[r]).any() else "\n(no cluster matched)")
         ax.set_title(title, fontsize=12, fontweight="bold", color=colors[r], pad=14)
     legend = axes.flat[k]
     legend.legend(

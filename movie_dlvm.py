@@ -761,7 +761,7 @@ def recommend_unrated(world, model, test, device, n=10):
     )
 
 
-def genre_figure(out, world, model, test, z_test, device):
+def genre_figure(out, *, draw, world, model, test, device, **_):
     """genres.png: mean rating per archetype and genre, the world's beside the model's predictions."""
     from common import plots
 
@@ -774,7 +774,8 @@ def genre_figure(out, world, model, test, z_test, device):
         counts = np.bincount(test.labels, minlength=world.n_classes)[:, None]  # (A, 1)
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
-    plots.profiles_side_by_side(
+    draw(
+        plots.profiles_side_by_side,
         os.path.join(out, "genres.png"),
         by_archetype_and_genre(world.expected_ratings(test.labels, test.factors["leniency"])),
         by_archetype_and_genre(predicted_ratings(model, test.x, device)),

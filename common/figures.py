@@ -15,9 +15,10 @@ import torch
 from common import evaluate, plots
 
 
-def shared(out, world, model, history, test, z_test, clusters, metrics, device):
-    """The figures every run draws. Without a world (--data) there is no truth to draw beside the
-    model; without a label column the rows have no classes to colour by."""
+def shared(draw, out, world, model, history, test, z_test, clusters, metrics, device):
+    """The figures every run draws, each sent to `draw(plot, *args)` (common.painter) with the numbers
+    it shows. Without a world (--data) there is no truth to draw beside the model; without a label
+    column the rows have no classes to colour by."""
     path = lambda name: os.path.join(out, name)  # noqa: E731
     labelled = world.n_classes > 0
     names = world.class_names if labelled else ["all held-out rows"]
@@ -27,7 +28,8 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
         with torch.no_grad():
             return model.decode_mean(torch.as_tensor(z, dtype=torch.float32, device=device)).cpu().numpy()
 
-    plots.latent_scatter(
+    draw(
+        plots.latent_scatter,
         path("latent.png"),
         z_test,
         colour_by,
@@ -43,26 +45,28 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
         legend_title=f"true {world.class_noun}" if labelled else "",
     )
     if history:  # a model loaded from a folder without history.csv has none
-        plots.training_curves(path("training.png"), history)
+        draw(plots.training_curves, path("training.png"), history)
     if model.kind == "cvae" or not world.per_feature_figures:
         pass  # a cvae's decoded map would need a class for every point; generated.png shows each class
     elif model.latent_dim == 2:
         # The square [-3, 3]^2 holds most of N(0, I); widen it to hold every held-out code too.
         reach = max(3.0, float(np.abs(z_test).max()) * 1.1)
-        plots.decoded_map(
+        bounds = (-reach, reach)
+        draw(
+            plots.decoded_map,
             path("decoded.png"),
-            decode,
+            decode(plots.plane_points(bounds)),
             world.feature_names,
             world.value_label,
-            (-reach, reach),
+            bounds,
             note="each point decoded by the cluster whose prior p(z | y) is highest there"
             if model.kind == "gmvae"
             else None,
         )
     else:
-        plots.traversal_heatmaps(
-            path("decoded.png"), decode, model.latent_dim, world.feature_names, world.value_label
-        )
+        points = plots.traversal_points(model.latent_dim)
+        values = decode(points.reshape(-1, model.latent_dim)).reshape(*points.shape[:2], -1)
+        draw(plots.traversal_heatmaps, path("decoded.png"), values, world.feature_names, world.value_label)
 
     if not world.per_feature_figures:
         pass
@@ -73,7 +77,8 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
                 model.sample(2000, torch.full((2000,), k, device=device)).mean(0).cpu().numpy()
                 for k in range(world.n_classes)
             ]
-        plots.profiles_side_by_side(
+        draw(
+            plots.profiles_side_by_side,
             path("generated.png"),
             class_profiles(world, test),
             np.stack(generated),
@@ -91,7 +96,8 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
         with torch.no_grad():
             generated = model.sample(max(len(test), 5000)).cpu().numpy()
         weights = world.posterior(generated)  # (n, K)
-        plots.profiles_side_by_side(
+        draw(
+            plots.profiles_side_by_side,
             path("generated.png"),
             class_profiles(world, test),
             (weights.T @ generated) / weights.sum(0)[:, None],
@@ -116,7 +122,8 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
                 test.labels,
                 world.posterior(test.x).argmax(1),
             )
-        plots.confusion_matrices(
+        draw(
+            plots.confusion_matrices,
             path("confusion.png"),
             panels,
             names,
@@ -124,11 +131,14 @@ def shared(out, world, model, history, test, z_test, clusters, metrics, device):
             xlabel=f"predicted {world.class_noun}" if model.kind == "cvae" else None,
         )
     if model.kind == "gmvae" and labelled:
-        gmvae_figures(out, world, model, test, z_test, clusters, device, profiles=world.per_feature_figures)
+        gmvae_figures(
+            draw, out, world, model, test, z_test, clusters, device, profiles=world.per_feature_figures
+        )
     if "model_selection" in metrics:
         selection = metrics["model_selection"]
         criterion = "nll" if "nll" in selection else "bic"
-        plots.model_selection(
+        draw(
+            plots.model_selection,
             path("model_selection.png"),
             selection["k"],
             selection[criterion],
@@ -147,7 +157,7 @@ def class_profiles(world, test):
 
 
 @torch.no_grad()
-def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=2000, profiles=True):
+def gmvae_figures(draw, out, world, model, test, z_test, clusters, device, n_draws=2000, profiles=True):
     mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
     names = evaluate.cluster_names(world.class_names, mapping, k)
@@ -157,7 +167,8 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
     components = [
         (prior_mu[c].cpu().numpy(), np.exp(prior_log_var[c].cpu().numpy()), names[c]) for c in range(k)
     ]
-    plots.latent_clusters(
+    draw(
+        plots.latent_clusters,
         os.path.join(out, "clusters.png"),
         z_test,
         test.labels,
@@ -184,7 +195,8 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
             for c in order
         ]
     )
-    plots.profiles_side_by_side(
+    draw(
+        plots.profiles_side_by_side,
         os.path.join(out, "profiles.png"),
         class_profiles(world, test),
         decoded,
@@ -198,7 +210,7 @@ def gmvae_figures(out, world, model, test, z_test, clusters, device, n_draws=200
     )
 
 
-def interpretation(out, world, summary, traversals):
+def interpretation(draw, out, world, summary, traversals):
     """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information;
     left out for a table without labels, which has neither). A world with feature groups (the movie
     world's 160 movies) shows each group's mean, not each feature."""
@@ -211,8 +223,9 @@ def interpretation(out, world, summary, traversals):
         names = group_labels(groups)
         value_label = f"mean decoded {value_label} within the group"
         sections = [len(members) for members in groups.values()]
-    plots.traversal_grid(os.path.join(out, "traversals.png"), traversals, names, value_label, sections)
-    plots.factor_heatmaps(
+    draw(plots.traversal_grid, os.path.join(out, "traversals.png"), traversals, names, value_label, sections)
+    draw(
+        plots.factor_heatmaps,
         os.path.join(out, "interpret.png"),
         summary["information_gain"],
         summary["normalised_mi"],

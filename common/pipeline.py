@@ -30,15 +30,17 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     """Run the demo described by `args` on `world`; return the process exit code.
 
     extra_metrics(model=, train=, test=, mixture=, device=), when given, returns a dict of the demo's own
-    numbers for metrics.json; extra_figures(out, world=, model=, test=, z_test=, device=) draws its figures;
+    numbers for metrics.json; extra_figures(out, draw=, world=, model=, test=, z_test=, device=) sends its
+    figures to draw(plot, *args) (common.painter: plot must be importable, its arguments plain numbers);
     extra_summary(metrics) returns more lines for the printed summary.
     """
     started = time.perf_counter()
     import numpy as np
     import torch
 
-    from common import cli, evaluate, runio
+    from common import cli, evaluate, figures, runio
     from common.baselines import fit_mixture
+    from common.painter import Painter
     from common.train import Diverged, Interrupted, StopRequest
     from common.world import split
 
@@ -92,7 +94,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     n_mixture = world.n_classes if labelled else (args.clusters if isinstance(args.clusters, int) else 4)
     mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
 
-    with StopRequest() as stop:
+    with Painter(args.visualize) as painter, StopRequest() as stop:
         train_started = time.perf_counter()
         try:
             model, history, state, metrics_extra = _model(
@@ -116,17 +118,8 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
         if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
             return _interrupted(args, world, model, history, state, metrics, parser)
 
-        # Held-out likelihood, against the world's exact log-likelihood when there is a world.
-        test_scores = {}
-        if model.has_likelihood:
-            test_scores = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
-            if world.has_truth:
-                true_nll = float(-world.reference_log_prob(test.x).mean())  # what the likelihood covers
-                test_scores.update(true_nll=true_nll, nll_gap=test_scores["nll"] - true_nll)
-        test_scores["recon"] = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
-        metrics["test"] = test_scores
-
         # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
+        metrics["test"] = {}  # filled below, after the figures are on their way: it keeps its place
         z_test = evaluate.latent_codes(model, x_test)
         clusters, method = _clusters(args, world, model, x_train, x_test, z_test, metrics)
         if labelled:
@@ -141,13 +134,41 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
                 ]
             if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
                 metrics["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
+
+        # The figures go to the painter's second process now, to be drawn while this one evaluates.
+        # Their own random draws (generated rows, decoded clusters) leave the run's stream untouched.
+        if args.visualize and not stop.requested:
+            with torch.random.fork_rng(devices=[] if device == "cpu" else None):
+                figures.shared(
+                    painter.draw, args.out, world, model, history, test, z_test, clusters, metrics, device
+                )
+                if extra_figures is not None:
+                    extra_figures(
+                        args.out,
+                        draw=painter.draw,
+                        world=world,
+                        model=model,
+                        test=test,
+                        z_test=z_test,
+                        device=device,
+                    )
+
+        # Held-out likelihood, against the world's exact log-likelihood when there is a world.
+        if model.has_likelihood:
+            metrics["test"] = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
+            if world.has_truth:
+                true_nll = float(-world.reference_log_prob(test.x).mean())  # what the likelihood covers
+                metrics["test"].update(true_nll=true_nll, nll_gap=metrics["test"]["nll"] - true_nll)
+        metrics["test"]["recon"] = evaluate.reconstruction(
+            model, x_test, world.feature_names, world.likelihood
+        )
         metrics["baselines"] = evaluate.baselines(
             train, test, n_mixture, world.likelihood, args.seed, mixture=mixture, labelled=labelled
         )
         if extra_metrics is not None:
             metrics.update(extra_metrics(model=model, train=train, test=test, mixture=mixture, device=device))
 
-        traversals, interpret_seconds = None, None
+        interpret_seconds = None
         if args.interpret:
             from common.interpret import interpret
 
@@ -156,19 +177,17 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
             runio.write_csv(path(args, "interpret.csv"), table)
             interpret_seconds = time.perf_counter() - interpret_started
+            if args.visualize and not stop.requested:
+                figures.interpretation(painter.draw, args.out, world, metrics["interpret"], traversals)
 
         _write_history(args.out, history)
         runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
         if args.save_data:
             _write_data(args.out, world, train, test)
-        if args.visualize and not stop.requested:
-            from common import figures
-
-            figures.shared(args.out, world, model, history, test, z_test, clusters, metrics, device)
-            if traversals is not None:
-                figures.interpretation(args.out, world, metrics["interpret"], traversals)
-            if extra_figures is not None:
-                extra_figures(args.out, world=world, model=model, test=test, z_test=z_test, device=device)
+        if stop.requested:
+            painter.cancel()  # figures not yet sent to the worker are dropped; those sent are finished
+        else:
+            painter.finish()
 
         metrics["timing"] = {
             "train_seconds": train_seconds,
@@ -183,7 +202,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
         runio.write_json(path(args, "metrics.json"), metrics)
     if stop.requested:
         print(
-            f"{parser.prog}: interrupted; the evaluated run is in {args.out}, figures skipped",
+            f"{parser.prog}: interrupted; the evaluated run is in {args.out}, figures not all drawn",
             file=sys.stderr,
         )
         return 130

@@ -109,17 +109,21 @@ def training_curves(path, history):
     save_figure(fig, path)
 
 
-def decoded_map(path, decode, feature_names, feature_label, bounds=(-3.0, 3.0), note=None, steps=61):
+def plane_points(bounds=(-3.0, 3.0), steps=61):
+    """The (steps^2, 2) latent points decoded_map draws: a square grid over bounds (low, high), row by row."""
+    grid = np.linspace(bounds[0], bounds[1], steps)
+    z1, z2 = np.meshgrid(grid, grid)
+    return np.column_stack([z1.ravel(), z2.ravel()])
+
+
+def decoded_map(path, values, feature_names, feature_label, bounds=(-3.0, 3.0), note=None):
     """Expected value of each feature over the 2-D latent plane, one small map per feature.
 
-    `decode` maps an (m, 2) array of latent points to an (m, D) array of expected features;
-    `bounds` (low, high) is the square of the plane drawn.
+    `values` (steps^2, D): the decoded features at plane_points(bounds, steps).
     """
     plt, _ = _pyplot()
     low_z, high_z = bounds
-    grid = np.linspace(low_z, high_z, steps)
-    z1, z2 = np.meshgrid(grid, grid)
-    values = decode(np.column_stack([z1.ravel(), z2.ravel()]))  # (steps^2, D)
+    steps = round(len(values) ** 0.5)
     n_rows = -(-len(feature_names) // 6)  # at most 6 maps per row, rows as even as possible
     n_cols = -(-len(feature_names) // n_rows)
     fig, axes = plt.subplots(
@@ -149,18 +153,27 @@ def decoded_map(path, decode, feature_names, feature_label, bounds=(-3.0, 3.0), 
     save_figure(fig, path)
 
 
-def traversal_heatmaps(path, decode, latent_dim, feature_names, feature_label, z_range=3.0, steps=13):
-    """For each latent dimension, sweep it over [-z_range, z_range] with the others at 0."""
+def traversal_points(latent_dim, z_range=3.0, steps=13):
+    """(latent_dim, steps, latent_dim): sweep i moves dimension i over [-z_range, z_range], others at 0."""
+    points = np.zeros((latent_dim, steps, latent_dim))
+    for i in range(latent_dim):
+        points[i, :, i] = np.linspace(-z_range, z_range, steps)
+    return points
+
+
+def traversal_heatmaps(path, values, feature_names, feature_label, z_range=3.0):
+    """For each latent dimension, its sweep over [-z_range, z_range] with the others at 0.
+
+    `values` (latent_dim, steps, D): the decoded features at traversal_points(latent_dim, z_range, steps).
+    """
     plt, sns = _pyplot()
+    latent_dim, steps, _ = values.shape
     grid = np.linspace(-z_range, z_range, steps)
     fig, axes = plt.subplots(1, latent_dim, figsize=(0.9 + 3.2 * latent_dim, 0.35 * len(feature_names) + 1.8))
     axes = np.atleast_1d(axes)
     for i, ax in enumerate(axes):
-        z = np.zeros((steps, latent_dim))
-        z[:, i] = grid
-        values = decode(z)  # (steps, D)
         sns.heatmap(
-            values.T,
+            values[i].T,
             ax=ax,
             cmap=HEATMAP,
             cbar=i == latent_dim - 1,

@@ -14,7 +14,7 @@ from common.models import build_model, with_labels
 from common.pipeline import run
 from common.train import fit
 from cuisine_dlvm import FLAVOURS, REGIONS, CuisineWorld
-from tests.conftest import comparable_metrics
+from tests.conftest import comparable_metrics, second_process
 
 TINY = ["--samples", "400", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
 
@@ -28,7 +28,8 @@ def conditional_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cvae")
     argv = [*TINY, "--conditional", "--generate", "nordic", "--count", "7", "--visualize", "--interpret"]
     argv += ["--out", str(out)]
-    assert cuisine_dlvm.main(argv) == 0
+    with second_process():  # the figures (the interpretation's too) go through the worker, as for a user
+        assert cuisine_dlvm.main(argv) == 0
     return out
 
 

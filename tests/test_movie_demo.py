@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import movie_dlvm
-from tests.conftest import ROOT, comparable_metrics, stop_after
+from tests.conftest import ROOT, comparable_metrics, second_process, stop_after
 
 ML100K = "/work/shared/data/ml-100k"
 TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
@@ -32,7 +32,8 @@ def _files(folder):
 @pytest.fixture(scope="module")
 def explicit_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("explicit")
-    assert movie_dlvm.main([*EXPLICIT, "--visualize", "--save-data", "--out", str(out)]) == 0
+    with second_process():  # the figures go through the worker, as for a user
+        assert movie_dlvm.main([*EXPLICIT, "--visualize", "--save-data", "--out", str(out)]) == 0
     return out
 
 

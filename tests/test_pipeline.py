@@ -10,6 +10,7 @@ import torch
 import disease_dlvm
 from common.models import build_model
 from common.pipeline import default_batch_size
+from tests.conftest import second_process
 
 TINY = ["--samples", "400", "--epochs", "3", "--iw-samples", "20", "--hidden-dim", "16", "--quiet"]
 FIGURES = {"latent.png", "training.png", "decoded.png", "generated.png", "confusion.png"}
@@ -23,7 +24,8 @@ def _metrics(folder):
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    assert disease_dlvm.main([*TINY, "--visualize", "--save-data", "--out", str(out)]) == 0
+    with second_process():  # the figures go through the worker, as for a user
+        assert disease_dlvm.main([*TINY, "--visualize", "--save-data", "--out", str(out)]) == 0
     return out
 
 
