@@ -10,7 +10,7 @@ loop     the same VAE on the same disease data, trained two ways: with the proje
          with the plain tutorial loop (TensorDataset + DataLoader, batch 128, .item() every step).
          Wall time, samples per second and held-out NLL for both, and the ratio; medians.
 demos    each demo's default run with --visualize, as a user starts it (a new process): wall
-         time and peak memory (max resident set size).
+         time and peak memory (max resident set size): its own, and with its figure worker's.
 scaling  the disease demo's training time per epoch and peak memory as the number of samples
          grows (1e4, 1e5, 1e6), and the movie demo's (Mult-VAE, implicit feedback, 2 epochs, EASE
          off) as users (5e3, 2e4, 8e4) and items (160, 640, 2560) grow, to show that the cost is linear.
@@ -114,16 +114,42 @@ sys.exit(code)
 """
 
 
+def _tree_rss_kb(pid):
+    """Memory of a process and all its descendants (Linux /proc), in kB; 0 once it is gone. Each
+    counts its proportional share of pages it shares (Pss): a child forked before it execs a new
+    program holds all its parent's pages, which plain resident sizes would count twice."""
+    total, stack = 0, [pid]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                stack += [int(child) for child in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def run_demo(argv, out):
-    """Run a demo in a new process; wall seconds and its peak memory (max resident set) in MB."""
+    """Run a demo in a new process; wall seconds, its own peak memory (max resident set) in MB, and
+    the peak of its whole process tree (with the figure worker of common/painter.py), sampled every
+    20 ms from /proc (0 where there is no /proc)."""
     started = time.perf_counter()
     command = [PYTHON, "-c", PEAK_WRAPPER, *argv, "--quiet", "--out", out]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip().splitlines()[-2:]}")
-    peak_kb = int(result.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
-    return seconds, peak_kb / 1024
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        tree_peak_kb = 0
+        while process.poll() is None:
+            tree_peak_kb = max(tree_peak_kb, _tree_rss_kb(process.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        stderr.seek(0)
+        errors = stderr.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {errors.strip().splitlines()[-2:]}")
+    peak_kb = int(errors.rsplit("PEAK_KB", 1)[1].split()[0])
+    return seconds, peak_kb / 1024, tree_peak_kb / 1024
 
 
 def demos_table(repeats):
@@ -137,9 +163,14 @@ def demos_table(repeats):
         for demo in demos:
             for flags in (["--visualize"], ["--visualize", "--interpret"]):
                 for repeat in range(repeats):
-                    seconds, peak = run_demo([demo, *flags], os.path.join(tmp, f"{demo}{repeat}"))
+                    seconds, peak, worker = run_demo([demo, *flags], os.path.join(tmp, f"{demo}{repeat}"))
                     rows.append(
-                        {"command": f"python {demo} {' '.join(flags)}", "seconds": seconds, "peak MB": peak}
+                        {
+                            "command": f"python {demo} {' '.join(flags)}",
+                            "seconds": seconds,
+                            "peak MB": peak,
+                            "with worker, peak MB": worker,
+                        }
                     )
     return pd.DataFrame(rows).groupby("command", sort=False).median()
 
@@ -154,7 +185,7 @@ def scaling_table(repeats, max_samples):
                 for repeat in range(repeats):
                     out = os.path.join(tmp, f"{model}{samples}{repeat}")
                     argv = ["disease_dlvm.py", "--samples", str(samples), "--epochs", "5", "--model", model]
-                    seconds, peak = run_demo(argv, out)
+                    seconds, peak, _ = run_demo(argv, out)
                     with open(os.path.join(out, "metrics.json")) as f:
                         metrics = json.load(f)
                     rows.append(
@@ -179,7 +210,7 @@ def movie_scaling_table(repeats, epochs=2):
                 out = os.path.join(tmp, f"{users}-{per_genre}-{repeat}")
                 argv = ["movie_dlvm.py", "--likelihood", "multinomial", "--users", str(users)]
                 argv += ["--movies", str(per_genre), "--epochs", str(epochs), "--ease-max-items", "1"]
-                seconds, peak = run_demo(argv, out)
+                seconds, peak, _ = run_demo(argv, out)
                 with open(os.path.join(out, "metrics.json")) as f:
                     metrics = json.load(f)
                 rows.append(
