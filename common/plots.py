@@ -176,6 +176,8 @@ def traversal_heatmaps(path, values, feature_names, feature_label, z_range=3.0):
             values[i].T,
             ax=ax,
             cmap=HEATMAP,
+            vmin=values.min(),  # one scale for every panel: the one colour bar describes them all
+            vmax=values.max(),
             cbar=i == latent_dim - 1,
             cbar_kws={"label": feature_label},
             xticklabels=[f"{g:+.1f}" if k % 3 == 0 else "" for k, g in enumerate(grid)],

@@ -1,0 +1,33 @@
+"""What the figures show, read back from the matplotlib objects before they are saved."""
+
+import numpy as np
+
+from common import plots
+
+
+def _drawn(monkeypatch):
+    """Keep the figures a plot function would save and close."""
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig))
+    return figures
+
+
+def test_traversal_panels_share_the_one_colour_scale(monkeypatch):
+    figures = _drawn(monkeypatch)
+    values = np.stack([np.full((13, 4), 0.1), np.linspace(0.2, 0.9, 13 * 4).reshape(13, 4)])  # (2, 13, 4)
+    plots.traversal_heatmaps("unused.png", values, ["a", "b", "c", "d"], "probability")
+    meshes = [ax.collections[0] for ax in figures[0].axes if ax.get_label() != "<colorbar>"]
+    assert len(meshes) == 2  # a panel per latent dimension
+    assert all((m.norm.vmin, m.norm.vmax) == (0.1, 0.9) for m in meshes)
+
+
+def test_decoded_map_draws_each_feature_over_the_plane_it_was_decoded_on(monkeypatch):
+    figures = _drawn(monkeypatch)
+    points = plots.plane_points((-4.0, 4.0), steps=5)
+    values = np.column_stack([points[:, 0], points[:, 1]])  # feature 1 = z1, feature 2 = z2
+    plots.decoded_map("unused.png", values, ["first", "second"], "value", (-4.0, 4.0))
+    images = [ax.images[0] for ax in figures[0].axes if ax.images]
+    first, second = (image.get_array() for image in images)
+    assert first.shape == (5, 5) and images[0].get_extent() == [-4.0, 4.0, -4.0, 4.0]
+    assert np.allclose(first[0], np.linspace(-4, 4, 5))  # z1 grows along each row (x axis)
+    assert np.allclose(second[:, 0], np.linspace(-4, 4, 5))  # z2 up the rows (origin="lower")
