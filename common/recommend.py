@@ -138,6 +138,7 @@ def run(data, args, parser, rng):
     import torch
 
     from common import cli, runio
+    from common.allocator import keep_freed_memory
     from common.movielens import folds, strong_generalization_split
     from common.ranking import ease_memory_bytes
     from common.train import Diverged, Interrupted, StopRequest
@@ -149,6 +150,7 @@ def run(data, args, parser, rng):
     matrix = data.interactions.matrix
     n_users, n_items = matrix.shape
     cli.limit_threads(device, n_items, args.hidden_dim)
+    keep_freed_memory()  # common/allocator.py: freed blocks reused, not mapped afresh every step
     n_heldout = round(args.test_fraction * n_users)
     try:
         fold_users = folds(n_users, args.folds, rng, n_heldout=n_heldout)
