@@ -46,9 +46,9 @@ def _prepare_worker():
 
 class Painter:
     """`draw(plot, *args)` runs `plot(*args)` in the worker (or here); `finish()` waits for every
-    figure and raises the first error a figure met; `cancel()` drops the figures not yet sent to the
-    worker (those sent, at most three: the one it draws and two queued, are finished).
-    Use it as a context manager: leaving the block always ends the worker."""
+    figure, drawing here those still waiting, and raises the first error a figure met; `cancel()`
+    drops the figures not yet sent to the worker (those sent, at most three: the one it draws and two
+    queued, are finished). Use it as a context manager: leaving the block always ends the worker."""
 
     def __init__(self, enabled=True):
         self._futures = []
@@ -67,7 +67,7 @@ class Painter:
             pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker
             )
-            self._futures.append(pool.submit(_usable_cores))
+            self._futures.append((pool.submit(_usable_cores), (_usable_cores, (), {})))
             self._pool = pool
         except OSError:  # no process can be started here (no /dev/shm, a process limit): draw in-process
             if pool is not None:
@@ -85,15 +85,22 @@ class Painter:
             plot, args, kwargs = pickle.loads(pickle.dumps((plot, args, kwargs)))
             plot(*args, **kwargs)
         else:
-            self._futures.append(self._pool.submit(plot, *args, **kwargs))
+            self._futures.append((self._pool.submit(plot, *args, **kwargs), (plot, args, kwargs)))
 
-    def finish(self):
+    def finish(self, draw_here=True):
+        """Wait for every figure. With draw_here, this process, done with its own work, draws the
+        figures the worker has not yet been sent, the last first (the worker takes them from the
+        front): when drawing is the longer branch, a run's last seconds go to two cores, not one."""
         futures, self._futures = self._futures, []
-        for future in futures:
-            future.result()  # the worker's exception, with its traceback, if a figure failed
+        for future, (plot, args, kwargs) in reversed(futures):
+            if draw_here and future.cancel():
+                plot(*args, **kwargs)
+        for future, _ in futures:
+            if not future.cancelled():
+                future.result()  # the worker's exception, with its traceback, if a figure failed
 
     def cancel(self):
-        for future in self._futures:
+        for future, _ in self._futures:
             future.cancel()
         self._futures = []
 

@@ -50,12 +50,24 @@ def test_worker_draws_with_matplotlib_and_never_imports_torch(tmp_path, painter)
     assert painter.in_background
     painter.draw(_record, tmp_path / "a.json", label="first")
     painter.draw(_record, tmp_path / "b.json")
-    painter.finish()
+    painter.finish(draw_here=False)
     drawn = [_read(tmp_path / name) for name in ("a.json", "b.json")]
     assert drawn[0]["label"] == "first" and drawn[1]["label"] == "drawn"
     assert drawn[0]["pid"] == drawn[1]["pid"] != os.getpid()  # one worker, not this process
     assert "matplotlib.pyplot" in drawn[0]["modules"] and "seaborn" in drawn[0]["modules"]
     assert "torch" not in drawn[0]["modules"]
+
+
+def test_finish_draws_here_what_the_worker_has_not_been_sent(tmp_path, painter):
+    painter.finish()  # the worker is up and idle
+    painter.draw(_slow_record, tmp_path / "slow.json")  # keeps the worker busy for 0.5 s
+    for k in range(6):
+        painter.draw(_record, tmp_path / f"{k}.json")
+    painter.finish()
+    drawn = [_read(tmp_path / name) for name in ["slow.json", *(f"{k}.json" for k in range(6))]]
+    by = [d["pid"] for d in drawn]
+    assert by[0] != os.getpid()  # the worker's first
+    assert by.count(os.getpid()) >= 4  # at most three had reached the worker; this process drew the rest
 
 
 def test_without_figures_it_draws_here_at_once(tmp_path):
@@ -83,7 +95,7 @@ def test_cancel_drops_the_figures_not_yet_sent(tmp_path, painter):
         painter.draw(_record, tmp_path / f"{k}.json")
     painter.cancel()
     painter.draw(_record, tmp_path / "after.json")  # waits its turn behind those already sent
-    painter.finish()
+    painter.finish(draw_here=False)
     drawn = [p for p in tmp_path.iterdir() if p.name != "after.json"]
     assert len(drawn) <= 3  # at most the one being drawn and two queued had reached the worker
     assert all(_read(p)["label"] == "drawn" for p in drawn)  # and those were drawn whole
@@ -91,11 +103,11 @@ def test_cancel_drops_the_figures_not_yet_sent(tmp_path, painter):
 
 def test_the_worker_ignores_ctrl_c_and_keeps_drawing(tmp_path, painter):
     painter.draw(_record, tmp_path / "a.json")
-    painter.finish()
+    painter.finish(draw_here=False)
     worker = _read(tmp_path / "a.json")["pid"]
     os.kill(worker, signal.SIGINT)  # what a terminal's Ctrl-C sends every process of the group
     painter.draw(_record, tmp_path / "b.json")
-    painter.finish()
+    painter.finish(draw_here=False)
     assert _read(tmp_path / "b.json")["pid"] == worker
 
 
@@ -108,7 +120,7 @@ def test_the_worker_exits_when_its_parent_is_killed(tmp_path):
         "from test_painter import _record\n"
         "painter = Painter()\n"
         f"painter.draw(_record, {str(tmp_path / 'a.json')!r})\n"
-        "painter.finish()\n"
+        "painter.finish(draw_here=False)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     subprocess.run([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
