@@ -16,9 +16,34 @@ def test_traversal_panels_share_the_one_colour_scale(monkeypatch):
     figures = _drawn(monkeypatch)
     values = np.stack([np.full((13, 4), 0.1), np.linspace(0.2, 0.9, 13 * 4).reshape(13, 4)])  # (2, 13, 4)
     plots.traversal_heatmaps("unused.png", values, ["a", "b", "c", "d"], "probability")
-    meshes = [ax.collections[0] for ax in figures[0].axes if ax.get_label() != "<colorbar>"]
-    assert len(meshes) == 2  # a panel per latent dimension
-    assert all((m.norm.vmin, m.norm.vmax) == (0.1, 0.9) for m in meshes)
+    images = [ax.images[0] for ax in figures[0].axes if ax.images]
+    assert len(images) == 2  # a panel per latent dimension
+    assert all((image.norm.vmin, image.norm.vmax) == (0.1, 0.9) for image in images)
+
+
+def test_heatmap_writes_what_seaborn_writes_in_each_cell():
+    """plots.heatmap draws with imshow to skip seaborn's figure draws; its annotations (text, place,
+    ink on dark and light cells) are those of seaborn.heatmap on the same values."""
+    plt, sns = plots._pyplot()
+    values = np.array([[0.0, 0.25, np.nan], [0.5, 0.75, 1.0]])
+    fig, (ours, theirs) = plt.subplots(1, 2)
+    plots.heatmap(ours, values, vmin=0, vmax=1, fmt=".2f", xticklabels=list("abc"), yticklabels=["r", "s"])
+    sns.heatmap(values, ax=theirs, cmap=plots.HEATMAP, vmin=0, vmax=1, annot=True, fmt=".2f", cbar=False)
+
+    def cells(ax, offset):
+        return {
+            (round(t.get_position()[1] - offset), round(t.get_position()[0] - offset)): (
+                t.get_text(),
+                t.get_color(),
+            )
+            for t in ax.texts
+        }
+
+    assert cells(ours, 0.0) == cells(theirs, 0.5)  # seaborn's cells are centred on half-integers
+    assert len(ours.texts) == 5  # no number in the missing cell
+    assert {color for _, color in cells(ours, 0.0).values()} == {".15", "w"}  # both inks occur
+    assert [label.get_text() for label in ours.get_xticklabels()] == ["a", "b", "c"]
+    plt.close(fig)
 
 
 def test_decoded_map_draws_each_feature_over_the_plane_it_was_decoded_on(monkeypatch):
