@@ -402,7 +402,12 @@ def make_parser():
         metavar="N",
         help="dishes drawn from the world, before the train/test split (default: 8000)",
     )
-    add_shared_flags(parser, "cuisine", {"model": DEFAULT_MODEL, "epochs": 80, "iw_samples": 100})
+    add_shared_flags(
+        parser,
+        "cuisine",
+        {"model": DEFAULT_MODEL, "epochs": 80, "iw_samples": 100},
+        shown={"anneal_epochs": f"0; {CONDITIONAL_ANNEAL} with --conditional, at most --epochs"},
+    )
     # None: so that check_flags can tell a chosen --model or --anneal-epochs from the default.
     parser.set_defaults(model=None, anneal_epochs=None)
     cuisine = parser.add_argument_group("cuisine")

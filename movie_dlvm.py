@@ -486,9 +486,12 @@ explains which movies were rated and how (--likelihood ordinal+missing, categori
 stars alone (ordinal, categorical). Implicit feedback (--likelihood multinomial, and always with
 --ratings): ratings of 4 or 5 become "liked", and Mult-VAE (--model vae) or Mult-DAE (--model dae)
 ranks movies for held-out users. The implicit mode has its own defaults: --latent-dim 200, --hidden-dim
-600, --beta 0.2, --lr 0.001, --batch-size 100, --epochs 100, --test-fraction 0.1, --anneal-epochs 0
-(`--likelihood multinomial --help` shows them). In the explicit mode, --model vae, ae and dae have their
-own defaults too: --epochs 40, --batch-size 64, --lr 0.005, --anneal-epochs 20 (`--model vae --help`).
+600, --beta 0.2, --lr 0.001, --batch-size 100, --epochs 100, --test-fraction 0.1 (`--likelihood
+multinomial --help` shows them). It refuses, with the reason, these flags of the list above:
+--iw-samples, --clusters, --restarts, --anneal-epochs (it anneals per update: --anneal-steps),
+--corruption, --noise (its input corruption is --dropout), --interpret, --load, --resume and --model
+gmvae. In the explicit mode, --model vae, ae and dae have their own defaults too: --epochs 40,
+--batch-size 64, --lr 0.005, --anneal-epochs 20 (`--model vae --help`).
 
 examples:
   python movie_dlvm.py --visualize

@@ -127,7 +127,8 @@ SEED = Interval(int, 0, 2**32 - 1)  # the baselines' scikit-learn random_state t
 
 
 def clusters_type(text):
-    """--clusters: an integer K >= 2, or 'auto' (choose K by held-out likelihood)."""
+    """--clusters: an integer K >= 2, or 'auto' (choose K by held-out likelihood, or BIC for the
+    mixture fitted on the codes of models without a cluster latent)."""
     if text == "auto":
         return text
     try:
@@ -183,8 +184,10 @@ def add_data_flags(parser, binary):
     return parser
 
 
-def add_shared_flags(parser, demo, defaults=None):
-    """Flags every demo has. `defaults` overrides per demo (e.g. {"epochs": 80}).
+def add_shared_flags(parser, demo, defaults=None, shown=None):
+    """Flags every demo has. `defaults` overrides per demo (e.g. {"epochs": 80}); `shown`, what a help
+    text gives as the default where the demo fills it in from other flags (e.g. cuisine's
+    --anneal-epochs, longer with --conditional).
 
     Every help text ends with its default, so a user never has to read the code to know it.
     """
@@ -203,6 +206,7 @@ def add_shared_flags(parser, demo, defaults=None):
         "anneal_epochs": 0,
     }
     d.update(defaults or {})
+    shown = {**d, **(shown or {})}
     parser.set_defaults(default_batch_size=d["batch_size"])
 
     model = parser.add_argument_group("model")
@@ -233,8 +237,10 @@ def add_shared_flags(parser, demo, defaults=None):
         default=None,
         metavar="K",
         help="number of clusters: the gmvae's categories, or the Gaussian mixture fitted on the codes of "
-        "the other models; 'auto' tries K = 2 .. 2 x the true number and keeps the best by held-out "
-        "likelihood (default: the world's number of classes; auto for --data without --label-column)",
+        "the other models; 'auto' tries K = 2 .. 2 x the true number and keeps, for the gmvae, the "
+        "smallest K within one standard error of the best held-out likelihood, for the other models "
+        "the K of the lowest BIC (default: the world's number of classes; auto for --data without "
+        "--label-column)",
     )
     model.add_argument(
         "--beta",
@@ -248,7 +254,7 @@ def add_shared_flags(parser, demo, defaults=None):
         default=d["anneal_epochs"],
         metavar="N",
         help="raise beta linearly from 0 to --beta over the first N epochs (KL annealing); 0 is off "
-        f"(default: {d['anneal_epochs']})",
+        f"(default: {shown['anneal_epochs']})",
     )
     model.add_argument(
         "--corruption",
