@@ -366,7 +366,8 @@ def add_shared_flags(parser, demo, defaults=None, shown=None):
     output.add_argument(
         "--save-data",
         action="store_true",
-        help="also write train.csv, test.csv and world.json (default: off)",
+        help="also write train.csv, test.csv and world.json (the movie demo's implicit mode: its likes in "
+        "train.csv and test.csv, no world.json) (default: off)",
     )
     return parser
 
