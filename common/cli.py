@@ -410,6 +410,10 @@ def resumed_args(parser, args):
     except (OSError, ValueError) as err:
         reason = getattr(err, "strerror", None) or "not valid JSON"
         parser.error(f"argument --resume: cannot read {path} ({reason}); give a run folder of this demo")
+    if not isinstance(saved, dict):
+        parser.error(
+            f"argument --resume: {path} is not a run's configuration; give a run folder of this demo"
+        )
     if saved.get("demo") != parser.demo:
         parser.error(
             f"argument --resume: {args.resume} holds a run of the {saved.get('demo')} demo; "

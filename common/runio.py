@@ -64,7 +64,6 @@ def load_model_file(path, demo=None):
     that would need to unpickle arbitrary objects (and could run code) is refused, not executed.
     With `demo`, a checkpoint written by another demo is refused too."""
     import pickle
-    import zipfile
 
     import torch
 
@@ -81,9 +80,15 @@ def load_model_file(path, demo=None):
                 "refused. A model.pt of these demos holds only tensors and plain values"
             ) from None
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError):
+    except PermissionError:
+        raise CheckpointError(f"{path}: permission denied") from None
+    except Exception:  # noqa: BLE001  a truncated or garbled file fails anywhere in torch.load (OSError, KeyError...)
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from None
-    if not isinstance(checkpoint, dict) or not {"state_dict", "config"} <= set(checkpoint):
+    if (
+        not isinstance(checkpoint, dict)
+        or not {"state_dict", "config"} <= set(checkpoint)
+        or not isinstance(checkpoint["config"], dict)
+    ):
         raise CheckpointError(
             f"{path} is a PyTorch file but not a model.pt of these demos (no state_dict and config)"
         )

@@ -33,12 +33,25 @@ def test_checkpoint_of_another_demo_is_refused(tmp_path):
         runio.load_model_file(_saved(tmp_path), demo="cuisine")
 
 
-def test_truncated_file_is_refused(tmp_path):
+@pytest.mark.parametrize("keep", [0.5, 5000, "text"])
+def test_truncated_or_garbled_file_is_refused(tmp_path, keep):
+    """Each breaks torch.load differently: half a file (RuntimeError), its first 5000 bytes (OSError),
+    a text file renamed model.pt (KeyError)."""
     path = _saved(tmp_path)
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
+    if keep == "text":
+        path.write_bytes(b"hello, this is not a model\n")
+    else:
+        path.write_bytes(data[: int(len(data) * keep) if keep < 1 else keep])
     with pytest.raises(runio.CheckpointError, match="truncated or corrupt"):
         runio.load_model_file(path)
+
+
+def test_checkpoint_whose_config_is_not_a_table_is_refused(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": {}, "config": ["disease"]}, path)
+    with pytest.raises(runio.CheckpointError, match="not a model.pt of these demos"):
+        runio.load_model_file(path, demo="disease")
 
 
 def test_malicious_pickle_is_not_executed(tmp_path):

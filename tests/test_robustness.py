@@ -127,6 +127,11 @@ def test_resume_refuses_other_flags_and_finished_runs(tmp_path, capsys):
             disease_dlvm.main(["--resume", str(tmp_path), *extra])
         assert info.value.code == 2
         assert expected in capsys.readouterr().err
+    (tmp_path / "config.json").write_text('["disease"]')  # valid JSON, not a configuration
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main(["--resume", str(tmp_path)])
+    assert info.value.code == 2
+    assert "config.json is not a run's configuration" in capsys.readouterr().err
 
 
 def test_a_folder_with_another_demos_run_is_refused_unless_overwrite(tmp_path, capsys):
