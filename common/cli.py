@@ -524,13 +524,21 @@ def limit_threads(device, n_features, hidden_dim):
 def out_of_memory_is_an_error(prog):
     """Decorator for a demo's main(argv): sizes too big for this machine (say --samples 1e9 or
     --hidden-dim 1e6, which the range checks cannot know) end with one line and exit 2, not a
-    traceback. Files already written stay whole: every write is atomic."""
+    traceback; so does a second Ctrl-C or SIGTERM (the first lets the run stop cleanly; the second,
+    for a user who will not wait, raises KeyboardInterrupt: common.train.StopRequest), with exit 130.
+    Files already written stay whole: every write is atomic."""
 
     def decorate(main):
         @functools.wraps(main)
         def guarded(argv=None):
             try:
                 return main(argv)
+            except KeyboardInterrupt:
+                print(
+                    f"{prog}: interrupted; files already written are whole",
+                    file=sys.stderr,
+                )
+                raise SystemExit(130) from None
             except MemoryError:
                 pass
             except RuntimeError as err:  # torch's CPU allocator raises RuntimeError, not MemoryError

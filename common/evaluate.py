@@ -141,8 +141,8 @@ def cluster_usage(model, x, n_samples=8):
 
 def select_latent_clusters(z_train, n_classes, seed):
     """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
-    on the latent codes, chosen by BIC (sklearn), lower is better."""
-    ks = list(range(2, 2 * n_classes + 1))
+    on the latent codes, chosen by BIC (sklearn), lower is better; never more components than rows."""
+    ks = list(range(2, max(2, min(2 * n_classes, len(z_train))) + 1))
     z_train = _at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
     bics = [float(_latent_mixture(k, z_train, seed).fit(z_train).bic(z_train)) for k in ks]
     best_k = ks[int(np.argmin(bics))]
@@ -200,6 +200,10 @@ def reconstruction(model, x, feature_names, likelihood):
             if 0 < x[:, j].mean() < 1
         }
     else:
-        name = "r2"
-        per_feature = {f: float(skm.r2_score(x[:, j], x_hat[:, j])) for j, f in enumerate(feature_names)}
+        name = "r2"  # undefined on a single row
+        per_feature = {
+            f: float(skm.r2_score(x[:, j], x_hat[:, j])) for j, f in enumerate(feature_names) if len(x) > 1
+        }
+    if not per_feature:  # nothing to score: left out, never faked
+        return {}
     return {name: float(np.mean(list(per_feature.values()))), f"{name}_per_feature": per_feature}

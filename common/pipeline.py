@@ -57,6 +57,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     if args.clusters is None and world.n_classes == 0:  # a table without labels: let the data say K
         args.clusters = "auto"
     train, test = split(data, args.test_fraction, rng)
+    _check_sizes(parser, args, world, train, len(data))
     if args.batch_size is None:
         args.batch_size = default_batch_size(len(train), args.default_batch_size)
     if getattr(args, "standardize", False):
@@ -161,9 +162,9 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             if world.has_truth:
                 true_nll = float(-world.reference_log_prob(test.x).mean())  # what the likelihood covers
                 metrics["test"].update(true_nll=true_nll, nll_gap=metrics["test"]["nll"] - true_nll)
-        metrics["test"]["recon"] = evaluate.reconstruction(
-            model, x_test, world.feature_names, world.likelihood
-        )
+        recon = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
+        if recon:  # one held-out row, or no feature with both values in them: nothing to score
+            metrics["test"]["recon"] = recon
         metrics["baselines"] = evaluate.baselines(
             train, test, n_mixture, world.likelihood, args.seed, mixture=mixture, labelled=labelled
         )
@@ -221,6 +222,13 @@ def _data(world, args, parser, rng):
     """The rows to learn from: a sample of the world, or the --data table (then a TableWorld)."""
     if not getattr(args, "data", None):
         return world, world.sample(args.samples, rng)
+    written = {"history.csv"} | ({"interpret.csv"} if args.interpret else set())
+    written |= {"train.csv", "test.csv"} if args.save_data else set()
+    if os.path.realpath(args.data) in {os.path.realpath(path(args, name)) for name in written}:
+        parser.error(
+            f"argument --data: the run would write its own {os.path.basename(args.data)} over your table "
+            f"{args.data}; choose another --out"
+        )
     from common.tabular import TableError, load_table
     from common.world import TableWorld
 
@@ -235,6 +243,29 @@ def _data(world, args, parser, rng):
         parser.error(f"argument --data: {err}")
     table_world = TableWorld(table, world)
     return table_world, table_world.rows()
+
+
+def _check_sizes(parser, args, world, train, n_rows):
+    """A mixture of K components needs K training rows: refuse, before any work, a K (--clusters, or
+    the classes of a label column) beyond the rows the split leaves for training."""
+    n = len(train)
+    if isinstance(args.clusters, int) and args.clusters > n:
+        parser.error(
+            f"argument --clusters: {args.clusters} clusters need at least as many training rows; "
+            f"these data leave {n}; use at most {n}"
+        )
+    needed = max(2, world.n_classes)
+    if n >= needed:
+        return
+    if getattr(args, "data", None) and world.n_classes > n_rows / 2:  # as many classes as rows: ids
+        parser.error(
+            f"argument --label-column: {args.label_column!r} has {world.n_classes} classes, more than "
+            f"the {n} training rows (an id column? leave it out with --drop-columns)"
+        )
+    parser.error(
+        f"argument --test-fraction: {args.test_fraction} leaves {n} of the {n_rows} rows for training; "
+        f"{needed} clusters need at least {needed}; hold out fewer rows"
+    )
 
 
 def _standardized(train, test):
@@ -461,7 +492,8 @@ def select_clusters(args, world, train, mixture, device, stop=None):
     fit_part, valid_part = split(train, args.test_fraction, np.random.default_rng(args.seed))
     x_fit = torch.as_tensor(fit_part.x, dtype=torch.float32, device=device)
     x_valid = torch.as_tensor(valid_part.x, dtype=torch.float32, device=device)
-    ks = list(range(2, 2 * (world.n_classes or 4) + 1))  # without labels: up to 8
+    # without labels up to 8; never more components than rows to fit them on
+    ks = list(range(2, max(2, min(2 * (world.n_classes or 4), len(fit_part))) + 1))
     log_px, in_use = [], []  # per validation row, for each K; components in use for each K
     for k in ks:
         model, _, _, _ = train_model(args, world, x_fit, None, k, mixture, stop=stop)

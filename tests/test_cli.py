@@ -196,3 +196,26 @@ def test_small_models_on_the_cpu_run_on_one_thread(device, n_features, hidden_di
     monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda n: calls.append(("blas", n)))
     cli.limit_threads(device, n_features, hidden_dim)
     assert calls == ([("torch", 1), ("blas", 1)] if limited else [])
+
+
+def test_a_second_interrupt_during_the_evaluation_ends_with_one_line_and_exit_130(
+    tmp_path, capsys, monkeypatch
+):
+    """The first Ctrl-C asks the run to stop cleanly; a user who presses it again gets out at once,
+    without a traceback."""
+    import signal
+
+    from common import evaluate
+
+    def impatient(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # noted: the run will stop when it can
+        os.kill(os.getpid(), signal.SIGINT)  # and now
+        raise AssertionError("the second interrupt should have ended the run")
+
+    monkeypatch.setattr(evaluate, "held_out_likelihood", impatient)
+    argv = ["--samples", "200", "--epochs", "1", "--iw-samples", "5", "--hidden-dim", "8", "--quiet"]
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main([*argv, "--out", str(tmp_path)])
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "disease_dlvm.py: interrupted; files already written are whole\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run's handler is gone

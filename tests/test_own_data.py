@@ -74,6 +74,68 @@ def test_bad_own_data_exits_2_with_one_line(tmp_path, capsys, edit, extra, expec
     assert expected in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            ["--clusters", "97", "--drop-columns", "patient", "kind"],
+            "argument --clusters: 97 clusters need at least as many training rows; these data leave 96",
+        ),
+        (  # the id column as the label: 120 classes, 96 training rows (k-means would need 120)
+            ["--label-column", "patient", "--drop-columns", "kind"],
+            "argument --label-column: 'patient' has 120 classes, more than the 96 training rows",
+        ),
+        (
+            ["--label-column", "kind", "--drop-columns", "patient", "--test-fraction", "0.995"],
+            "argument --test-fraction: 0.995 leaves 1 of the 120 rows for training; 2 clusters need at",
+        ),
+    ],
+)
+def test_more_clusters_than_training_rows_are_refused_before_any_work(tmp_path, capsys, extra, expected):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main([*TINY, "--data", str(_symptom_csv(tmp_path)), *extra, "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+    assert not (out / "config.json").exists()
+
+
+def test_clusters_auto_on_a_tiny_table_tries_no_more_clusters_than_rows(tmp_path):
+    """Ten rows leave eight to train on and, for --clusters auto, six to fit each K on: K stops there."""
+    argv = ["--data", str(_symptom_csv(tmp_path, rows=10)), "--drop-columns", "patient", "kind"]
+    assert disease_dlvm.main([*TINY, *argv, "--out", str(tmp_path / "run")]) == 0
+    assert _metrics(tmp_path / "run")["model_selection"]["k"] == [2, 3, 4, 5, 6]
+
+
+def test_a_single_held_out_row_leaves_out_the_scores_it_cannot_give(tmp_path):
+    """One held-out row has no ROC AUC (one class per symptom) and no R^2: the keys are left out,
+    never written as NaN (which JSON cannot hold)."""
+    out = tmp_path / "run"
+    assert disease_dlvm.main([*TINY, "--samples", "60", "--test-fraction", "0.01", "--out", str(out)]) == 0
+    m = _metrics(out)
+    assert m["data"]["n_test"] == 1 and "recon" not in m["test"] and np.isfinite(m["test"]["nll"])
+    cuisine = tmp_path / "cuisine"
+    assert (
+        cuisine_dlvm.main([*TINY, "--samples", "60", "--test-fraction", "0.01", "--out", str(cuisine)]) == 0
+    )
+    assert _metrics(cuisine)["data"]["n_test"] == 1 and "recon" not in _metrics(cuisine)["test"]
+
+
+def test_save_data_never_writes_over_the_table_it_reads(tmp_path, capsys):
+    data = _symptom_csv(tmp_path)
+    original = data.read_text()
+    train = tmp_path / "train.csv"
+    train.write_text(original)
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main(
+            [*TINY, "--data", str(train), "--drop-columns", "patient", "--save-data", "--out", str(tmp_path)]
+        )
+    assert info.value.code == 2
+    assert "the run would write its own train.csv over your table" in capsys.readouterr().err
+    assert train.read_text() == original
+
+
 def test_label_column_without_data_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         disease_dlvm.main(["--label-column", "kind", "--out", str(tmp_path)])
