@@ -663,6 +663,7 @@ def _titles_beside(ratings):
 
 HIDDEN_FRACTION = 0.2  # share of each held-out user's ratings hidden and predicted from the rest
 SHOWN_USERS = 3  # held-out users whose top 10 the summary prints
+RECOMMENDED = 10  # unrated movies recommended to each held-out user (recommendations.csv)
 
 
 def run_explicit(args, parser):
@@ -741,25 +742,30 @@ def rating_metrics(world, model, train, test, mixture, device, rng):
     }
 
 
-def recommend_unrated(world, model, test, device, n=10):
-    """Each held-out user's n unrated movies with the highest predicted rating, beside the oracle's."""
+def recommend_unrated(world, model, test, device, n=RECOMMENDED):
+    """Each held-out user's n unrated movies with the highest predicted rating, beside the oracle's; all
+    of them, best first, for a user with fewer (none for a user who rated every movie)."""
     import pandas as pd
 
     from common.ranking import top_k
 
     predicted = predicted_ratings(model, test.x, device)
-    top = top_k(np.where(test.x > 0, -np.inf, predicted), n)  # (users, n) movie columns
+    unrated = ~(test.x > 0)
+    top = top_k(np.where(unrated, predicted, -np.inf), n)  # (users, min(n, movies)) columns, best first
+    keep = np.take_along_axis(unrated, top, 1)  # (users, k): rated movies, ranked last, are dropped
+    user = np.broadcast_to(np.arange(len(top))[:, None], top.shape)[keep]  # (rows,) held-out user index
+    rank = np.broadcast_to(np.arange(1, top.shape[1] + 1), top.shape)[keep]  # (rows,)
+    movie = top[keep]  # (rows,)
     oracle = world.expected_ratings(test.labels, test.factors["leniency"])
-    users = np.repeat(np.arange(1, len(top) + 1), n)
     return pd.DataFrame(
         {
-            "user": users,
-            "true_archetype": np.repeat(np.array(world.class_names)[test.labels], n),
-            "rank": np.tile(np.arange(1, n + 1), len(top)),
-            "title": np.array(world.feature_names)[top].ravel(),
-            "genre": np.array(world.genre_names)[world.movie_genre[top]].ravel(),
-            "predicted_rating": np.take_along_axis(predicted, top, 1).ravel().round(3),
-            "oracle_rating": np.take_along_axis(oracle, top, 1).ravel().round(3),
+            "user": user + 1,
+            "true_archetype": np.array(world.class_names)[test.labels[user]],
+            "rank": rank,
+            "title": np.array(world.feature_names)[movie],
+            "genre": np.array(world.genre_names)[world.movie_genre[movie]],
+            "predicted_rating": predicted[user, movie].round(3),
+            "oracle_rating": oracle[user, movie].round(3),
         }
     )
 
@@ -807,7 +813,8 @@ def explicit_summary(report):
         ]
     for user, rows in list(recommendations.groupby("user"))[:SHOWN_USERS]:
         archetype = rows["true_archetype"].iloc[0]
-        lines.append(f"  top 10 unrated movies for held-out user {user} (true archetype: {archetype}):")
+        shown = f"top {len(rows)}" if len(rows) == RECOMMENDED else f"all {len(rows)}"  # fewer unrated
+        lines.append(f"  {shown} unrated movies for held-out user {user} (true archetype: {archetype}):")
         for row in rows.itertuples():
             lines.append(
                 f"    {row.rank:>2}. {row.title:<34} {row.genre:<12} predicted {row.predicted_rating:.1f}   "
@@ -819,7 +826,10 @@ def explicit_summary(report):
 # Implicit feedback: a world sample or a MovieLens file as "liked" (4 or 5 stars), for common.recommend.
 
 
-def synthetic_interactions(args, rng):
+MIN_IMPLICIT_USERS = 10  # users with 5 or more liked movies the implicit mode needs, to train and hold out
+
+
+def synthetic_interactions(args, rng, parser):
     """The world's users as implicit feedback: 4 or 5 stars = liked, then MovieLens' preprocessing."""
     import pandas as pd
 
@@ -831,6 +841,12 @@ def synthetic_interactions(args, rng):
     users, movies = np.nonzero(sample.x)
     interactions = binarize(pd.DataFrame({"user": users, "item": movies, "rating": sample.x[users, movies]}))
     kept = interactions.user_ids  # users with 5 or more liked movies
+    if len(kept) < MIN_IMPLICIT_USERS:  # a small catalogue: few users like 5 of its movies
+        parser.error(
+            f"argument --movies: only {len(kept)} of the {args.users} users like 5 or more of its "
+            f"{world.n_movies} movies (4 or 5 stars), and the implicit mode needs {MIN_IMPLICIT_USERS} such "
+            "users to train on some and hold out others; raise --movies (or --users)"
+        )
     labels, leniency = sample.labels[kept], sample.factors["leniency"][kept]
 
     def oracle(rows, columns):  # P(watches the movie and rates it 4+): the world's true preference
@@ -858,15 +874,18 @@ def load_movielens(args, parser):
     from common.movielens import MovieLensFormatError, binarize, load_ratings, load_titles
     from common.recommend import ImplicitData
 
-    try:
-        ratings = load_ratings(args.ratings)
-        titles = load_titles(args.titles) if args.titles else None
-    except MovieLensFormatError as error:
-        parser.error(str(error))
-    except OSError as error:
-        parser.error(f"cannot read {error.filename!r} ({error.strerror})")
+    def read(flag, load, path):  # a bad file is the fault of the flag that named it
+        try:
+            return load(path)
+        except MovieLensFormatError as error:
+            parser.error(f"argument {flag}: {error}")
+        except OSError as error:
+            parser.error(f"argument {flag}: cannot read {error.filename!r} ({error.strerror})")
+
+    ratings = read("--ratings", load_ratings, args.ratings)
+    titles = read("--titles", load_titles, args.titles) if args.titles else None
     interactions = binarize(ratings)
-    if interactions.matrix.shape[0] < 10:
+    if interactions.matrix.shape[0] < MIN_IMPLICIT_USERS:
         parser.error(
             f"argument --ratings: only {interactions.matrix.shape[0]} users have 5 or more ratings of 4 or 5 "
             f"stars in {args.ratings}; too few to train on some and hold out others"
@@ -935,7 +954,7 @@ def main(argv=None):
         from common import recommend
 
         rng = np.random.default_rng(args.seed)  # one stream: the world's sample, then the folds and splits
-        data = load_movielens(args, parser) if args.ratings else synthetic_interactions(args, rng)
+        data = load_movielens(args, parser) if args.ratings else synthetic_interactions(args, rng, parser)
         return recommend.run(data, args, parser, rng)
     return run_explicit(args, parser)
 

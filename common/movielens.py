@@ -9,7 +9,8 @@ Loaders read the three layouts GroupLens has shipped, telling them apart from th
     ml-20m/...  ratings.csv  header userId,movieId,rating,timestamp; half stars 0.5..5
                 movies.csv   movieId,title,genres; a title with a comma is quoted
 
-A malformed file raises MovieLensFormatError naming the file, the line and what is wrong.
+A malformed file raises MovieLensFormatError naming the file, the line and what is wrong; so does a
+ratings file that is not text (they are read as Latin-1, which any byte decodes).
 
 Preprocessing follows Liang, Krishnan, Hoffman and Jebara, "Variational Autoencoders for
 Collaborative Filtering", WWW 2018 (arXiv 1802.05814), and its reference code (dawenl/vae_cf):
@@ -23,6 +24,7 @@ import io
 import itertools
 import os
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,8 @@ RATINGS_FILES = ["u.data", "ratings.dat", "ratings.csv"]
 TITLES_FILES = ["u.item", "movies.dat", "movies.csv"]
 CSV_RATINGS_HEADER = ["userId", "movieId", "rating", "timestamp"]
 CSV_TITLES_HEADER = ["movieId", "title", "genres"]
+UTF8_BOM = b"\xef\xbb\xbf"  # which a file saved by some editors starts with
+SHOWN_CHARACTERS = 200  # of a bad line (its repr) in an error message: a binary file has long "lines"
 
 
 class MovieLensFormatError(ValueError):
@@ -44,7 +48,10 @@ class MovieLensFormatError(ValueError):
 
 
 def _fail(path, line, what, text=None):
-    shown = f": {text.rstrip(chr(10) + chr(13))!r}" if text is not None else ""
+    shown = ""
+    if text is not None:
+        shown = repr(text.rstrip("\r\n"))
+        shown = ": " + (shown if len(shown) <= SHOWN_CHARACTERS else shown[:SHOWN_CHARACTERS] + "...")
     raise MovieLensFormatError(f"{path}: line {line}: {what}{shown}")
 
 
@@ -53,7 +60,7 @@ def _read_text(path):
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # without a byte order mark, if there is one
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 
@@ -66,7 +73,7 @@ def _line(path, number):
 
 def _first_line(path):
     with open(path, encoding="latin-1") as f:
-        first = f.readline()
+        first = f.readline().removeprefix(UTF8_BOM.decode("latin-1"))
     if not first.strip():
         _fail(path, 1, "the file is empty or starts with a blank line")
     return first
@@ -109,25 +116,34 @@ def load_ratings(path):
     fmt = ratings_format(path)
     names = ["user", "item", "rating", "timestamp", "_extra"]  # _extra catches a fifth field
     header_lines = 1 if fmt == "csv" else 0
-    # pandas' C parser is fast but knows only one-character separators: turn '::' into tabs first.
-    source = io.StringIO(_read_text(path).replace("::", "\t")) if fmt == "ml-1m" else path
-    try:
-        table = pd.read_csv(
-            source,
-            sep="," if fmt == "csv" else "\t",
-            header=None,
-            names=names,
-            skiprows=header_lines,
-            skip_blank_lines=False,  # keep row i on file line i + 1 + header_lines
-            index_col=False,
-            low_memory=False,
-        )
-    except pd.errors.ParserError as error:  # six or more fields on a line
-        match = re.search(r"line (\d+), saw (\d+)", str(error))
-        if not match:
-            raise MovieLensFormatError(f"{path}: {error}") from error
-        line = int(match.group(1))
-        _fail(path, line, f"expected 4 fields, found {match.group(2)}", _line(path, line))
+    with open(path, "rb") as f:
+        if f.read(len(UTF8_BOM)) != UTF8_BOM:
+            f.seek(0)
+        # pandas' C parser is fast but knows only one-character separators: turn '::' into tabs first.
+        source = io.StringIO(_read_text(path).replace("::", "\t")) if fmt == "ml-1m" else f
+        try:
+            with warnings.catch_warnings():  # a long first line: reported below as "found more"
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                table = pd.read_csv(
+                    source,
+                    sep="," if fmt == "csv" else "\t",
+                    header=None,
+                    names=names,
+                    skiprows=header_lines,
+                    skip_blank_lines=False,  # keep row i on file line i + 1 + header_lines
+                    index_col=False,
+                    low_memory=False,
+                    # Ratings are numbers: Latin-1 decodes every byte, so a stray non-UTF-8 byte or a
+                    # binary file reaches the checks below as a malformed line, and a '"' is no quote.
+                    encoding="latin-1",
+                    quoting=csv.QUOTE_NONE,
+                )
+        except pd.errors.ParserError as error:  # six or more fields on a line
+            match = re.search(r"line (\d+), saw (\d+)", str(error))
+            if not match:
+                raise MovieLensFormatError(f"{path}: {error}") from error
+            line = int(match.group(1))
+            _fail(path, line, f"expected 4 fields, found {match.group(2)}", _line(path, line))
     table = table[table[names[:4]].notna().any(axis=1) | table["_extra"].notna()]  # blank lines are harmless
 
     # Every check marks its bad rows; the earliest bad line in the file is reported.

@@ -201,11 +201,26 @@ def test_real_movielens_100k_for_one_epoch(tmp_path):
         (["--likelihood"], "argument --likelihood: expected one argument"),
         (["--users", "10"], "argument --users: 10 is out of range"),
         (["--movies", "0"], "argument --movies: 0 is out of range"),
+        (  # 8 movies: no user likes 5 of them, so there is nobody to hold out (not a fault of --folds)
+            ["--likelihood", "multinomial", "--movies", "1", "--users", "50"],
+            "argument --movies: only 0 of the 50 users like 5 or more of its 8 movies (4 or 5 stars), and "
+            "the implicit mode needs 10 such users to train on some and hold out others; raise --movies "
+            "(or --users)",
+        ),
+        (
+            ["--ratings", "{data}", "--titles", "{data}"],
+            "argument --titles: {data}: line 1: not a MovieLens titles",
+        ),
+        (
+            ["--ratings", "{dir}/u.item"],
+            "argument --ratings: {dir}/u.item: line 1: not a MovieLens ratings file",
+        ),
     ],
 )
 def test_bad_flags_and_conflicts_exit_2_with_one_line(argv, expected, tmp_path, capsys):
     data, _ = _write_movielens(tmp_path)
     argv = [a.format(data=data, dir=tmp_path) for a in argv]
+    expected = expected.format(data=data, dir=tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         movie_dlvm.main([*argv, "--out", str(tmp_path / "run")])
     assert exit_info.value.code == 2
@@ -294,7 +309,50 @@ def test_a_malformed_ratings_file_names_file_and_line(tmp_path, capsys):
         movie_dlvm.main(["--ratings", str(path), "--out", str(tmp_path / "run")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert f"{path}: line 2: non-numeric rating" in err and err.count("\n") == 1
+    assert f"argument --ratings: {path}: line 2: non-numeric rating" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            b"1\t2\t3\t881250949\n1\t3\t\xe95\t881250949\n",
+            "line 2: non-numeric rating: '1\\t3\\t\xe95\\t881250949'",
+        ),
+        (np.random.default_rng(0).bytes(2000), "line 1: "),  # a binary file
+    ],
+)
+def test_a_ratings_file_that_is_not_utf8_exits_2_with_one_line(content, expected, tmp_path, capsys):
+    path = tmp_path / "u.data"
+    path.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--ratings", str(path), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"movie_dlvm.py: error: argument --ratings: {path}: {expected}")
+        and err.count("\n") == 1
+    )
+
+
+def test_users_with_fewer_unrated_movies_than_10_get_them_all(tmp_path, capsys):
+    # 8 movies, about one in nine rated: nobody has 10 unrated movies to recommend.
+    small = ["--users", "50", "--movies", "1", "--iw-samples", "5", "--save-data", "--out", str(tmp_path)]
+    assert movie_dlvm.main([*(a for a in TINY if a != "--quiet"), *small]) == 0  # prints its summary
+    test = pd.read_csv(tmp_path / "test.csv")  # the held-out users' rows, in the order of their numbers
+    unrated = (test[movie_dlvm.MovieWorld(1).feature_names] == 0).sum(axis=1).to_numpy()
+    recommendations = pd.read_csv(tmp_path / "recommendations.csv")
+    per_user = recommendations.groupby("user").size().reindex(range(1, len(test) + 1), fill_value=0)
+    np.testing.assert_array_equal(per_user.to_numpy(), np.minimum(unrated, 10))
+    assert (unrated < 10).all() and len(recommendations) == unrated.sum()
+    for user, rows in recommendations.groupby("user"):
+        assert rows["rank"].tolist() == list(range(1, len(rows) + 1))
+        rated = test.iloc[user - 1][rows["title"]]
+        assert (rated == 0).all()  # only unrated movies
+    printed = capsys.readouterr().out
+    first = recommendations[recommendations["user"] == 1]
+    assert f"all {len(first)} unrated movies for held-out user 1 " in printed
+    assert f"{len(first)}. {first['title'].iloc[-1]}" in printed
 
 
 @pytest.mark.parametrize("implicit", [False, True])

@@ -1,6 +1,7 @@
 """MovieLens loaders on tiny files of each layout, their errors, the Mult-VAE preprocessing and split."""
 
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,7 @@ def test_format_comes_from_the_content_not_the_name(tmp_path):
         ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,4\n1,2,3.25,4\n", 3, "rating out of range"),
         ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,4\n1,2.5,3,4\n", 3, "item id is not"),
         ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,three,4\n", 2, "non-numeric rating"),
+        ("u.data", '1\t2\t3\t4\n"1\t2\t3\t4\n1\t2\t3\t4\n', 2, "non-numeric user"),  # no quoting
     ],
 )
 def test_malformed_ratings_name_the_file_and_line(tmp_path, name, text, line, message):
@@ -78,6 +80,54 @@ def test_malformed_ratings_name_the_file_and_line(tmp_path, name, text, line, me
         load_ratings(path)
     assert "\n" not in str(caught.value)  # one line
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("u.data", b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t\xe9377\t1\t878887116\n", "item"),
+        ("ratings.dat", b"1::1193::5::978300760\n1::661::3::978302109\n2::914::\xe93::978301968\n", "rating"),
+        (
+            "ratings.csv",
+            b"userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n\xe91,10,4.5,835355493\n",
+            "user",
+        ),
+    ],
+)
+def test_a_byte_that_is_not_utf8_is_a_malformed_line(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_bytes(text)
+    with pytest.raises(MovieLensFormatError, match=rf"^{path}: line 3: non-numeric {message}: '.*\xe9"):
+        load_ratings(str(path))
+
+
+def test_a_binary_file_is_no_ratings_file_and_says_so_in_one_short_line(tmp_path):
+    path = tmp_path / "x.bin"
+    for seed in range(20):  # random bytes: tabs, quotes, NULs and carriage returns anywhere
+        path.write_bytes(np.random.default_rng(seed).bytes(2000))
+        with pytest.raises(MovieLensFormatError, match=rf"^{path}: line \d+: ") as caught:
+            load_ratings(str(path))
+        message = str(caught.value)
+        assert "\n" not in message and len(message) - len(str(path)) < 400, message  # long lines cut short
+
+
+def test_a_long_first_line_is_reported_without_a_pandas_warning(tmp_path):
+    path = _write(tmp_path, "u.data", "1\t2\t3\t4\t5\t6\t7\n1\t2\t3\t4\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' ParserWarning would be a second line on stderr
+        with pytest.raises(MovieLensFormatError, match=r"line 1: expected 4 fields, found more"):
+            load_ratings(path)
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    bom = "\ufeff"
+    for name, text in (("u.data", U_DATA), ("ratings.dat", RATINGS_DAT), ("ratings.csv", RATINGS_CSV)):
+        plain = load_ratings(_write(tmp_path, name, text))
+        pd.testing.assert_frame_equal(load_ratings(_write(tmp_path, "bom_" + name, bom + text)), plain)
+    titles = "movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n"
+    assert load_titles(_write(tmp_path, "movies.csv", bom + titles))["title"].tolist() == ["Toy Story (1995)"]
+    dat = "1::Toy Story (1995)::Animation\n"
+    assert load_titles(_write(tmp_path, "movies.dat", bom + dat))["item"].tolist() == [1]
 
 
 GENRE_FILE = "unknown|0\nAction|1\nAdventure|2\nAnimation|3\nChildren's|4\nComedy|5\nCrime|6\nDocumentary|7\n"
