@@ -71,7 +71,12 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
 
         x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
         x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
-    runio.write_json(path(args, "config.json"), {**vars(args), "demo": world.name, "device": device})
+    # config.json goes in with the run's other files. Into an empty folder it goes now as well, to say
+    # what the folder is for; over an earlier run it waits, so that a run failing before it has
+    # anything to save leaves the earlier run's files consistent (not its metrics under new flags).
+    run_config = {**vars(args), "demo": world.name, "device": device}
+    if not os.path.exists(path(args, "metrics.json")):
+        runio.write_json(path(args, "config.json"), run_config)
 
     labelled = world.n_classes > 0
     metrics = {
@@ -106,7 +111,15 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
         except Diverged as err:
             # The model holds the last good weights: keep them and say what went wrong and what to try.
             _save_stopped(
-                args, world, err.model, err.history, None, metrics, status="diverged", epoch=err.epoch
+                args,
+                world,
+                err.model,
+                err.history,
+                None,
+                metrics,
+                run_config,
+                status="diverged",
+                epoch=err.epoch,
             )
             print(
                 f"{parser.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or "
@@ -115,11 +128,11 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             )
             return 1
         except Interrupted as err:
-            return _interrupted(args, world, err.model, err.history, err.state, metrics, parser)
+            return _interrupted(args, world, err.model, err.history, err.state, metrics, run_config, parser)
         train_seconds = time.perf_counter() - train_started
         metrics.update(metrics_extra)
         if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
-            return _interrupted(args, world, model, history, state, metrics, parser)
+            return _interrupted(args, world, model, history, state, metrics, run_config, parser)
 
         # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
         metrics["test"] = {}  # filled below, after the figures are on their way: it keeps its place
@@ -183,6 +196,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             if args.visualize and not stop.requested:
                 figures.interpretation(painter.draw, args.out, world, metrics["interpret"], traversals)
 
+        runio.write_json(path(args, "config.json"), run_config)
         _write_history(args.out, history)
         runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
         if args.save_data:
@@ -390,10 +404,18 @@ def _cluster_names(world, model, test, clusters):
     return evaluate.cluster_names(world.class_names, mapping, model.n_clusters)
 
 
-def _interrupted(args, world, model, history, state, metrics, parser):
+def _interrupted(args, world, model, history, state, metrics, run_config, parser):
     epochs_done = state["epoch"] if state else 0
     _save_stopped(
-        args, world, model, history, state, metrics, status="interrupted", epochs_completed=epochs_done
+        args,
+        world,
+        model,
+        history,
+        state,
+        metrics,
+        run_config,
+        status="interrupted",
+        epochs_completed=epochs_done,
     )
     resume = (
         "" if getattr(args, "data", None) else f"; continue with: python {parser.prog} --resume {args.out}"
@@ -406,10 +428,12 @@ def _interrupted(args, world, model, history, state, metrics, parser):
     return 130
 
 
-def _save_stopped(args, world, model, history, state, metrics, **status):
-    """Write what a stopped run has: history, the last good weights (with the state to resume), metrics."""
+def _save_stopped(args, world, model, history, state, metrics, run_config, **status):
+    """Write what a stopped run has: its config, history, the last good weights (with the state to
+    resume), metrics."""
     from common import runio
 
+    runio.write_json(path(args, "config.json"), run_config)
     _write_history(args.out, history)
     runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
     metrics.update(status, versions=runio.versions())

@@ -156,7 +156,10 @@ def run(data, args, parser, rng):
         fold_users = folds(n_users, args.folds, rng, n_heldout=n_heldout)
     except ValueError as error:
         parser.error(f"argument --folds: {error}")
-    runio.write_json(os.path.join(args.out, "config.json"), {**vars(args), "demo": "movie", "device": device})
+    # As in common.pipeline: over an earlier run, config.json waits until this run saves its model.
+    run_config = {**vars(args), "demo": "movie", "device": device}
+    if not os.path.exists(os.path.join(args.out, "metrics.json")):
+        runio.write_json(os.path.join(args.out, "config.json"), run_config)
     ease_note = None
     if n_items > args.ease_max_items:
         gigabytes = ease_memory_bytes(n_items) / 1e9
@@ -177,14 +180,14 @@ def run(data, args, parser, rng):
             except (Diverged, Interrupted) as err:  # err.model holds the weights of the last good epoch
                 history += [{"fold": fold, **row} for row in err.history]
                 if fold == 1:
-                    _save_model(args, data, split, err.model)
+                    _save_model(args, data, split, err.model, run_config)
                 status = "diverged" if isinstance(err, Diverged) else "interrupted"
                 return _stopped(status, fold, err.epoch, per_fold, history, metrics, ease_note, args, parser)
             per_fold.append(outcome)
             history += [{"fold": fold, **row} for row in outcome["history"]]
             recommendations.append(_recommendation_rows(fold, split, outcome, data))
             if fold == 1:  # one model (and one latent space) to keep: the first fold's
-                _save_model(args, data, split, outcome["model"])
+                _save_model(args, data, split, outcome["model"], run_config)
                 first = (split, outcome)
             if stop.requested:  # the signal came while the fold was scored: stop after it
                 return _stopped(
@@ -221,10 +224,12 @@ def run(data, args, parser, rng):
     return 0
 
 
-def _save_model(args, data, split, model):
-    """model.pt: the model with the item ids of its columns (plain values, loadable weights_only)."""
+def _save_model(args, data, split, model, run_config):
+    """model.pt: the model with the item ids of its columns (plain values, loadable weights_only),
+    and config.json beside it."""
     from common import runio
 
+    runio.write_json(os.path.join(args.out, "config.json"), run_config)
     config = model_config(args, len(split.items))
     config["item_ids"] = data.interactions.item_ids[split.items].tolist()
     runio.save_model(os.path.join(args.out, "model.pt"), model, config)

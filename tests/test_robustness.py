@@ -134,6 +134,18 @@ def test_resume_refuses_other_flags_and_finished_runs(tmp_path, capsys):
     assert "config.json is not a run's configuration" in capsys.readouterr().err
 
 
+def test_a_run_that_fails_over_an_earlier_one_leaves_that_run_consistent(tmp_path, capsys):
+    """config.json, metrics.json and model.pt of a folder describe one run: a later run into the same
+    folder that fails before it has anything to save (here out of memory) changes none of them."""
+    argv = ["--samples", "200", "--epochs", "2", "--iw-samples", "5", "--quiet", "--out", str(tmp_path)]
+    assert disease_dlvm.main([*argv, "--hidden-dim", "8"]) == 0
+    before = {name: (tmp_path / name).read_bytes() for name in ("config.json", "metrics.json", "model.pt")}
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main([*argv, "--hidden-dim", "2000000"])  # a 16 TB layer: refused by the allocator
+    assert info.value.code == 2 and "out of memory" in capsys.readouterr().err
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+
+
 def test_a_folder_with_another_demos_run_is_refused_unless_overwrite(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"demo": "movie"}))
     (tmp_path / "metrics.json").write_text("{}")
