@@ -5,6 +5,7 @@ the row, and says how to fix it, so the demo can print it argparse-style and exi
 Rows are numbered as a spreadsheet shows them: row 1 is the first data row, under the header.
 """
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +35,26 @@ def load_table(path, *, binary, label_column=None, drop_columns=()):
     """
     import pandas as pd
 
+    options = {"dtype": str, "keep_default_na": False, "skipinitialspace": True}
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # First the raw lines, the header being one of them: the header's field count is the width,
+        # and a longer line is a ParserError naming it. Read with the header as header, pandas would
+        # silently make the extra leading fields of such rows the index and shift every value left.
+        pd.read_csv(path, header=None, **options)
+        frame = pd.read_csv(path, index_col=False, **options)
     except FileNotFoundError:
         raise TableError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        wide = re.search(r"Expected (\d+) fields? in line (\d+), saw (\d+)", reason)
+        if wide:
+            width, line, fields = map(int, wide.groups())
+            raise TableError(
+                f"{path}: line {line} has {fields} fields but the header has {width} column"
+                + ("s" * (width != 1))
+                + "; if the file uses another delimiter (such as ';') or decimal commas, save it with "
+                "commas between fields and points in numbers, and quote text that contains commas"
+            ) from None
         raise TableError(f"{path}: cannot read it as CSV ({reason})") from None
 
     columns = list(frame.columns)
@@ -97,6 +112,15 @@ def _numeric_column(path, values, name, binary):
     if len(bad):
         row = bad[0]
         raise TableError(f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is not a number")
+    largest = float(np.finfo(np.float32).max)
+    bad = np.flatnonzero(np.abs(numbers) > largest)
+    if len(bad):
+        row = bad[0]
+        raise TableError(
+            f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is too large for 32-bit "
+            f"floats (at most {largest:.4g} in magnitude); rescale the column, e.g. divide it by a "
+            "power of ten or take its logarithm"
+        )
     if binary:
         bad = np.flatnonzero((numbers != 0) & (numbers != 1))
         if len(bad):

@@ -79,3 +79,70 @@ def test_real_valued_tables_accept_any_finite_number(tmp_path):
     table = load_table(_write(tmp_path, "\n".join(lines)), binary=False)
     np.testing.assert_allclose(table.x[:, 0], np.arange(12) * 0.5)
     assert table.labels is None and table.class_names is None
+
+
+def _real_table(rows=40, y=None):
+    """x, y over `rows` rows; `y` maps a row (1 = the first data row) to the text put in its y cell."""
+    y = y or {}
+    return "x,y\n" + "".join(f"{i * 0.5},{y.get(i + 1, -3e2 + i)}\n" for i in range(rows))
+
+
+@pytest.mark.parametrize(("value", "row"), [("1e300", 5), ("-4e38", 1)])
+def test_values_beyond_float32_are_refused_naming_column_row_and_value(tmp_path, value, row):
+    with pytest.raises(TableError) as info:
+        load_table(_write(tmp_path, _real_table(y={row: value})), binary=False)
+    message = str(info.value)
+    assert f"column 'y', row {row}: '{value}' is too large for 32-bit floats" in message
+    assert "rescale the column" in message and "\n" not in message and str(tmp_path) in message
+
+
+def test_values_just_inside_float32_still_load(tmp_path):
+    table = load_table(_write(tmp_path, _real_table(y={5: "-3.4e38"})), binary=False)
+    assert np.isfinite(table.x).all() and table.x[4, 1] == np.float32(-3.4e38)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # every row one field too many: pandas would make column 1 the index and shift the values left
+        (
+            "a,b\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(12)),
+            "line 2 has 3 fields but the header has 2 columns",
+        ),
+        # one row in the middle
+        (_real_table(y={7: "-294.0,7"}), "line 8 has 3 fields but the header has 2 columns"),
+        # the first bad line is named, not a later, wider one
+        ("a,b\n1,2,3\n" + "".join(f"{i},{i * 2}\n" for i in range(12)) + "1,2,3,4\n", "line 2 has 3 fields"),
+        # ';' between fields and decimal commas (a European spreadsheet's CSV)
+        (
+            "a;b\n" + "".join(f"{i},{i % 7};{i % 3},5\n" for i in range(12)),
+            "line 2 has 3 fields but the header has 1 column;",
+        ),
+    ],
+    ids=["every-row", "one-row", "first-of-two", "semicolons-and-decimal-commas"],
+)
+def test_rows_with_more_fields_than_the_header_are_refused_naming_the_line(tmp_path, text, expected):
+    with pytest.raises(TableError) as info:
+        load_table(_write(tmp_path, text), binary=False)
+    message = str(info.value)
+    assert expected in message and "decimal commas" in message
+    assert "\n" not in message and str(tmp_path) in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (_real_table(y={5: "1e300"}), "column 'y', row 5: '1e300' is too large"),
+        ("a;b\n" + "".join(f"{i},{i % 7};{i % 3},5\n" for i in range(40)), "line 2 has 3 fields"),
+    ],
+    ids=["beyond-float32", "semicolons"],
+)
+def test_the_demo_exits_2_with_one_line_instead_of_training_on_them(tmp_path, capsys, text, expected):
+    import cuisine_dlvm
+
+    data = _write(tmp_path, text)
+    with pytest.raises(SystemExit) as info:
+        cuisine_dlvm.main(["--epochs", "1", "--data", str(data), "--out", str(tmp_path / "run")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument --data: {data}: {expected}" in err and err.count("\n") == 1
