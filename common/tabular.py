@@ -112,14 +112,16 @@ def _numeric_column(path, values, name, binary):
     if len(bad):
         row = bad[0]
         raise TableError(f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is not a number")
-    largest = float(np.finfo(np.float32).max)
+    # Rows are float32 (3.4e38 at most) and a variance sums n squares: 20,000 values of 1e18 overflowed
+    # the Gaussian mixture's covariances. A tenth of the largest value whose n squares fit:
+    largest = float(np.sqrt(np.finfo(np.float32).max / len(numbers))) / 10
     bad = np.flatnonzero(np.abs(numbers) > largest)
     if len(bad):
         row = bad[0]
         raise TableError(
             f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is too large for 32-bit "
-            f"floats (at most {largest:.4g} in magnitude); rescale the column, e.g. divide it by a "
-            "power of ten or take its logarithm"
+            f"floats (with {len(numbers)} rows, at most {largest:.2g} in magnitude, so that sums of "
+            "squares fit); rescale the column, e.g. divide it by a power of ten or take its logarithm"
         )
     if binary:
         bad = np.flatnonzero((numbers != 0) & (numbers != 1))

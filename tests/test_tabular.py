@@ -87,7 +87,7 @@ def _real_table(rows=40, y=None):
     return "x,y\n" + "".join(f"{i * 0.5},{y.get(i + 1, -3e2 + i)}\n" for i in range(rows))
 
 
-@pytest.mark.parametrize(("value", "row"), [("1e300", 5), ("-4e38", 1)])
+@pytest.mark.parametrize(("value", "row"), [("1e300", 5), ("-4e38", 1), ("3e17", 3)])
 def test_values_beyond_float32_are_refused_naming_column_row_and_value(tmp_path, value, row):
     with pytest.raises(TableError) as info:
         load_table(_write(tmp_path, _real_table(y={row: value})), binary=False)
@@ -96,9 +96,10 @@ def test_values_beyond_float32_are_refused_naming_column_row_and_value(tmp_path,
     assert "rescale the column" in message and "\n" not in message and str(tmp_path) in message
 
 
-def test_values_just_inside_float32_still_load(tmp_path):
-    table = load_table(_write(tmp_path, _real_table(y={5: "-3.4e38"})), binary=False)
-    assert np.isfinite(table.x).all() and table.x[4, 1] == np.float32(-3.4e38)
+def test_values_at_the_limit_still_load(tmp_path):
+    """40 rows: the limit is a tenth of sqrt(float32 max / 40), 2.9e17."""
+    table = load_table(_write(tmp_path, _real_table(y={5: "-2.5e17"})), binary=False)
+    assert np.isfinite(table.x).all() and table.x[4, 1] == np.float32(-2.5e17)
 
 
 @pytest.mark.parametrize(
