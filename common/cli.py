@@ -419,6 +419,11 @@ def resumed_args(parser, args):
             f"argument --resume: {args.resume} holds a run of the {saved.get('demo')} demo; "
             f"resume it with {saved.get('demo')}_dlvm.py"
         )
+    if saved.get("load"):
+        parser.error(
+            f"argument --resume: {args.resume} holds an evaluation of a loaded model (--load), not a "
+            "training run; there is nothing to resume"
+        )
     if saved.get("restarts", 1) > 1 or saved.get("clusters") == "auto":
         parser.error(
             "argument --resume: runs with --restarts > 1 or --clusters auto cannot be resumed; rerun them"

@@ -123,7 +123,8 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             )
             print(
                 f"{parser.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or "
-                f"infinite); try a lower --lr (now {args.lr})",
+                f"infinite); try a lower --lr (now {args.lr})"
+                + (f" or --beta (now {args.beta})" if args.beta > 1 else ""),
                 file=sys.stderr,
             )
             return 1
@@ -320,11 +321,21 @@ def _checkpoint(world, args, parser):
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         parser.error(f"argument {flag}: {file} does not hold a usable model ({reason})")
     if args.load:  # the file says which model it holds: metrics, config.json and figures name that one
-        if cli.typed(args.argv, "--model")["model"] is not None and args.model != config["model"]:
-            parser.error(
-                f"argument --model: {args.load} holds a {config['model']} model, not --model "
-                f"{args.model}; drop --model"
-            )
+        # Flags that describe another model than the file's are refused, not silently overridden.
+        held = {
+            "--model": config["model"],
+            "--latent-dim": config["latent_dim"],
+            "--hidden-dim": config["hidden_dim"],
+        }
+        asked = dict(zip(held, cli.typed(args.argv, *held).values(), strict=True))
+        if getattr(args, "conditional", False):  # cuisine's --conditional asks for the cvae
+            held["--conditional"], asked["--conditional"] = config["model"], "cvae"
+        for flag, value in asked.items():
+            if value is not None and value != str(held[flag]):
+                parser.error(
+                    f"argument {flag}: {args.load} holds a {config['model']} model with --latent-dim "
+                    f"{config['latent_dim']} and --hidden-dim {config['hidden_dim']}; drop {flag}"
+                )
         args.model = config["model"]
         args.latent_dim, args.hidden_dim = config["latent_dim"], config["hidden_dim"]
     if args.resume:

@@ -188,3 +188,39 @@ def test_load_refuses_other_demos_and_other_shapes(tmp_path, capsys):
         disease_dlvm.main([*argv, "--load", str(tmp_path / "other.pt"), "--out", str(tmp_path / "x")])
     assert info.value.code == 2
     assert "written by the cuisine demo; load it with cuisine_dlvm.py" in capsys.readouterr().err
+
+
+def test_load_refuses_flags_that_describe_another_model(tmp_path, capsys):
+    """--load evaluates the model in the file: a --model, --latent-dim or --hidden-dim (or cuisine's
+    --conditional) that describes another is refused, not silently overridden; the file's own values pass."""
+    argv = ["--samples", "200", *TINY]
+    assert disease_dlvm.main([*argv, "--out", str(tmp_path / "trained")]) == 0  # a gmvae, latent 2, hidden 16
+    model = str(tmp_path / "trained" / "model.pt")
+    for extra in (["--model", "vae"], ["--hidden-dim", "8"], ["--latent-dim", "3"]):
+        with pytest.raises(SystemExit) as info:
+            disease_dlvm.main([*argv, *extra, "--load", model, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count("\n") == 1
+        assert (
+            f"argument {extra[0]}: {model} holds a gmvae model with --latent-dim 2 and --hidden-dim 16" in err
+        )
+    same = ["--model", "gmvae", "--latent-dim", "2"]
+    assert disease_dlvm.main([*argv, *same, "--load", model, "--out", str(tmp_path / "y")]) == 0
+    with pytest.raises(SystemExit) as info:  # an evaluation has no training to continue
+        disease_dlvm.main(["--resume", str(tmp_path / "y")])
+    assert (
+        info.value.code == 2 and "holds an evaluation of a loaded model (--load)" in capsys.readouterr().err
+    )
+    assert cuisine_dlvm.main([*argv, "--out", str(tmp_path / "dish")]) == 0
+    with pytest.raises(SystemExit) as info:
+        cuisine_dlvm.main(
+            [
+                *argv,
+                "--conditional",
+                "--load",
+                str(tmp_path / "dish" / "model.pt"),
+                "--out",
+                str(tmp_path / "z"),
+            ]
+        )
+    assert info.value.code == 2 and "argument --conditional:" in capsys.readouterr().err

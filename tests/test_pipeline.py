@@ -144,8 +144,11 @@ def test_divergence_stops_with_a_hint_and_keeps_a_valid_run_folder(tmp_path, cap
     code = disease_dlvm.main([*TINY, "--lr", "1e30", "--out", str(tmp_path)])
     assert code == 1
     err = capsys.readouterr().err
-    assert "diverged in epoch" in err and "lower --lr" in err
+    assert "diverged in epoch" in err and "lower --lr" in err and "--beta" not in err
     metrics = _metrics(tmp_path)
     assert metrics["status"] == "diverged" and metrics["epoch"] >= 1
     state = torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.isfinite(v).all() for v in state.values())
+    # A huge KL weight diverges too; the hint then names it beside the learning rate.
+    assert disease_dlvm.main([*TINY, "--beta", "1e308", "--out", str(tmp_path / "beta")]) == 1
+    assert "try a lower --lr (now 0.005) or --beta (now 1e+308)" in capsys.readouterr().err
