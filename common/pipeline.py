@@ -135,67 +135,75 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
         if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
             return _interrupted(args, world, model, history, state, metrics, run_config, parser)
 
-        # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
-        metrics["test"] = {}  # filled below, after the figures are on their way: it keeps its place
-        z_test = evaluate.latent_codes(model, x_test)
-        clusters, method = _clusters(args, world, model, x_train, x_test, z_test, metrics)
-        if labelled:
-            metrics["recovery"] = {**evaluate.recovery(test.labels, clusters), "method": method}
-            if world.has_truth:
-                metrics["recovery"].update(evaluate.bayes_recovery(world, test))
-            if model.kind == "gmvae":  # the class each cluster stands for, by matching on held-out rows
-                matched = evaluate.cluster_to_class(test.labels, clusters)
-                metrics["clusters"]["matched_class"] = [
-                    world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
-                    for c in range(model.n_clusters)
-                ]
-            if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
-                metrics["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
-
-        # The figures go to the painter's second process now, to be drawn while this one evaluates.
-        # Their own random draws (generated rows, decoded clusters) leave the run's stream untouched.
-        if args.visualize and not stop.requested:
-            with torch.random.fork_rng(devices=[] if device == "cpu" else None):
-                figures.shared(
-                    painter.draw, args.out, world, model, history, test, z_test, clusters, metrics, device
-                )
-                if extra_figures is not None:
-                    extra_figures(
-                        args.out,
-                        draw=painter.draw,
-                        world=world,
-                        model=model,
-                        test=test,
-                        z_test=z_test,
-                        device=device,
+        try:  # a second Ctrl-C or SIGTERM here (the first lets the evaluation finish) keeps the model
+            # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
+            metrics["test"] = {}  # filled below, after the figures are on their way: it keeps its place
+            z_test = evaluate.latent_codes(model, x_test)
+            clusters, method = _clusters(args, world, model, x_train, x_test, z_test, metrics)
+            if labelled:
+                metrics["recovery"] = {**evaluate.recovery(test.labels, clusters), "method": method}
+                if world.has_truth:
+                    metrics["recovery"].update(evaluate.bayes_recovery(world, test))
+                if model.kind == "gmvae":  # the class each cluster stands for, by matching on held-out rows
+                    matched = evaluate.cluster_to_class(test.labels, clusters)
+                    metrics["clusters"]["matched_class"] = [
+                        world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
+                        for c in range(model.n_clusters)
+                    ]
+                if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
+                    metrics["recovery"].update(
+                        supervised=True, accuracy=float(np.mean(clusters == test.labels))
                     )
 
-        # Held-out likelihood, against the world's exact log-likelihood when there is a world.
-        if model.has_likelihood:
-            metrics["test"] = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
-            if world.has_truth:
-                true_nll = float(-world.reference_log_prob(test.x).mean())  # what the likelihood covers
-                metrics["test"].update(true_nll=true_nll, nll_gap=metrics["test"]["nll"] - true_nll)
-        recon = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
-        if recon:  # one held-out row, or no feature with both values in them: nothing to score
-            metrics["test"]["recon"] = recon
-        metrics["baselines"] = evaluate.baselines(
-            train, test, n_mixture, world.likelihood, args.seed, mixture=mixture, labelled=labelled
-        )
-        if extra_metrics is not None:
-            metrics.update(extra_metrics(model=model, train=train, test=test, mixture=mixture, device=device))
-
-        interpret_seconds = None
-        if args.interpret:
-            from common.interpret import interpret
-
-            interpret_started = time.perf_counter()
-            names = _cluster_names(world, model, test, clusters)
-            table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
-            runio.write_csv(path(args, "interpret.csv"), table)
-            interpret_seconds = time.perf_counter() - interpret_started
+            # The figures go to the painter's second process now, to be drawn while this one evaluates.
+            # Their own random draws (generated rows, decoded clusters) leave the run's stream untouched.
             if args.visualize and not stop.requested:
-                figures.interpretation(painter.draw, args.out, world, metrics["interpret"], traversals)
+                with torch.random.fork_rng(devices=[] if device == "cpu" else None):
+                    figures.shared(
+                        painter.draw, args.out, world, model, history, test, z_test, clusters, metrics, device
+                    )
+                    if extra_figures is not None:
+                        extra_figures(
+                            args.out,
+                            draw=painter.draw,
+                            world=world,
+                            model=model,
+                            test=test,
+                            z_test=z_test,
+                            device=device,
+                        )
+
+            # Held-out likelihood, against the world's exact log-likelihood when there is a world.
+            if model.has_likelihood:
+                metrics["test"] = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
+                if world.has_truth:
+                    true_nll = float(-world.reference_log_prob(test.x).mean())  # what the likelihood covers
+                    metrics["test"].update(true_nll=true_nll, nll_gap=metrics["test"]["nll"] - true_nll)
+            recon = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
+            if recon:  # one held-out row, or no feature with both values in them: nothing to score
+                metrics["test"]["recon"] = recon
+            metrics["baselines"] = evaluate.baselines(
+                train, test, n_mixture, world.likelihood, args.seed, mixture=mixture, labelled=labelled
+            )
+            if extra_metrics is not None:
+                metrics.update(
+                    extra_metrics(model=model, train=train, test=test, mixture=mixture, device=device)
+                )
+
+            interpret_seconds = None
+            if args.interpret:
+                from common.interpret import interpret
+
+                interpret_started = time.perf_counter()
+                names = _cluster_names(world, model, test, clusters)
+                table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
+                runio.write_csv(path(args, "interpret.csv"), table)
+                interpret_seconds = time.perf_counter() - interpret_started
+                if args.visualize and not stop.requested:
+                    figures.interpretation(painter.draw, args.out, world, metrics["interpret"], traversals)
+        except KeyboardInterrupt:
+            painter.cancel()
+            return _interrupted_evaluation(args, world, model, history, state, metrics, run_config, parser)
 
         runio.write_json(path(args, "config.json"), run_config)
         _write_history(args.out, history)
@@ -434,6 +442,21 @@ def _interrupted(args, world, model, history, state, metrics, run_config, parser
     print(
         f"{parser.prog}: interrupted after epoch {epochs_done} of {args.epochs}; model.pt and metrics.json "
         f"saved in {args.out}{resume}",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _interrupted_evaluation(args, world, model, history, state, metrics, run_config, parser):
+    """A second signal during the evaluation: keep the trained model, and the numbers so far."""
+    if not metrics.get("test"):  # its placeholder, still empty
+        metrics.pop("test", None)
+    done = {"epochs_completed": state["epoch"]} if state else {}  # a loaded model has no training state
+    status = {"status": "interrupted", "evaluation": "incomplete", **done}
+    _save_stopped(args, world, model, history, state, metrics, run_config, **status)
+    print(
+        f"{parser.prog}: interrupted during the evaluation; the trained model is in {args.out} "
+        f"(evaluate it with: python {parser.prog} --load {path(args, 'model.pt')})",
         file=sys.stderr,
     )
     return 130

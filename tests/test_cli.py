@@ -1,5 +1,6 @@
 """Flags: validation errors are one line with exit code 2; --help stays free of heavy imports."""
 
+import json
 import os
 import subprocess
 import sys
@@ -198,24 +199,44 @@ def test_small_models_on_the_cpu_run_on_one_thread(device, n_features, hidden_di
     assert calls == ([("torch", 1), ("blas", 1)] if limited else [])
 
 
-def test_a_second_interrupt_during_the_evaluation_ends_with_one_line_and_exit_130(
+def test_a_second_interrupt_during_the_evaluation_keeps_the_trained_model_and_exits_130(
     tmp_path, capsys, monkeypatch
 ):
-    """The first Ctrl-C asks the run to stop cleanly; a user who presses it again gets out at once,
-    without a traceback."""
+    """The first Ctrl-C lets the evaluation finish; a user who presses it again gets out at once,
+    without a traceback, and keeps the trained model (to evaluate later with --load)."""
     import signal
+
+    import torch
 
     from common import evaluate
 
     def impatient(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGINT)  # noted: the run will stop when it can
         os.kill(os.getpid(), signal.SIGINT)  # and now
-        raise AssertionError("the second interrupt should have ended the run")
+        raise AssertionError("the second interrupt should have ended the evaluation")
 
     monkeypatch.setattr(evaluate, "held_out_likelihood", impatient)
-    argv = ["--samples", "200", "--epochs", "1", "--iw-samples", "5", "--hidden-dim", "8", "--quiet"]
+    argv = ["--samples", "200", "--epochs", "2", "--iw-samples", "5", "--hidden-dim", "8", "--quiet"]
+    assert disease_dlvm.main([*argv, "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted during the evaluation; the trained model is in" in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["evaluation"] == "incomplete"
+    assert metrics["epochs_completed"] == 2
+    assert "recovery" in metrics and "test" not in metrics  # what was done before the second signal
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["training"]["epoch"] == 2  # trained to the end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run's handler is gone
+
+
+def test_an_interrupt_before_training_ends_with_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    """Before the run can stop cleanly (sampling the data, here), Ctrl-C ends it without a traceback."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(disease_dlvm.DiseaseWorld, "sample", interrupted)
     with pytest.raises(SystemExit) as info:
-        disease_dlvm.main([*argv, "--out", str(tmp_path)])
+        disease_dlvm.main(["--samples", "200", "--quiet", "--out", str(tmp_path)])
     assert info.value.code == 130
     assert capsys.readouterr().err == "disease_dlvm.py: interrupted; files already written are whole\n"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run's handler is gone
