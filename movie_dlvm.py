@@ -599,7 +599,12 @@ def check_flags(parser, args):
                 "implicit feedback (multinomial)"
             )
         args.titles = args.titles or _titles_beside(args.ratings)
-        for flag, path in (("--ratings", args.ratings), ("--titles", args.titles)):
+        for flag, path, names in (
+            ("--ratings", args.ratings, "u.data, ratings.dat or ratings.csv"),
+            ("--titles", args.titles, "u.item, movies.dat or movies.csv"),
+        ):
+            if path is not None and os.path.isdir(path):
+                parser.error(f"argument {flag}: {path!r} is a folder; give the file inside it ({names})")
             if path is not None and not os.path.isfile(path):
                 parser.error(f"argument {flag}: no such file: {path!r}")
     elif args.titles is not None:

@@ -184,6 +184,7 @@ def test_real_movielens_100k_for_one_epoch(tmp_path):
         (["--ratings", "{data}", "--likelihood", "categorical"], "argument --likelihood: categorical needs"),
         (["--ratings", "{data}", "--model", "gmvae"], "argument --model: gmvae is for explicit ratings"),
         (["--ratings", "{dir}/none.data"], "argument --ratings: no such file"),
+        (["--ratings", "{dir}"], "is a folder; give the file inside it (u.data, ratings.dat or ratings.csv)"),
         (["--titles", "{data}"], "argument --titles: goes with --ratings"),
         (["--folds", "3"], "argument --folds: applies to implicit feedback only"),
         (["--ease-lambda", "10"], "argument --ease-lambda: applies to implicit feedback only"),
