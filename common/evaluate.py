@@ -62,8 +62,10 @@ def batched(fn, batch_size=1024):
 
 @torch.no_grad()
 def latent_codes(model, x):
-    """model.embed over x, as a numpy array (n, Z)."""
-    return on_unique_rows(batched(model.embed), x).cpu().numpy()
+    """model.embed over x, as a numpy array (n, Z): once per distinct row, however few repeat, so that
+    equal rows share one code (the gmvae's embed samples q(y | x)): latent.png sizes their dot by them."""
+    unique, inverse = unique_rows_tensor(x)
+    return batched(model.embed)(unique)[inverse].cpu().numpy()
 
 
 def cluster_to_class(true, pred):

@@ -45,7 +45,7 @@ def shared(draw, out, world, model, history, test, z_test, clusters, metrics, de
         legend_title=f"true {world.class_noun}" if labelled else "",
     )
     if history:  # a model loaded from a folder without history.csv has none
-        draw(plots.training_curves, path("training.png"), history)
+        draw(plots.training_curves, path("training.png"), history, model.kind)
     if model.kind == "cvae" or not world.per_feature_figures:
         pass  # a cvae's decoded map would need a class for every point; generated.png shows each class
     elif model.latent_dim == 2:
@@ -145,6 +145,10 @@ def shared(draw, out, world, model, history, test, z_test, clusters, metrics, de
             selection["best_k"],
             world.n_classes,
             "held-out NLL (nats per row)" if criterion == "nll" else "BIC of the latent mixture",
+            selection.get("standard_error"),
+            "the smallest K within 1 s.e. of the lowest NLL\n(bars: s.e. of each K's difference from it)"
+            if criterion == "nll"
+            else "the lowest BIC",
         )
 
 
@@ -203,7 +207,8 @@ def gmvae_figures(draw, out, world, model, test, z_test, clusters, device, n_dra
         (world.class_names, [names[c] for c in order]),
         world.feature_names,
         (
-            f"the world: mean of each feature per {world.class_noun}",
+            f"{'the world' if world.has_truth else 'your table'}: mean of each feature per "
+            f"{world.class_noun}",
             "the model: decoded profile of each cluster",
         ),
         world.value_label,

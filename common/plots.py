@@ -117,25 +117,42 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
     save_figure(fig, path)
 
 
-def training_curves(path, history):
-    """ELBO (train and held-out), reconstruction term and KL term per epoch."""
+# What the KL term of each model's bound is (the ae and dae have none).
+KL_TERMS = {"gmvae": "KL(q(z, y|x) || p(z, y))", "cvae": "KL(q(z|x, y) || p(z|y))"}
+
+
+def training_curves(path, history, model_kind, title=None):
+    """Per epoch: the objective (training) and the held-out bound, the reconstruction term and, for
+    models with a latent prior, the KL term. An autoencoder's objective is its reconstruction alone,
+    not an ELBO, and says so; a KL weight beta != 1 makes the training objective no ELBO either."""
     plt, _ = _pyplot()
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    axes[0].plot(epochs, [-row["loss"] for row in history], label="training objective (-loss)")
+    has_kl = model_kind not in ("ae", "dae")
+    weighted = any(row["beta"] != 1 for row in history)
+    fig, axes = plt.subplots(1, 3 if has_kl else 2, figsize=(13 if has_kl else 9, 4.1))
+    if has_kl:
+        train_label = "training: -(recon + beta KL)" if weighted else "training ELBO"
+        objective, held_out = "ELBO (higher is better)", "held-out ELBO"
+    else:
+        train_label, held_out = "training rows", "held-out rows"
+        objective = "log p(x | its own reconstruction)\n(an autoencoder has no ELBO; higher is better)"
+    axes[0].plot(epochs, [-row["loss"] for row in history], label=train_label)
     if "test_elbo" in history[0]:
-        axes[0].plot(epochs, [row["test_elbo"] for row in history], label="held-out ELBO")
-    axes[0].set(title="ELBO (higher is better)", xlabel="epoch", ylabel="nats per row")
-    axes[0].legend()
+        axes[0].plot(epochs, [row["test_elbo"] for row in history], label=held_out)
+    axes[0].set(title=objective, xlabel="epoch", ylabel="nats per row")
+    axes[0].legend(fontsize="small")
     axes[1].plot(epochs, [row["recon"] for row in history], color="C2")
-    axes[1].set(title="reconstruction: -E[log p(x|z)]", xlabel="epoch", ylabel="nats per row")
-    axes[2].plot(epochs, [row["kl"] for row in history], color="C3", label="KL")
-    axes[2].set(title="KL(q(z|x) || p(z))", xlabel="epoch", ylabel="nats per row")
-    if any(row["beta"] != history[-1]["beta"] for row in history):
-        twin = axes[2].twinx()
-        twin.plot(epochs, [row["beta"] for row in history], color="C7", linestyle="--", label="beta")
-        twin.set_ylabel("beta (dashed)")
-        twin.grid(False)
+    axes[1].set(title="reconstruction: -E[log p(x|z)], training rows", xlabel="epoch", ylabel="nats per row")
+    if has_kl:
+        axes[2].plot(epochs, [row["kl"] for row in history], color="C3", label="KL")
+        axes[2].set(title=f"{KL_TERMS.get(model_kind, 'KL(q(z|x) || p(z))')}, training rows", xlabel="epoch")
+        axes[2].set_ylabel("nats per row")
+        if any(row["beta"] != history[-1]["beta"] for row in history):
+            twin = axes[2].twinx()
+            twin.plot(epochs, [row["beta"] for row in history], color="C7", linestyle="--", label="beta")
+            twin.set_ylabel("beta, the KL weight (dashed)")
+            twin.grid(False)
+    fig.suptitle(title or f"Training of the {model_kind}")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -316,12 +333,15 @@ def latent_clusters(
     save_figure(fig, path)
 
 
-def model_selection(path, ks, values, best_k, true_k, ylabel):
-    """A criterion (lower is better) against the number of clusters K, best and true K marked."""
+def model_selection(path, ks, values, best_k, true_k, ylabel, errors=None, rule=None):
+    """A criterion (lower is better) against the number of clusters K, with its standard errors when
+    given, the chosen K (and the `rule` that chose it) and, for data with classes (true_k > 0), their
+    number."""
     plt, _ = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    ax.plot(ks, values, marker="o", label=ylabel)
-    ax.axvline(true_k, color="C2", linestyle="--", label=f"true number of classes ({true_k})")
+    fig, ax = plt.subplots(figsize=(6.5, 4.4))
+    ax.errorbar(ks, values, yerr=errors, marker="o", capsize=3, label=ylabel)
+    if true_k:
+        ax.axvline(true_k, color="C2", linestyle="--", label=f"true number of classes ({true_k})")
     ax.plot(
         [best_k],
         [values[ks.index(best_k)]],
@@ -331,8 +351,9 @@ def model_selection(path, ks, values, best_k, true_k, ylabel):
         linestyle="",
         label=f"chosen K = {best_k}",
     )
-    ax.set(title="Choosing the number of clusters", xlabel="number of clusters K", ylabel=ylabel, xticks=ks)
-    ax.legend()
+    title = "Choosing the number of clusters" + (f"\n{rule}" if rule else "")
+    ax.set(title=title, xlabel="number of clusters K", ylabel=ylabel, xticks=ks)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     save_figure(fig, path)
 

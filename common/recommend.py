@@ -451,7 +451,10 @@ def _figures(out, data, history, per_fold, split, outcome, device, model_kind):
         f"Latent means of all users (fold 1's model), coloured by {data.group_noun}",
         legend_title=data.group_noun,
     )
-    plots.training_curves(path("training.png"), [row for row in history if row["fold"] == 1])
+    fold_1 = [row for row in history if row["fold"] == 1]
+    plots.training_curves(
+        path("training.png"), fold_1, model_kind, f"Training of Mult-{model_kind.upper()}, fold 1"
+    )
     plots.ranking_history(path("ranking_history.png"), history)
     curves = {
         CURVE_LABELS.get(name, f"Mult-{model_kind.upper()}"): np.mean(

@@ -107,7 +107,8 @@ class TableWorld(World):
         self.table = table
         self.name = demo_world.name
         self.likelihood = demo_world.likelihood
-        self.value_label = demo_world.value_label
+        # Not the demo's ("symptom probability"): the columns are the table's own.
+        self.value_label = "probability of a 1" if self.likelihood == "bernoulli" else "value"
         self.feature_names = table.feature_names
         self.class_names = table.class_names or []
         self.class_noun = table.label_column or "class"
