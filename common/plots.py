@@ -10,8 +10,9 @@ from common.runio import save_figure
 
 HEATMAP = "viridis"
 # Okabe and Ito (2008), "Color Universal Design": eight colours told apart with any common colour-vision
-# deficiency. Yellow comes last: it is faint on white. (seaborn's "colorblind" has three orange-browns.)
-CLASS_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442"]
+# deficiency, with their yellow (#F0E442), all but invisible as small dots on white (MovieLens' eighth
+# group), replaced by a mid grey. (seaborn's "colorblind" has three orange-browns.)
+CLASS_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#999999"]
 
 
 def _pyplot():
@@ -133,6 +134,8 @@ def training_curves(path, history, model_kind, title=None):
     if has_kl:
         train_label = "training: -(recon + beta KL)" if weighted else "training ELBO"
         objective, held_out = "ELBO (higher is better)", "held-out ELBO"
+        if weighted and "test_elbo" not in history[0]:  # no ELBO on the panel at all
+            objective = "training objective (higher is better)"
     else:
         train_label, held_out = "training rows", "held-out rows"
         objective = "log p(x | its own reconstruction)\n(an autoencoder has no ELBO; higher is better)"

@@ -56,3 +56,26 @@ def test_decoded_map_draws_each_feature_over_the_plane_it_was_decoded_on(monkeyp
     assert first.shape == (5, 5) and images[0].get_extent() == [-4.0, 4.0, -4.0, 4.0]
     assert np.allclose(first[0], np.linspace(-4, 4, 5))  # z1 grows along each row (x axis)
     assert np.allclose(second[:, 0], np.linspace(-4, 4, 5))  # z2 up the rows (origin="lower")
+
+
+def _history(betas, kl=1.0, held_out=True):
+    rows = [
+        {"epoch": e + 1, "loss": 5.0 - e, "recon": 4.0 - e, "kl": kl, "beta": b} for e, b in enumerate(betas)
+    ]
+    return [row | {"test_elbo": -row["loss"]} for row in rows] if held_out else rows
+
+
+def test_training_curves_name_what_each_model_optimises(monkeypatch):
+    figures = _drawn(monkeypatch)
+    plots.training_curves("unused.png", _history([1.0] * 3, kl=0.0), "ae")
+    plots.training_curves("unused.png", _history([0.5, 1.0, 1.0]), "gmvae")
+    plots.training_curves("unused.png", _history([0.1, 0.2, 0.2], held_out=False), "vae", "Mult-VAE, fold 1")
+    autoencoder, gmvae, implicit = ([ax for ax in fig.axes if ax.get_title()] for fig in figures)
+    assert len(autoencoder) == 2 and "no ELBO" in autoencoder[0].get_title()  # no KL panel to leave empty
+    assert gmvae[2].get_title() == "KL(q(z, y|x) || p(z, y)), training rows"
+    assert [line.get_label() for line in gmvae[0].get_lines()] == [
+        "training: -(recon + beta KL)",
+        "held-out ELBO",
+    ]
+    assert implicit[0].get_title() == "training objective (higher is better)"  # no ELBO drawn at beta < 1
+    assert figures[2]._suptitle.get_text() == "Mult-VAE, fold 1"
