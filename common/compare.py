@@ -96,6 +96,13 @@ def main(argv=None):
             print(f"{parser.prog}: {folder}: no readable config.json; its flags stay empty", file=sys.stderr)
     if not runs:
         parser.error("no run to compare: none of the paths given is a folder with a readable metrics.json")
+    datasets = list(dict.fromkeys(_dataset(run["metrics"]) for run in runs))
+    if len(datasets) > 1:  # an ARI on one table says nothing about one on another
+        print(
+            f"{parser.prog}: note: these runs are on different data ({'; '.join(datasets)}): compare "
+            "their numbers within one data set",
+            file=sys.stderr,
+        )
 
     parent = os.path.commonpath([os.path.dirname(run["path"]) for run in runs])
     out = args.out or parent
@@ -156,6 +163,12 @@ def load_run(folder):
         raise ValueError("metrics.json is not a readable JSON object")
     config = _read_json(os.path.join(folder, "config.json"))  # None: flags unknown, cells empty
     return {"path": os.path.abspath(folder), "metrics": metrics, "config": config}
+
+
+def _dataset(metrics):
+    """What a run was trained on, in words: its demo and data source ("disease, synthetic")."""
+    data = metrics.get("data") if isinstance(metrics.get("data"), dict) else {}
+    return f"{metrics.get('demo', '?')}, {data.get('source', '?')}"
 
 
 def _read_json(path):

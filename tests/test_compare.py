@@ -119,8 +119,8 @@ def beta_runs(tmp_path):
 
 
 def test_only_the_flags_that_differ_appear(beta_runs, capsys):
-    code, out, _ = run_compare(sorted(beta_runs.iterdir()), capsys)
-    assert code == 0
+    code, out, err = run_compare(sorted(beta_runs.iterdir()), capsys)
+    assert code == 0 and "different data" not in err  # one demo, one data set: no note
     table = read_table(beta_runs)
     flags = [c for c in table.columns if c in disease_dlvm.make_parser().parse_args([]).__dict__]
     assert sorted(flags) == ["beta", "latent_dim"]  # out and argv differ too, but name the run
@@ -177,8 +177,9 @@ def test_other_demo_and_missing_sections_give_empty_cells(tmp_path, capsys):
     write_run(tmp_path / "disease", nll=4.0)
     write_run(tmp_path / "movie", {"users": 500}, demo="movie", ari=None, baselines=None, ranking=ranking)
     write_run(tmp_path / "broken", {"beta": 3.0}, nll=None, ari=None, seconds=None, status="diverged")
-    code, out, _ = run_compare([tmp_path / "*", "--sort", "ndcg@100"], capsys)
+    code, out, err = run_compare([tmp_path / "*", "--sort", "ndcg@100"], capsys)
     assert code == 0 and "movie" in out and "diverged" in out
+    assert "note: these runs are on different data (disease, synthetic; movie, synthetic)" in err
     table = read_table(tmp_path).set_index("run")
     assert table.loc["movie", "demo"] == "movie" and table.loc["disease", "demo"] == "disease"
     assert table.loc["movie", "ndcg@100"] == pytest.approx(0.43)
