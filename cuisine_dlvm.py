@@ -340,10 +340,18 @@ def plot_region_radar(path, feature_names, region_names, truth, spread, model, m
         )
         ax.plot(theta, closed(truth[r]), color=colors[r], linewidth=2.2)
         if not np.isnan(model[r]).any():  # white-filled markers keep it visible on any region colour
-            ax.plot(theta, closed(model[r]), color="0.15", linewidth=1.4, linestyle="--", **MODEL_MARKERS)
+            dark = sum(colors[r]) < 0.3  # black (Nordic): the model's line in grey, not on top in black
+            ax.plot(
+                theta,
+                closed(model[r]),
+                color="0.55" if dark else "0.15",
+                linewidth=1.4,
+                linestyle="--",
+                **MODEL_MARKERS,
+            )
         ax.set_xticks(angles, feature_names, fontsize=9)
         ax.set_ylim(min(0, math.floor(np.nanmin(truth - spread))), top)
-        ax.set_yticks(range(0, top + 1, 2), [str(v) for v in range(0, top + 1, 2)], fontsize=7, color="0.4")
+        ax.set_yticks(range(0, top + 1, 2), [str(v) for v in range(0, top + 1, 2)], fontsize=8, color="0.35")
         ax.set_rlabel_position(180 / d)  # between the first two flavours, clear of their names
         title = region_names[r] + ("" if not np.isnan(model[r]).any() else "\n(no cluster matched)")
         ax.set_title(title, fontsize=12, fontweight="bold", color=colors[r], pad=14)
