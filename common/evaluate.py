@@ -65,6 +65,8 @@ def latent_codes(model, x):
     """model.embed over x, as a numpy array (n, Z): once per distinct row, however few repeat, so that
     equal rows share one code (the gmvae's embed samples q(y | x)): latent.png sizes their dot by them."""
     unique, inverse = unique_rows_tensor(x)
+    if len(unique) == len(x):  # no row repeats (real-valued data): the rows in their own order
+        return batched(model.embed)(x).cpu().numpy()
     return batched(model.embed)(unique)[inverse].cpu().numpy()
 
 

@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from common.elbo import beta_at, diagonal_normal_log_prob, gaussian_kl, importance_weighted
-from common.models import VAE, BernoulliHead, GaussianHead
+from common.models import VAE, BernoulliHead, GaussianHead, build_model
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -106,3 +106,18 @@ def test_evaluation_of_many_rows_never_passes_them_through_the_model_at_once():
         evaluate.latent_codes(model, x)
     assert largest_iw <= budget
     assert max(seen) <= 1024 * 64 * model.n_clusters * model.latent_dim  # batches of 1024 rows
+
+
+def test_equal_rows_share_one_latent_code_even_when_most_rows_are_distinct():
+    """The gmvae's embed samples q(y | x), so equal rows got different codes unless fewer than half
+    were distinct; latent.png sizes a dot by the rows sharing its code."""
+    from common.evaluate import latent_codes
+
+    torch.manual_seed(0)
+    config = {"model": "gmvae", "n_features": 6, "likelihood": "bernoulli", "n_clusters": 3}
+    model = build_model(config | {"latent_dim": 2, "hidden_dim": 8})
+    distinct = torch.tensor([[int(b) for b in f"{i:06b}"] for i in range(40)], dtype=torch.float32)
+    x = torch.cat([distinct, distinct[:10]])  # 50 rows, 40 distinct: more than half
+    z = latent_codes(model, x)
+    np.testing.assert_array_equal(z[40:], z[:10])
+    assert len(np.unique(z, axis=0)) == 40
