@@ -28,14 +28,15 @@ def _at_most(x, n, seed):
     return x if len(x) <= n else x[np.random.default_rng(seed).choice(len(x), n, replace=False)]
 
 
-def on_unique_rows(fn, x):
-    """fn(x) computed once per distinct row when rows repeat a lot (binary data), else on all rows.
+def on_unique_rows(fn, x, any_repeat=False):
+    """fn(x) computed once per distinct row when rows repeat a lot (at most half of them distinct:
+    binary data) or, with any_repeat, when any row repeats; else on all rows, in their own order.
 
     Exact for deterministic fn, and exact in distribution for Monte Carlo estimates: a row's
     estimate depends only on its values. fn maps (n, D) to (n, ...).
     """
     unique, inverse = unique_rows_tensor(x)
-    if len(unique) > len(x) // 2:
+    if len(unique) > (len(x) - 1 if any_repeat else len(x) // 2):
         return fn(x)
     return fn(unique)[inverse]
 
@@ -64,10 +65,7 @@ def batched(fn, batch_size=1024):
 def latent_codes(model, x):
     """model.embed over x, as a numpy array (n, Z): once per distinct row, however few repeat, so that
     equal rows share one code (the gmvae's embed samples q(y | x)): latent.png sizes their dot by them."""
-    unique, inverse = unique_rows_tensor(x)
-    if len(unique) == len(x):  # no row repeats (real-valued data): the rows in their own order
-        return batched(model.embed)(x).cpu().numpy()
-    return batched(model.embed)(unique)[inverse].cpu().numpy()
+    return on_unique_rows(batched(model.embed), x, any_repeat=True).cpu().numpy()
 
 
 def cluster_to_class(true, pred):
@@ -143,10 +141,16 @@ def cluster_usage(model, x, n_samples=8):
     return {"k": model.n_clusters, "in_use": int((shares >= 0.01).sum()), "shares": shares.round(4).tolist()}
 
 
+def candidate_ks(n_classes, n_rows):
+    """The K that --clusters auto tries: 2 .. 2 x the classes (up to 8 without labels), never more
+    components than the rows they are fitted on."""
+    return list(range(2, max(2, min(2 * (n_classes or 4), n_rows)) + 1))
+
+
 def select_latent_clusters(z_train, n_classes, seed):
-    """--clusters auto for models without a cluster latent: K = 2 .. 2 x true for the Gaussian mixture
-    on the latent codes, chosen by BIC (sklearn), lower is better; never more components than rows."""
-    ks = list(range(2, max(2, min(2 * n_classes, len(z_train))) + 1))
+    """--clusters auto for models without a cluster latent: the Gaussian mixture on the latent codes
+    for each of candidate_ks, chosen by BIC (sklearn), lower is better."""
+    ks = candidate_ks(n_classes, len(z_train))
     z_train = _at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
     bics = [float(_latent_mixture(k, z_train, seed).fit(z_train).bic(z_train)) for k in ks]
     best_k = ks[int(np.argmin(bics))]

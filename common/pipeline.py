@@ -402,7 +402,7 @@ def _clusters(args, world, model, x_train, x_test, z_test, metrics):
     z_train = evaluate.latent_codes(model, x_train)
     if args.clusters == "auto":
         n_fit, metrics["model_selection"] = evaluate.select_latent_clusters(
-            z_train, world.n_classes or 4, args.seed
+            z_train, world.n_classes, args.seed
         )
     else:
         n_fit = args.clusters or max(world.n_classes, 2)
@@ -536,7 +536,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
 
 
 def select_clusters(args, world, train, mixture, device, stop=None):
-    """--clusters auto for the gmvae: fit K = 2 .. 2 x true on part of the training rows and score each
+    """--clusters auto for the gmvae: fit each K of candidate_ks on part of the training rows and score each
     by importance-weighted NLL on the rest (--test-fraction of them). Extra components can sit unused,
     so several K tie; the one-standard-error rule keeps the smallest K whose NLL is within one
     standard error (of the paired per-row difference) of the best, and a model that leaves some of
@@ -544,14 +544,13 @@ def select_clusters(args, world, train, mixture, device, stop=None):
     import numpy as np
     import torch
 
-    from common.evaluate import cluster_usage, log_likelihood
+    from common.evaluate import candidate_ks, cluster_usage, log_likelihood
     from common.world import split
 
     fit_part, valid_part = split(train, args.test_fraction, np.random.default_rng(args.seed))
     x_fit = torch.as_tensor(fit_part.x, dtype=torch.float32, device=device)
     x_valid = torch.as_tensor(valid_part.x, dtype=torch.float32, device=device)
-    # without labels up to 8; never more components than rows to fit them on
-    ks = list(range(2, max(2, min(2 * (world.n_classes or 4), len(fit_part))) + 1))
+    ks = candidate_ks(world.n_classes, len(fit_part))
     log_px, in_use = [], []  # per validation row, for each K; components in use for each K
     for k in ks:
         model, _, _, _ = train_model(args, world, x_fit, None, k, mixture, stop=stop)
