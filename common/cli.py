@@ -287,6 +287,14 @@ def add_shared_flags(parser, demo, defaults=None, shown=None):
         "until an epoch is at most 1000 steps)",
     )
     train.add_argument(
+        "--distinct-rows",
+        choices=["on", "off"],
+        default="off",
+        help="on: when at most half the training rows are distinct (0/1 data), each batch computes each "
+        "distinct row once, weighted by its count: the same batches, loss and expected gradient, less "
+        "work, but equal rows in a batch share one draw of z, so the gradient is noisier (default: off)",
+    )
+    train.add_argument(
         "--lr",
         type=POSITIVE,
         default=d["lr"],

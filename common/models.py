@@ -301,6 +301,19 @@ class ObservedUnits:
         return self.decode_mean(self.embed(x))
 
 
+def mean_parts(recon, kl, beta, weights):
+    """The loss and its parts, per-row (B,) averaged over rows; `weights` (B,), when given, counts how
+    many training rows each row stands for (common/train.py trains on a batch's distinct rows)."""
+    if weights is None:
+        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
+    share = weights / weights.sum()
+    return {
+        "loss": (share * (recon + beta * kl)).sum(),
+        "recon": (share * recon).sum(),
+        "kl": (share * kl).sum(),
+    }
+
+
 class VAE(ObservedUnits, nn.Module):
     """Gaussian latent z ~ N(0, I), MLP encoder to q(z|x) = N(mu, diag sigma^2), MLP decoder to p(x|z)."""
 
@@ -327,12 +340,12 @@ class VAE(ObservedUnits, nn.Module):
         mu, log_var = self.encoder(self.scale(x)).chunk(2, dim=-1)  # (B, Z) each
         return mu, log_var
 
-    def loss_parts(self, x, beta=1.0):
+    def loss_parts(self, x, beta=1.0, weights=None):
         mu, log_var = self.encode(x)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation trick
         recon = -self.log_lik(self.decoder(z), x)  # (B,)
         kl = gaussian_kl(mu, log_var)  # (B,)
-        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
+        return mean_parts(recon, kl, beta, weights)
 
     def log_weights(self, x, n_samples):
         mu, log_var = self.encode(x)
@@ -431,16 +444,17 @@ class GMVAE(ObservedUnits, nn.Module):
         log_lik = self.log_lik(self.decode(z), x[:, None, None])
         return log_p_y, log_lik, log_prior, log_q
 
-    def loss_parts(self, x, beta=1.0, responsibilities=None):
+    def loss_parts(self, x, beta=1.0, responsibilities=None, weights=None):
         """The bound above; `responsibilities` (B, K), when given, replace q(y | x): a one-hot row is a
-        row whose y is known (the bound on log p(x, y)), a soft row one whose q(y | x) is held fixed."""
+        row whose y is known (the bound on log p(x, y)), a soft row one whose q(y | x) is held fixed.
+        `weights`: as mean_parts'."""
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, 1)
         log_lik, log_prior, log_q = log_lik[:, 0], log_prior[:, 0], log_q[:, 0]  # one sample: (B, K)
         r = torch.softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # q(y | x), (B, K)
         r = r if responsibilities is None else responsibilities
         recon = -(r * log_lik).sum(-1)
         kl = (r * (log_q - log_prior)).sum(-1) + (r * (torch.log(r.clamp_min(1e-30)) - log_p_y)).sum(-1)
-        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
+        return mean_parts(recon, kl, beta, weights)
 
     def log_weights(self, x, n_samples):
         """(B, S): log sum_y p(y) w_ys, exact over y, one z_ys ~ q(z | x, y) per y and sample s."""
@@ -509,10 +523,11 @@ class CVAE(GMVAE):
         self.register_buffer("prior_mu", torch.zeros(n_clusters, latent_dim))
         self.register_buffer("prior_log_var", torch.zeros(n_clusters, latent_dim))
 
-    def loss_parts(self, x, beta=1.0):
+    def loss_parts(self, x, beta=1.0, weights=None):
         if x.shape[-1] == self.n_features:  # no labels: the GMVAE's bound on log p(x)
-            return super().loss_parts(x, beta)
-        return super().loss_parts(x[:, : self.n_features], beta, responsibilities=x[:, self.n_features :])
+            return super().loss_parts(x, beta, weights=weights)
+        labels = x[:, self.n_features :]
+        return super().loss_parts(x[:, : self.n_features], beta, responsibilities=labels, weights=weights)
 
 
 def with_labels(x, labels, n_classes):
@@ -561,10 +576,10 @@ class AE(ObservedUnits, nn.Module):
             return torch.where(torch.rand_like(x) < self.corruption, 1 - x, x)
         return F.dropout(x, self.corruption)  # zero a share of inputs, rescale the rest
 
-    def loss_parts(self, x, beta=1.0):
+    def loss_parts(self, x, beta=1.0, weights=None):
         # Corrupt the scaled input: dropout then sets a feature to its training mean, not to 0.
-        recon = -self.log_lik(self.decoder(self.encoder(self.corrupt(self.scale(x)))), x).mean()
-        return {"loss": recon, "recon": recon, "kl": torch.zeros((), device=x.device)}
+        recon = -self.log_lik(self.decoder(self.encoder(self.corrupt(self.scale(x)))), x)  # (B,)
+        return mean_parts(recon, torch.zeros_like(recon), beta, weights)
 
     def embed(self, x):
         return self.encoder(self.scale(x))

@@ -514,6 +514,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
                 start.means_,
                 rows=rows,
                 responsibilities=start.predict_proba(rows.cpu().numpy()),
+                distinct_rows=args.distinct_rows == "on",
                 **world.warm_start,
             )
 
@@ -532,6 +533,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
         x_valid=x_valid,
         quiet=args.quiet,
         stop=stop,
+        distinct_rows=args.distinct_rows == "on",
     )
 
 

@@ -40,3 +40,15 @@ def unique_rows_tensor(x):
     shifts = torch.arange(x.shape[1] - 1, -1, -1, device=x.device)
     codes, inverse = torch.unique((x.long() << shifts).sum(1), return_inverse=True)
     return ((codes[:, None] >> shifts) & 1).to(x.dtype), inverse
+
+
+def repeated_binary_rows(x):
+    """(distinct rows, inverse) of a 0/1 torch tensor of which at most half the rows are distinct, else
+    None. Training and the held-out ELBO then work on distinct rows weighted by their counts
+    (common/train.py); real-valued rows seldom repeat, and comparing them costs a sort of whole rows."""
+    import torch
+
+    if not torch.is_tensor(x) or not _packable(x):
+        return None
+    unique, inverse = unique_rows_tensor(x)
+    return (unique, inverse) if len(unique) <= len(x) // 2 else None

@@ -187,9 +187,9 @@ def test_warm_start_warms_the_kl_weight_up_over_half_the_held_updates(kl_warmup)
     rows = torch.bernoulli(torch.full((64, 6), 0.5))
     betas, loss_parts = [], model.loss_parts
 
-    def spy(x, beta=1.0, responsibilities=None):
+    def spy(x, beta=1.0, **kwargs):
         betas.append(beta)
-        return loss_parts(x, beta=beta, responsibilities=responsibilities)
+        return loss_parts(x, beta=beta, **kwargs)
 
     model.loss_parts = spy
     held = torch.full((64, 3), 1 / 3).numpy()

@@ -68,9 +68,13 @@ def test_metrics_follow_the_schema(full_run):
     assert m["timing"]["train_seconds"] > 0 and m["versions"]["torch"] == torch.__version__
 
 
-def test_a_short_real_run_learns_the_world(tmp_path):
-    # 30 epochs on 3000 patients: far from converged, but clearly better than knowing nothing.
+@pytest.mark.parametrize("distinct_rows", ["off", "on"])
+def test_a_short_real_run_learns_the_world(tmp_path, distinct_rows):
+    # 30 epochs on 3000 patients: far from converged, but clearly better than knowing nothing; also
+    # when each batch is computed once per distinct symptom pattern.
     argv = [
+        "--distinct-rows",
+        distinct_rows,
         "--samples",
         "3000",
         "--epochs",
