@@ -474,23 +474,41 @@ IMPLICIT_DEFAULTS = {
     "epochs": 100,
     "test_fraction": 0.1,
 }
+# The mixture-prior Mult-GMVAE (--model gmvae): the explicit gmvae's network and schedule, started from
+# the mixture baseline (common.recommend.GMVAE_WARM_START); beta 1 and no annealing, as the warm start
+# already raises the KL weight from 0 (docs/movie.md has the measurements).
+IMPLICIT_GMVAE_DEFAULTS = IMPLICIT_DEFAULTS | {
+    "model": "gmvae",
+    "latent_dim": 2,
+    "hidden_dim": 64,
+    "beta": 1.0,
+    "batch_size": 64,
+    "epochs": 10,
+}
 IMPLICIT_ONLY = {
     "folds": 1,
     "dropout": 0.5,
     "anneal_steps": 700,
     "ease_lambda": 500.0,
     "ease_max_items": 10000,
+    "mixture_components": None,  # the world's archetypes; REAL_MIXTURE_COMPONENTS on MovieLens files
 }
+IMPLICIT_GMVAE_ONLY = {"anneal_steps": 0}  # the gmvae's warm start raises the KL weight already
+# ML-100K, 5 folds (bench/movielens.py's), NDCG@100 of the mixture baseline: 3 components 0.341, 6 0.364,
+# 10 0.374, 20 0.383, 40 0.377 (docs/movie.md).
+REAL_MIXTURE_COMPONENTS = 20
 MODES = """Two modes. Explicit ratings (the default, synthetic world): the model reads each user's stars and
 explains which movies were rated and how (--likelihood ordinal+missing, categorical+missing), or the
 stars alone (ordinal, categorical). Implicit feedback (--likelihood multinomial, and always with
---ratings): ratings of 4 or 5 become "liked", and Mult-VAE (--model vae) or Mult-DAE (--model dae)
-ranks movies for held-out users. The implicit mode has its own defaults: --latent-dim 200, --hidden-dim
-600, --beta 0.2, --lr 0.001, --batch-size 100, --epochs 100, --test-fraction 0.1 (`--likelihood
-multinomial --help` shows them). It refuses, with the reason, these flags of the list above:
---iw-samples, --clusters, --restarts, --anneal-epochs (it anneals per update: --anneal-steps),
---corruption, --noise (its input corruption is --dropout), --interpret, --load, --resume and --model
-gmvae. In the explicit mode, --model vae, ae and dae have their own defaults too: --epochs 40,
+--ratings): ratings of 4 or 5 become "liked", and Mult-VAE (--model vae), Mult-DAE (--model dae) or
+the mixture-prior Mult-GMVAE (--model gmvae) ranks movies for held-out users. The implicit mode has
+its own defaults: --latent-dim 200, --hidden-dim 600, --beta 0.2, --lr 0.001, --batch-size 100,
+--epochs 100, --test-fraction 0.1; with --model gmvae --latent-dim 2, --hidden-dim 64, --beta 1,
+--batch-size 64, --epochs 10, --anneal-steps 0 (`--likelihood multinomial [--model gmvae] --help`
+shows them). It refuses, with the reason, these flags of the list above: --iw-samples, --clusters
+(its clusters are --mixture-components), --restarts, --anneal-epochs (it anneals per update:
+--anneal-steps), --corruption, --noise (its input corruption is --dropout), --interpret, --load and
+--resume. In the explicit mode, --model vae, ae and dae have their own defaults too: --epochs 40,
 --batch-size 64, --lr 0.005, --anneal-epochs 20 (`--model vae --help`).
 
 examples:
@@ -551,14 +569,15 @@ def make_parser(implicit=False, model=None):
         type=Interval(float, 0, 1, closed="left"),
         metavar="P",
         help="share of a user's items hidden from the encoder in each training step, in [0, 1): Mult-VAE's "
-        f"and Mult-DAE's input dropout (default: {IMPLICIT_ONLY['dropout']})",
+        f"and Mult-DAE's input dropout; not for the gmvae (default: {IMPLICIT_ONLY['dropout']})",
     )
     ranking.add_argument(
         "--anneal-steps",
         type=Interval(int, 0, None),
         metavar="N",
         help="raise the KL weight beta linearly from 0 to --beta over the first N gradient updates; 0 "
-        f"starts at --beta (default: {IMPLICIT_ONLY['anneal_steps']})",
+        f"starts at --beta (default: {IMPLICIT_ONLY['anneal_steps']}; "
+        f"{IMPLICIT_GMVAE_ONLY['anneal_steps']} with --model gmvae)",
     )
     ranking.add_argument(
         "--ease-lambda",
@@ -573,8 +592,16 @@ def make_parser(implicit=False, model=None):
         help="skip EASE, with a message, above N items: it holds three dense N x N matrices, 2.4 GB at "
         f"10000 items, 9.7 GB for ML-20M (default: {IMPLICIT_ONLY['ease_max_items']})",
     )
+    ranking.add_argument(
+        "--mixture-components",
+        type=Interval(int, 1, None),
+        metavar="K",
+        help="components of the mixture of multinomials, the classical latent class model of the likes "
+        "(a ranking baseline, fitted by EM), and clusters of the gmvae, which starts from it (default: "
+        f"the synthetic world's {len(ARCHETYPES)} archetypes; {REAL_MIXTURE_COMPONENTS} with --ratings)",
+    )
     if implicit:
-        defaults = IMPLICIT_DEFAULTS
+        defaults = IMPLICIT_GMVAE_DEFAULTS if model == "gmvae" else IMPLICIT_DEFAULTS
     else:
         defaults = EXPLICIT_DEFAULTS if model in (None, "gmvae") else CONTINUOUS_DEFAULTS
     return add_shared_flags(parser, "movie", defaults)
@@ -614,14 +641,10 @@ def check_flags(parser, args):
     args.likelihood = args.likelihood or ("multinomial" if real else "ordinal+missing")
     implicit = args.likelihood == "multinomial"
     if implicit:
-        if args.model == "gmvae":
-            parser.error(
-                "argument --model: gmvae is for explicit ratings; implicit feedback trains Mult-VAE (vae) "
-                "or Mult-DAE (dae)"
-            )
         refused = {
             "--iw-samples": "there is no held-out likelihood in the implicit mode, only rankings",
-            "--clusters": "the implicit mode has no clusters",
+            "--clusters": "the implicit mode's clusters (of the gmvae and the mixture baseline) are "
+            "--mixture-components",
             "--restarts": "the implicit mode trains one model per fold",
             "--anneal-epochs": "the implicit mode anneals per update: use --anneal-steps",
             "--corruption": "the implicit mode's input corruption is --dropout",
@@ -638,8 +661,15 @@ def check_flags(parser, args):
                 "argument --load: the implicit mode trains and scores a model per fold of held-out users "
                 "and cannot evaluate a saved one; drop --load"
             )
-        for dest, value in IMPLICIT_ONLY.items():
+        if args.model == "gmvae" and args.dropout is not None:
+            parser.error(
+                "argument --dropout: Mult-VAE's and Mult-DAE's input dropout; the gmvae reads rows whole"
+            )
+        defaults = IMPLICIT_ONLY | (IMPLICIT_GMVAE_ONLY if args.model == "gmvae" else {})
+        for dest, value in defaults.items():
             setattr(args, dest, value if getattr(args, dest) is None else getattr(args, dest))
+        if args.mixture_components is None:
+            args.mixture_components = REAL_MIXTURE_COMPONENTS if real else len(ARCHETYPES)
         if args.folds * args.test_fraction >= 1:
             parser.error(
                 f"argument --folds: {args.folds} disjoint folds of --test-fraction {args.test_fraction} "

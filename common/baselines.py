@@ -188,6 +188,60 @@ class CategoricalMixture:
         return self.predict_proba(x).argmax(1)
 
 
+class MultinomialMixture:
+    """p(x) = sum_k pi_k prod_i theta_ki^x_i, up to the multinomial coefficient (the same for every k):
+    the classical latent class model of implicit feedback (a "mixture of unigrams", Nigam et al. 2000),
+    Mult-VAE's likelihood with one discrete latent in place of its Gaussian one. Fitted by EM on a
+    dense or scipy.sparse user-item matrix without densifying it; the M-step adds `pseudo_count` to
+    every item's count (a symmetric Dirichlet prior, MAP), so no theta is 0. Best of `n_init` starts.
+    A user's next items are ranked by p(item | x) = sum_k p(k | x) theta_k (item_scores).
+    """
+
+    def __init__(self, n_components, n_init=3, max_iter=200, tol=1e-6, pseudo_count=0.1, random_state=0):
+        self.n_components = n_components
+        self.n_init, self.max_iter, self.tol = n_init, max_iter, tol
+        self.pseudo_count = pseudo_count
+        self.random_state = random_state
+
+    def _log_joint(self, x):
+        """log pi_k + sum_i x_i log theta_ki per row and component, (n, K)."""
+        return np.log(self.weights_) + np.asarray(x @ np.log(self.theta_).T)
+
+    def fit(self, x):
+        from scipy import sparse
+
+        x = sparse.csr_matrix(x, dtype=np.float64)
+        rng = np.random.default_rng(self.random_state)
+        best = None
+        for _ in range(self.n_init):
+            resp = rng.dirichlet(np.ones(self.n_components), size=x.shape[0])  # random soft start
+            previous = -np.inf
+            for _ in range(self.max_iter):
+                # M-step: (K, I) expected item counts of each component, plus the prior's
+                self.weights_ = (resp.sum(0) + 1e-10) / (x.shape[0] + 1e-10 * self.n_components)
+                counts = np.asarray((x.T @ resp).T) + self.pseudo_count
+                self.theta_ = counts / counts.sum(1, keepdims=True)
+                log_joint = self._log_joint(x)
+                log_px = logsumexp(log_joint, axis=1)
+                resp = np.exp(log_joint - log_px[:, None])
+                mean_ll = float(log_px.mean())
+                if mean_ll - previous < self.tol:
+                    break
+                previous = mean_ll
+            if best is None or mean_ll > best[0]:
+                best = (mean_ll, self.weights_.copy(), self.theta_.copy())
+        self.lower_bound_, self.weights_, self.theta_ = best
+        return self
+
+    def predict_proba(self, x):
+        log_joint = self._log_joint(x)
+        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+
+    def item_scores(self, x):
+        """p(next item | the user's items x) for every item, (n, I)."""
+        return self.predict_proba(x) @ self.theta_
+
+
 def fit_mixture(x, n_components, likelihood, seed):
     """The classical latent class model for the data: a mixture of Bernoullis for 0/1 features, a
     full-covariance Gaussian mixture for real ones, a mixture of categoricals for ratings (0 = missing;

@@ -24,7 +24,7 @@ DEMO_ONLY_FLAGS = {
     **dict.fromkeys(("--standardize", "--conditional", "--generate", "--count"), ("cuisine",)),
     **dict.fromkeys(
         ("--users", "--movies", "--likelihood", "--ratings", "--titles", "--folds", "--dropout")
-        + ("--anneal-steps", "--ease-lambda", "--ease-max-items"),
+        + ("--anneal-steps", "--ease-lambda", "--ease-max-items", "--mixture-components"),
         ("movie",),
     ),
 }

@@ -1,9 +1,10 @@
 """Implicit-feedback recommendation, trained and scored the way Mult-VAE is (Liang et al. 2018):
 
     users x items (scipy.sparse, 1 = liked) -> F disjoint sets of held-out users -> per fold: train
-    Mult-VAE or Mult-DAE on the other users; for each held-out user rank every item from 80% of their
-    items (fold-in) and score the ranking on the other 20%: NDCG@100, Recall@20, Recall@50, beside
-    popularity, EASE and, on a synthetic world, the oracle that knows each user's true preferences
+    Mult-VAE, Mult-DAE or the mixture-prior Mult-GMVAE on the other users; for each held-out user
+    rank every item from 80% of their items (fold-in) and score the ranking on the other 20%:
+    NDCG@100, Recall@20, Recall@50, beside popularity, EASE, a mixture of multinomials and, on a
+    synthetic world, the oracle that knows each user's true preferences
     -> run folder (metrics.json "ranking", history.csv, recommendations.csv, model.pt, figures) -> summary
 
 The shared pipeline (common.pipeline) is built for dense worlds with a hidden cause to recover; this
@@ -25,9 +26,18 @@ CURVE_KS = np.arange(1, 101)  # Recall@K for K = 1..100 in recall_curve.png
 TOP_N = 10  # recommendations per user in recommendations.csv
 EPOCH_EVAL_USERS = 1000  # held-out users scored after every epoch: enough for a curve, cheap on ML-20M
 BLOCK = 1000  # held-out users scored at once: bounds the dense (users x items) score matrix
+# The Mult-GMVAE's warm start: the explicit gmvae's (movie_dlvm.MovieWorld.warm_start), measured there.
+GMVAE_WARM_START = {"batch_size": 64, "lr": 5e-3, "max_held_steps": 640, "kl_warmup": True}
 # How the methods are shown.
-LABELS = {"popularity": "popularity", "ease": "EASE", "oracle": "oracle", "posterior": "posterior"}
+LABELS = {
+    "popularity": "popularity",
+    "ease": "EASE",
+    "mixture": "mixture",
+    "oracle": "oracle",
+    "posterior": "posterior",
+}
 CURVE_LABELS = LABELS | {
+    "mixture": "mixture of multinomials",
     "oracle": "oracle (true preferences)",
     "posterior": "posterior (the world, from the fold-in)",
 }
@@ -52,8 +62,10 @@ class ImplicitData:
 
 def model_config(args, n_items):
     """build_model's config of Mult-VAE (vae) or Mult-DAE (dae): [I-600-200] encoder, symmetric decoder,
-    tanh, unit-length input rows with dropout (Liang et al. 2018, Sec. 4.3)."""
-    return {
+    tanh, unit-length input rows with dropout (Liang et al. 2018, Sec. 4.3); or of the mixture-prior
+    Mult-GMVAE (gmvae): the gmvae of the other demos with the multinomial likelihood, as many clusters
+    as the mixture baseline it starts from."""
+    config = {
         "demo": "movie",
         "model": args.model,
         "n_features": n_items,
@@ -61,6 +73,10 @@ def model_config(args, n_items):
         "latent_dim": args.latent_dim,
         "hidden_dim": args.hidden_dim,
         "n_clusters": None,
+    }
+    if args.model == "gmvae":
+        return config | {"n_clusters": args.mixture_components}
+    return config | {
         "hidden_layers": 1,
         "activation": "tanh",
         "normalize_input": True,
@@ -71,15 +87,18 @@ def model_config(args, n_items):
 
 
 def score(model, matrix, device, batch_size=BLOCK):
-    """Item scores, (n, I) numpy: decoder output at the posterior mean of each row's code (no dropout)."""
+    """Item scores, (n, I) numpy: each row's expected share of its likes on each item, as the model
+    reconstructs it (no dropout): Mult-VAE decodes the posterior mean of the row's code, the gmvae
+    averages its clusters' decodings by q(y | x) (GMVAE.mixed_reconstruct)."""
     import torch
 
     from common.train import dense_rows
 
+    reconstruct = model.mixed_reconstruct if model.kind == "gmvae" else model.reconstruct
     model.eval()
     with torch.no_grad():
         blocks = [
-            model.decode_mean(model.embed(dense_rows(matrix, slice(i, i + batch_size), device))).cpu().numpy()
+            reconstruct(dense_rows(matrix, slice(i, i + batch_size), device)).cpu().numpy()
             for i in range(0, matrix.shape[0], batch_size)
         ]
     return np.concatenate(blocks) if blocks else np.zeros((0, matrix.shape[1]))
@@ -268,12 +287,22 @@ def _run_fold(fold, split, data, args, device, with_ease, stop=None):
     Raises Interrupted when `stop` is requested during training, or right after it (scoring skipped)."""
     import torch
 
+    from common.baselines import MultinomialMixture
     from common.models import build_model
     from common.ranking import ease_weights, ndcg_at_k, popularity_scores
-    from common.train import Interrupted, fit
+    from common.train import Interrupted, fit, warm_start
 
+    # The classical mixture first: a baseline, and the gmvae's start.
+    started = time.perf_counter()
+    mixture = MultinomialMixture(args.mixture_components, random_state=args.seed).fit(split.train)
+    mixture_seconds = time.perf_counter() - started
     torch.manual_seed(args.seed + 1000 * (fold - 1))  # fold 1 is the same as a run without folds
     model = build_model(model_config(args, len(split.items))).to(device)
+    started = time.perf_counter()  # training time includes the gmvae's warm start
+    if model.kind == "gmvae":  # as the explicit gmvae (MovieWorld.warm_start): q(y | x) held, KL warmed up
+        held = mixture.predict_proba(split.train)
+        warm_start(model, mixture.weights_, mixture.theta_, rows=split.train, responsibilities=held,
+                   **GMVAE_WARM_START)  # fmt: skip
     watch = slice(0, EPOCH_EVAL_USERS)
     fold_in, target = split.fold_in[watch], split.target[watch]
 
@@ -281,14 +310,13 @@ def _run_fold(fold, split, data, args, device, with_ease, stop=None):
         scores = score(model, fold_in, device)
         return {"ndcg@100": float(np.nanmean(ndcg_at_k(scores, target, 100, seen=fold_in)))}
 
-    started = time.perf_counter()
     history, state = fit(
         model,
         split.train,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
-        beta=args.beta if model.kind == "vae" else 0.0,
+        beta=args.beta if model.kind in ("vae", "gmvae") else 0.0,
         anneal_steps=args.anneal_steps,
         quiet=args.quiet,
         on_epoch=on_epoch,
@@ -312,6 +340,7 @@ def _run_fold(fold, split, data, args, device, with_ease, stop=None):
         weights = ease_weights(split.train, args.ease_lambda)  # (I, I)
         ease_seconds = time.perf_counter() - started
         scorers["ease"] = lambda part: np.asarray(split.fold_in[part] @ weights)
+    scorers["mixture"] = lambda part: mixture.item_scores(split.fold_in[part])
     if data.oracle is not None:
         scorers["oracle"] = lambda part: data.oracle(split.heldout_users[part], split.items)
     if data.posterior is not None:
@@ -325,6 +354,7 @@ def _run_fold(fold, split, data, args, device, with_ease, stop=None):
         "n_train_users": split.train.shape[0],
         "train_seconds": train_seconds,
         "ease_seconds": ease_seconds,
+        "mixture_seconds": mixture_seconds,
     }
 
 
@@ -371,6 +401,10 @@ def _ranking_summary(per_fold, ease_note, args):
         }
     else:
         ranking["baselines"]["ease"] = {"skipped": ease_note}
+    ranking["baselines"]["mixture"] = summarise("mixture") | {
+        "components": args.mixture_components,
+        "seconds": float(np.mean([o["mixture_seconds"] for o in per_fold])),
+    }
     for reference in ("oracle", "posterior"):
         if reference in per_fold[0]["results"]:
             ranking[reference] = summarise(reference)

@@ -1,7 +1,10 @@
 """The Bernoulli mixture fitted by EM, and the recovery scores, against direct computation and sklearn."""
 
+import math
+
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 from scipy.stats import bernoulli
 from sklearn.metrics import adjusted_rand_score
 
@@ -94,3 +97,55 @@ def test_observed_pattern_mixture_clusters_which_entries_are_rated_not_the_stars
         mixture.means_.shape == (6, sample.x.shape[1])
         and ((mixture.means_ >= 1) & (mixture.means_ <= 5)).all()
     )
+
+
+def _multinomial_mixture_sample(n=600, seed=0):
+    """Users of two tastes over 12 items, each liking 8 items drawn from their taste's distribution."""
+    rng = np.random.default_rng(seed)
+    theta = np.array([[0.15] * 6 + [0.01] * 6, [0.01] * 6 + [0.15] * 6])
+    theta /= theta.sum(1, keepdims=True)
+    labels = rng.choice(2, size=n, p=[0.4, 0.6])
+    x = np.stack([rng.multinomial(8, theta[k]) for k in labels]).astype(np.float64)
+    return x, labels, np.array([0.4, 0.6]), theta
+
+
+def test_multinomial_mixture_recovers_a_known_mixture_and_beats_its_truth_on_its_sample():
+    from scipy import sparse
+
+    from common.baselines import MultinomialMixture
+
+    x, labels, weights, theta = _multinomial_mixture_sample()
+    model = MultinomialMixture(2, random_state=0).fit(sparse.csr_matrix(x))
+    assert adjusted_rand_score(labels, model.predict_proba(x).argmax(1)) == 1.0
+    order = np.argsort(model.weights_)  # components come in any order
+    np.testing.assert_allclose(model.weights_[order], weights, atol=0.05)
+    np.testing.assert_allclose(model.theta_[order], theta, atol=0.02)
+    # EM climbs the likelihood: its fit explains its own sample at least as well as the truth does.
+    truth = np.log(weights) + x @ np.log(theta).T
+    assert model.lower_bound_ >= logsumexp(truth, axis=1).mean() - 1e-3
+    dense = MultinomialMixture(2, random_state=0).fit(x)  # sparse and dense input: the same fit
+    np.testing.assert_allclose(dense.theta_, model.theta_)
+
+
+def test_multinomial_mixture_posterior_and_item_scores_follow_bayes_rule():
+    import torch
+    from torch.distributions import Multinomial
+
+    from common.baselines import MultinomialMixture
+
+    x, *_ = _multinomial_mixture_sample(n=200, seed=1)
+    model = MultinomialMixture(3, random_state=0).fit(x)
+    # p(k | x) from torch's multinomial densities (with their coefficient, which cancels) and Bayes' rule
+    counts = torch.as_tensor(x)
+    log_joint = torch.stack(
+        [
+            math.log(w) + Multinomial(total_count=8, probs=torch.as_tensor(t)).log_prob(counts)
+            for w, t in zip(model.weights_, model.theta_, strict=True)
+        ],
+        dim=1,
+    )
+    expected = torch.softmax(log_joint, dim=1).numpy()
+    np.testing.assert_allclose(model.predict_proba(x), expected, rtol=1e-6, atol=1e-9)
+    scores = model.item_scores(x)
+    np.testing.assert_allclose(scores, expected @ model.theta_, rtol=1e-6)
+    np.testing.assert_allclose(scores.sum(1), 1.0)  # a distribution over the next item

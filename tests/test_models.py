@@ -197,3 +197,38 @@ def test_warm_start_warms_the_kl_weight_up_over_half_the_held_updates(kl_warmup)
                epochs=2, max_held_steps=8, kl_warmup=kl_warmup)  # fmt: skip
     expected = [0.25, 0.5, 0.75, 1, 1, 1, 1, 1] if kl_warmup else [1.0] * 8  # 2 epochs of 4 updates
     assert betas == pytest.approx(expected)
+
+
+def test_warm_start_reads_sparse_rows_as_their_dense_twin():
+    # The implicit mode's gmvae warms up on a scipy.sparse user-item matrix, a batch densified at a time.
+    from scipy import sparse
+
+    from common.train import warm_start
+
+    rows = torch.bernoulli(torch.full((48, 6), 0.3))
+    held = torch.softmax(torch.randn(48, 3), -1).numpy()
+    models = []
+    for given in (rows, sparse.csr_matrix(rows.numpy())):
+        torch.manual_seed(0)
+        model = GMVAE(6, latent_dim=2, hidden_dim=8, likelihood="multinomial", n_clusters=3)
+        warm_start(model, [1 / 3] * 3, torch.rand(3, 6).numpy(), rows=given, responsibilities=held,
+                   batch_size=16, epochs=2, kl_warmup=True)  # fmt: skip
+        models.append(model)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_mixed_reconstruct_averages_each_clusters_decoding_by_its_posterior():
+    torch.manual_seed(0)
+    model = GMVAE(6, latent_dim=2, hidden_dim=8, likelihood="multinomial", n_clusters=3)
+    x = torch.bernoulli(torch.full((5, 6), 0.4))
+    torch.manual_seed(1)
+    mixed = model.mixed_reconstruct(x)
+    torch.manual_seed(1)  # the same draws for q(y | x)
+    q = model.cluster_probs(x, 16)  # (5, 3)
+    mu, _ = model.encode(x)
+    expected = sum(
+        q[:, [y]] * model.decode_mean(mu[:, y], torch.full((5,), y, dtype=torch.long)) for y in range(3)
+    )
+    torch.testing.assert_close(mixed, expected)
+    torch.testing.assert_close(mixed.sum(1), torch.ones(5))  # shares of a user's likes

@@ -104,6 +104,8 @@ def test_implicit_metrics_have_the_ranking_keys(implicit_run):
     assert set(ranking["std"]) == RANKING_KEYS
     assert set(ranking["baselines"]["popularity"]) | set(ranking["baselines"]["ease"]) >= RANKING_KEYS
     assert set(ranking["oracle"]) >= RANKING_KEYS and set(ranking["posterior"]) >= RANKING_KEYS
+    mixture = ranking["baselines"]["mixture"]
+    assert set(mixture) >= RANKING_KEYS and mixture["components"] == 6  # the world's archetypes
     assert all(0 <= ranking[k] <= 1 for k in RANKING_KEYS)
     # The world's posterior ranks better than popularity, which knows nothing of the user.
     assert ranking["posterior"]["ndcg@100"] > ranking["baselines"]["popularity"]["ndcg@100"]
@@ -153,6 +155,7 @@ def test_a_tiny_movielens_file_runs_with_titles_found_beside_it(tmp_path, capsys
     assert "oracle" not in m["ranking"] and "posterior" not in m["ranking"]  # no world, no truth
     assert "recovery" not in m and "test" not in m
     assert set(m["ranking"]["baselines"]["ease"]) >= RANKING_KEYS
+    assert m["ranking"]["baselines"]["mixture"]["components"] == 20  # no archetypes in real data
     recommendations = pd.read_csv(out / "recommendations.csv")
     assert recommendations["title"].str.startswith("Film ").all()
     assert {"latent.png", "recall_curve.png"} <= _files(out)
@@ -182,12 +185,21 @@ def test_real_movielens_100k_for_one_epoch(tmp_path):
     [
         (["--ratings", "{data}", "--users", "100"], "argument --users: sizes the synthetic world"),
         (["--ratings", "{data}", "--likelihood", "categorical"], "argument --likelihood: categorical needs"),
-        (["--ratings", "{data}", "--model", "gmvae"], "argument --model: gmvae is for explicit ratings"),
+        (
+            ["--likelihood", "multinomial", "--model", "gmvae", "--dropout", "0.2"],
+            "the gmvae reads rows whole",
+        ),
+        (
+            ["--likelihood", "multinomial", "--clusters", "3"],
+            "clusters (of the gmvae and the mixture baseline",
+        ),
         (["--ratings", "{dir}/none.data"], "argument --ratings: no such file"),
         (["--ratings", "{dir}"], "is a folder; give the file inside it (u.data, ratings.dat or ratings.csv)"),
         (["--titles", "{data}"], "argument --titles: goes with --ratings"),
         (["--folds", "3"], "argument --folds: applies to implicit feedback only"),
         (["--ease-lambda", "10"], "argument --ease-lambda: applies to implicit feedback only"),
+        (["--mixture-components", "3"], "argument --mixture-components: applies to implicit feedback only"),
+        (["--likelihood", "multinomial", "--mixture-components", "0"], "--mixture-components: 0 is out of"),
         (
             ["--likelihood", "multinomial", "--iw-samples", "10"],
             "argument --iw-samples: there is no held-out",
@@ -376,8 +388,10 @@ def test_help_shows_the_defaults_of_the_mode_asked_for():
         ).stdout
 
     explicit, implicit, vae = run(), run("--likelihood", "multinomial"), run("--model", "vae")
-    assert all(out.strip().endswith("[]") for out in (explicit, implicit, vae))  # no heavy imports
-    explicit, implicit, vae = (" ".join(out.split()) for out in (explicit, implicit, vae))  # unwrap lines
+    gmvae = run("--likelihood", "multinomial", "--model", "gmvae")
+    assert all(out.strip().endswith("[]") for out in (explicit, implicit, vae, gmvae))  # no heavy imports
+    explicit, implicit, vae, gmvae = (" ".join(out.split()) for out in (explicit, implicit, vae, gmvae))
+    assert "size of the continuous latent z (default: 2)" in gmvae
     assert "size of the continuous latent z (default: 2)" in explicit
     assert "size of the continuous latent z (default: 200)" in implicit
     assert "(default: gmvae)" in explicit and "passes over the training rows (default: 10)" in explicit
@@ -385,6 +399,40 @@ def test_help_shows_the_defaults_of_the_mode_asked_for():
         "passes over the training rows (default: 40)" in vae
         and "epochs (KL annealing); 0 is off (default: 20)" in vae
     )
+
+
+def test_the_implicit_gmvae_has_its_own_defaults_and_a_chosen_value_wins():
+    _, gmvae = movie_dlvm.parse_args(["--likelihood", "multinomial", "--model", "gmvae"])
+    _, vae = movie_dlvm.parse_args(["--likelihood", "multinomial"])
+    flags = ["--anneal-steps", "5", "--mixture-components", "4"]
+    _, chosen = movie_dlvm.parse_args(["--likelihood", "multinomial", "--model", "gmvae", *flags])
+    settings = lambda a: (a.latent_dim, a.hidden_dim, a.beta, a.epochs, a.anneal_steps)  # noqa: E731
+    assert settings(gmvae) == (2, 64, 1.0, 10, 0) and settings(vae) == (200, 600, 0.2, 100, 700)
+    assert gmvae.mixture_components == vae.mixture_components == len(movie_dlvm.ARCHETYPES)
+    assert (chosen.anneal_steps, chosen.mixture_components) == (5, 4)
+
+
+def test_implicit_gmvae_starts_from_the_mixture_and_ranks(tmp_path, monkeypatch):
+    # The warm start sets p(y) to the mixture's weights and holds q(y | x) at its responsibilities,
+    # whose mean the prior then keeps: right after it, p(y) is still the mixture's.
+    from common.baselines import MultinomialMixture
+    from common.train import warm_start
+
+    started = {}
+
+    def spy(model, weights, means, rows, responsibilities, **kwargs):
+        warm_start(model, weights, means, rows=rows, responsibilities=responsibilities, **kwargs)
+        started.update(weights=weights, prior=torch.softmax(model.prior_logits.detach(), 0).numpy())
+        started["mixture"] = MultinomialMixture(6, random_state=0).fit(rows)
+
+    monkeypatch.setattr("common.train.warm_start", spy)
+    assert movie_dlvm.main([*IMPLICIT, "--model", "gmvae", "--out", str(tmp_path)]) == 0
+    np.testing.assert_allclose(started["weights"], started["mixture"].weights_)  # the same fit
+    np.testing.assert_allclose(started["prior"], started["weights"], atol=0.05)
+    m = _metrics(tmp_path)
+    assert m["model"] == "gmvae" and set(m["ranking"]) >= RANKING_KEYS
+    saved = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert saved["config"]["n_clusters"] == m["ranking"]["baselines"]["mixture"]["components"] == 6
 
 
 def test_each_explicit_model_trains_with_its_own_defaults():
