@@ -21,6 +21,7 @@ RESUME_MAY_CHANGE = ("quiet", "visualize", "interpret", "device", "iw_samples") 
 # refused with where it belongs, not only "unrecognized" (a test keeps this in step with the parsers).
 DEMO_ONLY_FLAGS = {
     **dict.fromkeys(("--samples", "--data", "--label-column", "--drop-columns"), ("disease", "cuisine")),
+    "--distinct-rows": ("disease",),
     **dict.fromkeys(("--standardize", "--conditional", "--generate", "--count"), ("cuisine",)),
     **dict.fromkeys(
         ("--users", "--movies", "--likelihood", "--ratings", "--titles", "--folds", "--dropout")
@@ -286,14 +287,15 @@ def add_shared_flags(parser, demo, defaults=None, shown=None):
         "that is smaller, so that small tables still get several steps per epoch; doubled on big data "
         "until an epoch is at most 1000 steps)",
     )
-    train.add_argument(
-        "--distinct-rows",
-        choices=["on", "off"],
-        default="off",
-        help="on: when at most half the training rows are distinct (0/1 data), each batch computes each "
-        "distinct row once, weighted by its count: the same batches, loss and expected gradient, less "
-        "work, but equal rows in a batch share one draw of z, so the gradient is noisier (default: off)",
-    )
+    if demo == "disease":  # the demo of 0/1 rows, which repeat
+        train.add_argument(
+            "--distinct-rows",
+            choices=["on", "off"],
+            default="off",
+            help="on: when at most half the training rows are distinct, each batch computes each distinct "
+            "row once, weighted by its count: the same batches, loss and expected gradient, less work, "
+            "but equal rows in a batch share one draw of z, so the gradient is noisier (default: off)",
+        )
     train.add_argument(
         "--lr",
         type=POSITIVE,

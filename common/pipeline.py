@@ -498,6 +498,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
 
     config = model_config(args, world, None) | {"n_clusters": n_clusters}
     device = x_train.device
+    distinct_rows = getattr(args, "distinct_rows", "off") == "on"  # a flag of the disease demo
 
     def prepare(model):
         model.scale.fit(x_train[:, : world.n_features])  # standardise real features with the training rows
@@ -514,7 +515,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
                 start.means_,
                 rows=rows,
                 responsibilities=start.predict_proba(rows.cpu().numpy()),
-                distinct_rows=args.distinct_rows == "on",
+                distinct_rows=distinct_rows,
                 **world.warm_start,
             )
 
@@ -533,7 +534,7 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
         x_valid=x_valid,
         quiet=args.quiet,
         stop=stop,
-        distinct_rows=args.distinct_rows == "on",
+        distinct_rows=distinct_rows,
     )
 
 

@@ -44,8 +44,8 @@ def unique_rows_tensor(x):
 
 def repeated_binary_rows(x):
     """(distinct rows, inverse) of a 0/1 torch tensor of which at most half the rows are distinct, else
-    None. Training and the held-out ELBO then work on distinct rows weighted by their counts
-    (common/train.py); real-valued rows seldom repeat, and comparing them costs a sort of whole rows."""
+    None. Training can then work on distinct rows weighted by their counts (common/train.py,
+    --distinct-rows); real-valued rows seldom repeat, and comparing them costs a sort of whole rows."""
     import torch
 
     if not torch.is_tensor(x) or not _packable(x):

@@ -244,7 +244,8 @@ def warm_start(
     p(y) is set to the mixture's weights and the decoder is taught, for a few steps, to map
     z ~ p(z | y) to component y's mean profile. The first responsibilities q(y | x) are then close to
     the mixture's, so no component starts empty and the ELBO refines a sensible clustering.
-    With training `rows` (n, D) and the mixture's `responsibilities` (n, K), the model then trains
+    With training `rows` (n, D; a tensor or a scipy.sparse matrix, densified a batch at a time) and the
+    mixture's `responsibilities` (n, K), the model then trains
     for `epochs` (at most `max_held_steps` updates) with q(y | x) held at them: encoder and decoder
     learn each component's shape before q(y | x) is set free (without this, two components of a
     real-valued mixture can merge early).
