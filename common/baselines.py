@@ -82,32 +82,45 @@ class BernoulliMixture:
 
 class ObservedPatternMixture:
     """A mixture of Bernoullis on which entries of each row are observed (x_d > 0), for rows with 0 =
-    missing: the classes of the rated set only. means_ holds each component's mean observed value,
-    E[x_d | observed, k] (the mean of all observed values where a component observes a feature never),
-    as CategoricalMixture's.
+    missing: the classes of the rated set; with `liked_from`, also on which entries are at least that
+    high (x_d >= liked_from: the movies a user liked), 2D yes/no features. means_ holds each
+    component's mean observed value, E[x_d | observed, k] (the mean of all observed values where a
+    component observes a feature never), as CategoricalMixture's.
 
     A start for clustering ratings: which movies a user rated does not depend on how generously they
-    rate, while a mixture of the stars too spends components on generous and harsh raters.
+    rate, while a mixture of the full stars spends components on generous and harsh raters. Whether a
+    rated movie was liked moves with generosity too, but far less than the stars, and it says much
+    about taste (movie world, seeds 0-2: 0.89-0.91 of the Bayes-optimal ARI with it, 0.75-0.79 from
+    the rated set alone, 0.64 for the mixture of categoricals over the stars).
     """
 
-    def __init__(self, n_components, random_state=0):
-        self.patterns = BernoulliMixture(n_components, random_state=random_state)
+    def __init__(self, n_components, random_state=0, liked_from=None):
+        # A start, not a result: EM stops once a pass gains under 1e-4 nats a row (1e-7 took a movie
+        # run's 320 features 2.4 s instead of 0.8 s, for the same clusters: ARI / Bayes 0.908 / 0.906).
+        self.patterns = BernoulliMixture(n_components, random_state=random_state, tol=1e-4)
+        self.liked_from = liked_from
+
+    def _patterns(self, x):
+        """(n, D) rated, then with liked_from (n, D) liked: yes/no features."""
+        x = np.asarray(x, dtype=np.float64)
+        parts = [x > 0] if self.liked_from is None else [x > 0, x >= self.liked_from]
+        return np.hstack(parts).astype(np.float64)
 
     def fit(self, x):
         x = np.asarray(x, dtype=np.float64)
-        rated = x > 0
-        observed = rated.astype(np.float64)
-        unique, _, counts = unique_rows(observed)
+        patterns = self._patterns(x)
+        unique, _, counts = unique_rows(patterns)
         self.patterns.fit(unique, sample_weight=counts)
-        resp = self.patterns.predict_proba(observed)  # (n, K)
-        seen = resp.T @ observed  # (K, D) expected number of observed entries
+        resp = self.patterns.predict_proba(patterns)  # (n, K)
+        rated = x > 0
+        seen = resp.T @ rated  # (K, D) expected number of observed entries
         overall = x[rated].mean() if rated.any() else 0.0
         self.means_ = np.where(seen > 0, (resp.T @ x) / np.maximum(seen, 1e-12), overall)
         self.weights_ = self.patterns.weights_
         return self
 
     def predict_proba(self, x):
-        return self.patterns.predict_proba((np.asarray(x) > 0).astype(np.float64))
+        return self.patterns.predict_proba(self._patterns(x))
 
     def predict(self, x):
         return self.predict_proba(x).argmax(1)

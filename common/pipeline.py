@@ -506,7 +506,10 @@ def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=N
             rows = x_train[:, : world.n_features]
             start = mixture
             if world.cluster_start == "observed pattern":
-                start = ObservedPatternMixture(n_clusters, random_state=args.seed).fit(rows.cpu().numpy())
+                start = ObservedPatternMixture(
+                    n_clusters, random_state=args.seed, **world.cluster_start_options
+                )
+                start = start.fit(rows.cpu().numpy())
             elif len(mixture.weights_) != n_clusters:
                 start = fit_mixture(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
             warm_start(

@@ -46,9 +46,11 @@ class World:
     per_feature_figures = True  # one panel or column per feature; False when there are too many to read
     # How the gmvae starts on this world's data: keyword arguments of common.train.warm_start, and the
     # mixture its clusters start from ("baseline": the classical mixture the run reports; "observed
-    # pattern": a mixture of Bernoullis on which entries are observed, common.baselines).
+    # pattern": a mixture of Bernoullis on which entries are observed, common.baselines, with
+    # cluster_start_options as its keyword arguments).
     warm_start = {}
     cluster_start = "baseline"
+    cluster_start_options = {}
 
     @property
     def n_features(self):

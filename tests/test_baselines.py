@@ -83,7 +83,7 @@ def test_observed_pattern_mixture_clusters_which_entries_are_rated_not_the_stars
     sample = MovieWorld(5).sample(600, np.random.default_rng(0))
     mixture = ObservedPatternMixture(6, random_state=0).fit(sample.x)
     patterns, counts = np.unique(sample.x > 0, axis=0, return_counts=True)
-    direct = BernoulliMixture(6, random_state=0).fit(patterns.astype(float), sample_weight=counts)
+    direct = BernoulliMixture(6, random_state=0, tol=1e-4).fit(patterns.astype(float), sample_weight=counts)
     np.testing.assert_allclose(mixture.predict_proba(sample.x), direct.predict_proba(sample.x > 0), atol=1e-8)
     # A generous rater (every star one higher, at most 5) lands in the same cluster: the rated set decides.
     generous = np.where(sample.x > 0, np.minimum(sample.x + 1, 5), 0)
@@ -149,3 +149,19 @@ def test_multinomial_mixture_posterior_and_item_scores_follow_bayes_rule():
     scores = model.item_scores(x)
     np.testing.assert_allclose(scores, expected @ model.theta_, rtol=1e-6)
     np.testing.assert_allclose(scores.sum(1), 1.0)  # a distribution over the next item
+
+
+def test_observed_pattern_mixture_with_liked_from_clusters_rated_and_liked_sets():
+    from common.baselines import ObservedPatternMixture
+    from movie_dlvm import MovieWorld
+
+    sample = MovieWorld(5).sample(600, np.random.default_rng(1))
+    mixture = ObservedPatternMixture(6, random_state=0, liked_from=4).fit(sample.x)
+    both = np.hstack([sample.x > 0, sample.x >= 4]).astype(float)  # (n, 2D): rated, then liked
+    patterns, counts = np.unique(both, axis=0, return_counts=True)
+    direct = BernoulliMixture(6, random_state=0, tol=1e-4).fit(patterns, sample_weight=counts)
+    np.testing.assert_allclose(mixture.predict_proba(sample.x), direct.predict_proba(both), atol=1e-8)
+    # Only "rated" and "liked" count: 1-3 stars all read as rated, 4-5 as liked.
+    coarse = np.select([sample.x >= 4, sample.x > 0], [5, 1], 0)
+    np.testing.assert_array_equal(mixture.predict_proba(coarse), mixture.predict_proba(sample.x))
+    assert mixture.means_.shape == (6, sample.x.shape[1])

@@ -394,7 +394,7 @@ def test_help_shows_the_defaults_of_the_mode_asked_for():
     assert "size of the continuous latent z (default: 2)" in gmvae
     assert "size of the continuous latent z (default: 2)" in explicit
     assert "size of the continuous latent z (default: 200)" in implicit
-    assert "(default: gmvae)" in explicit and "passes over the training rows (default: 10)" in explicit
+    assert "(default: gmvae)" in explicit and "passes over the training rows (default: 3)" in explicit
     assert (
         "passes over the training rows (default: 40)" in vae
         and "epochs (KL annealing); 0 is off (default: 20)" in vae
@@ -439,7 +439,7 @@ def test_each_explicit_model_trains_with_its_own_defaults():
     _, gmvae = movie_dlvm.parse_args([])
     _, vae = movie_dlvm.parse_args(["--model", "vae"])
     _, chosen = movie_dlvm.parse_args(["--model", "vae", "--epochs", "7"])
-    assert (gmvae.model, gmvae.epochs, gmvae.default_batch_size, gmvae.anneal_epochs) == ("gmvae", 10, 256, 0)
+    assert (gmvae.model, gmvae.epochs, gmvae.default_batch_size, gmvae.anneal_epochs) == ("gmvae", 3, 256, 0)
     assert (vae.model, vae.epochs, vae.default_batch_size, vae.anneal_epochs) == ("vae", 40, 64, 20)
     assert chosen.epochs == 7 and chosen.anneal_epochs == 3  # a short run anneals over half of it
 
