@@ -155,6 +155,10 @@ def training_curves(path, history, model_kind, title=None):
             twin.plot(epochs, [row["beta"] for row in history], color="C7", linestyle="--", label="beta")
             twin.set_ylabel("beta, the KL weight (dashed)")
             twin.grid(False)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:  # epochs are whole: a 3-epoch run showed 1.0, 1.5, 2.0 ...
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title or f"Training of the {model_kind}")
     fig.tight_layout()
     save_figure(fig, path)
@@ -507,7 +511,10 @@ def ranking_history(path, history, metric="ndcg@100"):
         twin.plot([r["epoch"] for r in first], [r["beta"] for r in first], color="0.5", linestyle="--")
         twin.set_ylabel("KL weight beta (dashed)")
         twin.grid(False)
-    ax.legend(loc="lower right")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="best")  # "lower right" sat on a flat curve (the Mult-GMVAE's)
     fig.tight_layout()
     save_figure(fig, path)
 
