@@ -11,7 +11,39 @@ from scipy.special import logsumexp
 from common.rows import unique_rows
 
 
-class BernoulliMixture:
+class _EMMixture:
+    """What the mixtures here share: EM from `n_init` random soft starts, each run until a pass gains
+    less than `tol` nats of mean (or `weight`ed mean) log-likelihood per row, and the best start kept
+    (weights_, theta_, lower_bound_). A subclass gives _m_step(data, resp), _log_joint(data) -> (n, K),
+    and the attributes n_components, n_init, max_iter, tol, random_state."""
+
+    def _em(self, data, n_rows, weight=None):
+        rng = np.random.default_rng(self.random_state)
+        best = None
+        for _ in range(self.n_init):
+            resp = rng.dirichlet(np.ones(self.n_components), size=n_rows)  # random soft start
+            previous = -np.inf
+            for _ in range(self.max_iter):
+                self._m_step(data, resp if weight is None else resp * weight[:, None])
+                log_joint = self._log_joint(data)
+                log_px = logsumexp(log_joint, axis=1)
+                resp = np.exp(log_joint - log_px[:, None])
+                mean_ll = float(log_px.mean() if weight is None else np.average(log_px, weights=weight))
+                if mean_ll - previous < self.tol:
+                    break
+                previous = mean_ll
+            if best is None or mean_ll > best[0]:
+                best = (mean_ll, self.weights_.copy(), self.theta_.copy())
+        self.lower_bound_, self.weights_, self.theta_ = best
+        return self
+
+    def _posterior(self, data):
+        """p(k | row), (n, K)."""
+        log_joint = self._log_joint(data)
+        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+
+
+class BernoulliMixture(_EMMixture):
     """p(x) = sum_k pi_k prod_d theta_kd^x_d (1 - theta_kd)^(1 - x_d), fitted by EM.
 
     The M-step adds `pseudo_count` successes and failures per parameter (a Beta prior, MAP estimate)
@@ -35,24 +67,7 @@ class BernoulliMixture:
         fits exactly the same model as the full table, much faster on binary data."""
         x = np.asarray(x, dtype=np.float64)
         weight = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        rng = np.random.default_rng(self.random_state)
-        best = None
-        for _ in range(self.n_init):
-            resp = rng.dirichlet(np.ones(self.n_components), size=len(x))  # random soft start
-            previous = -np.inf
-            for _ in range(self.max_iter):
-                self._m_step(x, resp * weight[:, None])
-                log_joint = self._log_joint(x)
-                log_px = logsumexp(log_joint, axis=1)
-                resp = np.exp(log_joint - log_px[:, None])
-                mean_ll = np.average(log_px, weights=weight)
-                if mean_ll - previous < self.tol:
-                    break
-                previous = mean_ll
-            if best is None or mean_ll > best[0]:
-                best = (mean_ll, self.weights_.copy(), self.theta_.copy())
-        self.lower_bound_, self.weights_, self.theta_ = best
-        return self
+        return self._em(x, len(x), weight)
 
     def _m_step(self, x, resp):
         """MAP updates from (weighted) responsibilities resp (n, K)."""
@@ -73,8 +88,7 @@ class BernoulliMixture:
         return float(self.score_samples(x).mean())
 
     def predict_proba(self, x):
-        log_joint = self._log_joint(np.asarray(x, dtype=np.float64))
-        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+        return self._posterior(np.asarray(x, dtype=np.float64))
 
     def predict(self, x):
         return self.predict_proba(x).argmax(1)
@@ -126,7 +140,7 @@ class ObservedPatternMixture:
         return self.predict_proba(x).argmax(1)
 
 
-class CategoricalMixture:
+class CategoricalMixture(_EMMixture):
     """p(x) = sum_k pi_k prod_d theta_k,d[x_d] for features with values 1..C and 0 = missing, by EM.
 
     The latent class model of the categorical likelihood heads (common.models.CategoricalHead): with
@@ -159,28 +173,13 @@ class CategoricalMixture:
 
     def fit(self, x):
         one_hot = self._one_hot(x)  # (n, D * P)
-        n_features = np.asarray(x).shape[1]
-        rng = np.random.default_rng(self.random_state)
-        best = None
-        for _ in range(self.n_init):
-            resp = rng.dirichlet(np.ones(self.n_components), size=one_hot.shape[0])  # random soft start
-            previous = -np.inf
-            for _ in range(self.max_iter):
-                counts = (resp.T @ one_hot).reshape(self.n_components, n_features, -1) + self.pseudo_count
-                self.theta_ = counts / counts.sum(-1, keepdims=True)  # (K, D, P) MAP estimate
-                self.weights_ = (resp.sum(0) + self.pseudo_count) / (
-                    len(resp) + self.pseudo_count * len(counts)
-                )
-                log_joint = self._log_joint(one_hot)
-                log_px = logsumexp(log_joint, axis=1)
-                resp = np.exp(log_joint - log_px[:, None])
-                if log_px.mean() - previous < self.tol:
-                    break
-                previous = log_px.mean()
-            if best is None or log_px.mean() > best[0]:
-                best = (log_px.mean(), self.weights_.copy(), self.theta_.copy())
-        self.lower_bound_, self.weights_, self.theta_ = best
-        return self
+        self._n_features = np.asarray(x).shape[1]
+        return self._em(one_hot, one_hot.shape[0])
+
+    def _m_step(self, one_hot, resp):
+        counts = (resp.T @ one_hot).reshape(self.n_components, self._n_features, -1) + self.pseudo_count
+        self.theta_ = counts / counts.sum(-1, keepdims=True)  # (K, D, P) MAP estimate
+        self.weights_ = (resp.sum(0) + self.pseudo_count) / (len(resp) + self.pseudo_count * len(counts))
 
     @property
     def means_(self):
@@ -194,14 +193,13 @@ class CategoricalMixture:
         return float(self.score_samples(x).mean())
 
     def predict_proba(self, x):
-        log_joint = self._log_joint(self._one_hot(x))
-        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+        return self._posterior(self._one_hot(x))
 
     def predict(self, x):
         return self.predict_proba(x).argmax(1)
 
 
-class MultinomialMixture:
+class MultinomialMixture(_EMMixture):
     """p(x) = sum_k pi_k prod_i theta_ki^x_i, up to the multinomial coefficient (the same for every k):
     the classical latent class model of implicit feedback (a "mixture of unigrams", Nigam et al. 2000),
     Mult-VAE's likelihood with one discrete latent in place of its Gaussian one. Fitted by EM on a
@@ -224,31 +222,16 @@ class MultinomialMixture:
         from scipy import sparse
 
         x = sparse.csr_matrix(x, dtype=np.float64)
-        rng = np.random.default_rng(self.random_state)
-        best = None
-        for _ in range(self.n_init):
-            resp = rng.dirichlet(np.ones(self.n_components), size=x.shape[0])  # random soft start
-            previous = -np.inf
-            for _ in range(self.max_iter):
-                # M-step: (K, I) expected item counts of each component, plus the prior's
-                self.weights_ = (resp.sum(0) + 1e-10) / (x.shape[0] + 1e-10 * self.n_components)
-                counts = np.asarray((x.T @ resp).T) + self.pseudo_count
-                self.theta_ = counts / counts.sum(1, keepdims=True)
-                log_joint = self._log_joint(x)
-                log_px = logsumexp(log_joint, axis=1)
-                resp = np.exp(log_joint - log_px[:, None])
-                mean_ll = float(log_px.mean())
-                if mean_ll - previous < self.tol:
-                    break
-                previous = mean_ll
-            if best is None or mean_ll > best[0]:
-                best = (mean_ll, self.weights_.copy(), self.theta_.copy())
-        self.lower_bound_, self.weights_, self.theta_ = best
-        return self
+        return self._em(x, x.shape[0])
+
+    def _m_step(self, x, resp):
+        """(K, I) expected item counts of each component, plus the prior's."""
+        self.weights_ = (resp.sum(0) + 1e-10) / (x.shape[0] + 1e-10 * self.n_components)
+        counts = np.asarray((x.T @ resp).T) + self.pseudo_count
+        self.theta_ = counts / counts.sum(1, keepdims=True)
 
     def predict_proba(self, x):
-        log_joint = self._log_joint(x)
-        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+        return self._posterior(x)
 
     def item_scores(self, x):
         """p(next item | the user's items x) for every item, (n, I)."""
