@@ -1,0 +1,36 @@
+"""bench/archetype_ceiling.py: its model form is the movie world's, and its fit is a maximum."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from bench.archetype_ceiling import encode, fit, log_joint, true_parameters
+from movie_dlvm import MovieWorld
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return MovieWorld(n_per_genre=2, genres=["Action", "Romance"])  # 4 movies: 6^4 possible rows
+
+
+def test_form_at_the_true_parameters_is_the_worlds_log_joint(tiny):
+    rows = np.array(list(itertools.product(range(6), repeat=tiny.n_movies)), dtype=float)  # every row
+    with torch.no_grad():
+        ours = log_joint(true_parameters(tiny), *encode(rows), tiny).numpy()
+    np.testing.assert_allclose(ours, tiny.log_joint(rows), atol=1e-9)
+
+
+def test_fit_raises_the_training_likelihood_and_keeps_the_form_normalised(tiny):
+    train = tiny.sample(300, np.random.default_rng(0))
+    params = true_parameters(tiny)
+    rows = encode(train.x)
+    with torch.no_grad():
+        at_truth = float(torch.logsumexp(log_joint(params, *rows, tiny), 1).mean())
+    fitted = fit(params, *rows, tiny, max_iter=100)
+    assert fitted > at_truth + 0.01  # 300 users: the maximum sits measurably above the truth
+    every_row = np.array(list(itertools.product(range(6), repeat=tiny.n_movies)), dtype=float)
+    with torch.no_grad():
+        total = torch.logsumexp(log_joint(params, *encode(every_row), tiny).flatten(), 0)
+    assert float(total) == pytest.approx(0.0, abs=1e-6)  # still a distribution over rows
