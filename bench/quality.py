@@ -95,6 +95,8 @@ def main(argv=None):
     configs = DEFAULT_CONFIGS[args.demo]
     if args.config:
         configs = dict(c.split("=", 1) for c in args.config)
+    if args.demo == "movie" and any("multinomial" in flags for flags in configs.values()):
+        parser.error("--config: the implicit mode has rankings, not archetypes; use bench/movielens.py")
     rows = []
     for name, flags in configs.items():
         runs = [measure(args.demo, flags.split(), seed) for seed in range(args.seeds)]
