@@ -14,8 +14,14 @@ from common.rows import unique_rows
 class _EMMixture:
     """What the mixtures here share: EM from `n_init` random soft starts, each run until a pass gains
     less than `tol` nats of mean (or `weight`ed mean) log-likelihood per row, and the best start kept
-    (weights_, theta_, lower_bound_). A subclass gives _m_step(data, resp), _log_joint(data) -> (n, K),
-    and the attributes n_components, n_init, max_iter, tol, random_state."""
+    (weights_, theta_, lower_bound_). A subclass gives _m_step(data, resp) and _log_joint(data) -> (n, K);
+    `pseudo_count` is what its M-step adds to every count (a MAP estimate: no parameter reaches 0)."""
+
+    def __init__(self, n_components, n_init, max_iter, tol, pseudo_count, random_state):
+        self.n_components = n_components
+        self.n_init, self.max_iter, self.tol = n_init, max_iter, tol
+        self.pseudo_count = pseudo_count
+        self.random_state = random_state
 
     def _em(self, data, n_rows, weight=None):
         rng = np.random.default_rng(self.random_state)
@@ -52,10 +58,7 @@ class BernoulliMixture(_EMMixture):
     """
 
     def __init__(self, n_components, n_init=5, max_iter=500, tol=1e-7, pseudo_count=0.01, random_state=0):
-        self.n_components = n_components
-        self.n_init, self.max_iter, self.tol = n_init, max_iter, tol
-        self.pseudo_count = pseudo_count
-        self.random_state = random_state
+        super().__init__(n_components, n_init, max_iter, tol, pseudo_count, random_state)
 
     def _log_joint(self, x):
         """log pi_k + log p(x | k) per row and component, (n, K)."""
@@ -153,11 +156,10 @@ class CategoricalMixture(_EMMixture):
     def __init__(
         self, n_components, n_categories=5, model_missing=False, n_init=3, max_iter=500, random_state=0
     ):
-        self.n_components, self.n_categories, self.model_missing = n_components, n_categories, model_missing
-        self.n_init, self.max_iter, self.random_state = n_init, max_iter, random_state
         # A row holds many features (~80 nats for 160 movies): a gain below 1e-5 nats per row changes no
         # assignment, and more restarts found the same optimum on the movie world.
-        self.tol, self.pseudo_count = 1e-5, 0.01
+        super().__init__(n_components, n_init, max_iter, 1e-5, 0.01, random_state)
+        self.n_categories, self.model_missing = n_categories, model_missing
 
     def _one_hot(self, x):
         """(n, D * P) indicators of every feature's outcome, sparse (at most one in P is set); a missing,
@@ -209,10 +211,7 @@ class MultinomialMixture(_EMMixture):
     """
 
     def __init__(self, n_components, n_init=3, max_iter=200, tol=1e-6, pseudo_count=0.1, random_state=0):
-        self.n_components = n_components
-        self.n_init, self.max_iter, self.tol = n_init, max_iter, tol
-        self.pseudo_count = pseudo_count
-        self.random_state = random_state
+        super().__init__(n_components, n_init, max_iter, tol, pseudo_count, random_state)
 
     def _log_joint(self, x):
         """log pi_k + sum_i x_i log theta_ki per row and component, (n, K)."""
