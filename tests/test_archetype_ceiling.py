@@ -15,14 +15,18 @@ def tiny():
     return MovieWorld(n_per_genre=2, genres=["Action", "Romance"])  # 4 movies: 6^4 possible rows
 
 
-def test_form_at_the_true_parameters_is_the_worlds_log_joint(tiny):
-    rows = np.array(list(itertools.product(range(6), repeat=tiny.n_movies)), dtype=float)  # every row
+@pytest.fixture(scope="module")
+def every_row(tiny):
+    return np.array(list(itertools.product(range(6), repeat=tiny.n_movies)), dtype=float)  # (1296, 4)
+
+
+def test_form_at_the_true_parameters_is_the_worlds_log_joint(tiny, every_row):
     with torch.no_grad():
-        ours = log_joint(true_parameters(tiny), *encode(rows), tiny).numpy()
-    np.testing.assert_allclose(ours, tiny.log_joint(rows), atol=1e-9)
+        ours = log_joint(true_parameters(tiny), *encode(every_row), tiny).numpy()
+    np.testing.assert_allclose(ours, tiny.log_joint(every_row), atol=1e-9)
 
 
-def test_fit_raises_the_training_likelihood_and_keeps_the_form_normalised(tiny):
+def test_fit_raises_the_training_likelihood_and_keeps_the_form_normalised(tiny, every_row):
     train = tiny.sample(300, np.random.default_rng(0))
     params = true_parameters(tiny)
     rows = encode(train.x)
@@ -30,7 +34,6 @@ def test_fit_raises_the_training_likelihood_and_keeps_the_form_normalised(tiny):
         at_truth = float(torch.logsumexp(log_joint(params, *rows, tiny), 1).mean())
     fitted = fit(params, *rows, tiny, max_iter=100)
     assert fitted > at_truth + 0.01  # 300 users: the maximum sits measurably above the truth
-    every_row = np.array(list(itertools.product(range(6), repeat=tiny.n_movies)), dtype=float)
     with torch.no_grad():
         total = torch.logsumexp(log_joint(params, *encode(every_row), tiny).flatten(), 0)
     assert float(total) == pytest.approx(0.0, abs=1e-6)  # still a distribution over rows
