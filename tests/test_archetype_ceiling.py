@@ -37,3 +37,18 @@ def test_fit_raises_the_training_likelihood_and_keeps_the_form_normalised(tiny, 
     with torch.no_grad():
         total = torch.logsumexp(log_joint(params, *encode(every_row), tiny).flatten(), 0)
     assert float(total) == pytest.approx(0.0, abs=1e-6)  # still a distribution over rows
+
+
+def test_shrinking_pulls_each_archetype_towards_the_movies_mean(tiny):
+    rows = encode(tiny.sample(300, np.random.default_rng(1)).x)
+
+    def spread_after(shrink):
+        params = true_parameters(tiny)
+        fit(params, *rows, tiny, max_iter=100, shrink=shrink)
+        return sum(
+            float(((params[k] - params[k].mean(0)) ** 2).sum().detach()) for k in ("watch", "location")
+        )
+
+    free, shrunk, tight = spread_after(None), spread_after(1.0), spread_after(0.01)
+    assert tight < 0.01 * free  # a very narrow prior leaves the archetypes almost alike
+    assert tight < shrunk < free
