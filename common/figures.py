@@ -15,10 +15,11 @@ import torch
 from common import evaluate, plots
 
 
-def shared(draw, out, world, model, history, test, z_test, clusters, metrics, device):
+def shared(draw, out, world, model, history, test, z_test, clusters, metrics, device, train=None):
     """The figures every run draws, each sent to `draw(plot, *args)` (common.painter) with the numbers
     it shows. Without a world (--data) there is no truth to draw beside the model; without a label
-    column the rows have no classes to colour by."""
+    column the rows have no classes to colour by. `train`, the training rows, gives training.png the
+    world's log-likelihood of the rows each ELBO curve is computed on."""
     path = lambda name: os.path.join(out, name)  # noqa: E731
     labelled = world.n_classes > 0
     names = world.class_names if labelled else ["all held-out rows"]
@@ -45,7 +46,13 @@ def shared(draw, out, world, model, history, test, z_test, clusters, metrics, de
         legend_title=f"true {world.class_noun}" if labelled else "",
     )
     if history:  # a model loaded from a folder without history.csv has none
-        draw(plots.training_curves, path("training.png"), history, model.kind)
+        truth = None
+        if world.has_truth and model.has_likelihood and train is not None:
+            truth = {
+                "training rows": float(world.reference_log_prob(train.x).mean()),
+                "held-out rows": float(world.reference_log_prob(test.x).mean()),
+            }
+        draw(plots.training_curves, path("training.png"), history, model.kind, truth=truth)
     if model.kind == "cvae" or not world.per_feature_figures:
         pass  # a cvae's decoded map would need a class for every point; generated.png shows each class
     elif model.latent_dim == 2:

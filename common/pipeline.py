@@ -160,7 +160,17 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
             if args.visualize and not stop.requested:
                 with torch.random.fork_rng(devices=[] if device == "cpu" else None):
                     figures.shared(
-                        painter.draw, args.out, world, model, history, test, z_test, clusters, metrics, device
+                        painter.draw,
+                        args.out,
+                        world,
+                        model,
+                        history,
+                        test,
+                        z_test,
+                        clusters,
+                        metrics,
+                        device,
+                        train=train,
                     )
                     if extra_figures is not None:
                         extra_figures(

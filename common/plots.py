@@ -122,10 +122,14 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
 KL_TERMS = {"gmvae": "KL(q(z, y|x) || p(z, y))", "cvae": "KL(q(z|x, y) || p(z|y))"}
 
 
-def training_curves(path, history, model_kind, title=None):
+def training_curves(path, history, model_kind, title=None, truth=None):
     """Per epoch: the objective (training) and the held-out bound, the reconstruction term and, for
     models with a latent prior, the KL term. An autoencoder's objective is its reconstruction alone,
-    not an ELBO, and says so; a KL weight beta != 1 makes the training objective no ELBO either."""
+    not an ELBO, and says so; a KL weight beta != 1 makes the training objective no ELBO either.
+    `truth` {"training rows": mean log p(x), "held-out rows": ...}, the world's exact log-likelihood,
+    draws a dotted line in the colour of each ELBO curve: the level a perfect model's ELBO would reach.
+    The two differ (each set of rows is a sample), which is why a held-out curve can lie above the
+    training one. The training line is left out when beta != 1: that curve is no ELBO."""
     plt, _ = _pyplot()
     epochs = [row["epoch"] for row in history]
     has_kl = model_kind not in ("ae", "dae")
@@ -142,8 +146,22 @@ def training_curves(path, history, model_kind, title=None):
     axes[0].plot(epochs, [-row["loss"] for row in history], label=train_label)
     if "test_elbo" in history[0]:
         axes[0].plot(epochs, [row["test_elbo"] for row in history], label=held_out)
+    lines = {}  # the world's log p(x) beside the ELBO curve of the same rows, in its colour
+    if truth and has_kl and not weighted:
+        lines["training rows"] = "C0"
+    if truth and has_kl and "test_elbo" in history[0]:
+        lines["held-out rows"] = "C1"
+    for rows, colour in lines.items():
+        axes[0].axhline(truth[rows], color=colour, linestyle=":", label=f"world's log p(x), {rows}")
+    if lines:
+        low, high = axes[0].dataLim.intervaly  # the curves and the lines; axhline adds no margin of its own
+        axes[0].set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
     axes[0].set(title=objective, xlabel="epoch", ylabel="nats per row")
-    axes[0].legend(fontsize="small")
+    if lines:  # four entries do not fit beside the curves of a third of the figure: below it
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncols=2, fontsize="small")
+    else:
+        axes[0].legend(fontsize="small")
     axes[1].plot(epochs, [row["recon"] for row in history], color="C2")
     axes[1].set(title="reconstruction: -E[log p(x|z)], training rows", xlabel="epoch", ylabel="nats per row")
     if has_kl:
@@ -160,7 +178,7 @@ def training_curves(path, history, model_kind, title=None):
     for ax in axes:  # epochs are whole: a 3-epoch run showed 1.0, 1.5, 2.0 ...
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title or f"Training of the {model_kind}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.11 if lines else 0, 1, 1))
     save_figure(fig, path)
 
 

@@ -1,6 +1,7 @@
 """What the figures show, read back from the matplotlib objects before they are saved."""
 
 import numpy as np
+from matplotlib.colors import to_rgb
 
 from common import plots
 
@@ -79,3 +80,27 @@ def test_training_curves_name_what_each_model_optimises(monkeypatch):
     ]
     assert implicit[0].get_title() == "training objective (higher is better)"  # no ELBO drawn at beta < 1
     assert figures[2]._suptitle.get_text() == "Mult-VAE, fold 1"
+
+
+def test_training_curves_draw_the_worlds_log_likelihood_beside_each_elbo(monkeypatch):
+    figures = _drawn(monkeypatch)
+    truth = {"training rows": -1.5, "held-out rows": -1.2}
+    plots.training_curves("unused.png", _history([1.0] * 3), "gmvae", truth=truth)
+    plots.training_curves("unused.png", _history([0.5, 1.0, 1.0]), "vae", truth=truth)  # annealed
+    plots.training_curves("unused.png", _history([1.0] * 3, kl=0.0), "ae", truth=truth)
+    elbo, annealed, autoencoder = (fig.axes[0] for fig in figures)
+
+    def dotted(ax):
+        return {
+            line.get_label(): line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"
+        }
+
+    assert dotted(elbo) == {"world's log p(x), training rows": -1.5, "world's log p(x), held-out rows": -1.2}
+    colour = {line.get_label(): to_rgb(line.get_color()) for line in elbo.get_lines()}  # each in its curve's
+    assert colour["training ELBO"] == colour["world's log p(x), training rows"]
+    assert colour["held-out ELBO"] == colour["world's log p(x), held-out rows"]
+    low, high = elbo.get_ylim()
+    assert low < -4.0 and high > -1.2  # every curve and line inside the panel
+    assert dotted(annealed) == {"world's log p(x), held-out rows": -1.2}  # beta < 1: no ELBO on training rows
+    assert dotted(autoencoder) == {}  # an autoencoder's curve is no bound on log p(x)
+    assert [text.get_text() for text in figures[0].legends[0].get_texts()][2:] == list(dotted(elbo))
