@@ -242,6 +242,18 @@ def main(argv=None):
         "--max-samples", type=int, default=10**6, help="largest scaling size (default: 1000000)"
     )
     args = parser.parse_args(argv)
+    known = ("loop", "demos", "scaling", "movie-scaling")
+    unknown = [t for t in args.tables if t not in known]
+    if unknown:
+        parser.error(f"argument tables: {', '.join(unknown)} is not one of {', '.join(known)}")
+    from importlib.metadata import version
+
+    # Readings move with the machine's load from hour to hour: say when and where these were taken.
+    print(
+        f"bench/speed.py {' '.join(args.tables)}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, torch {version('torch')}\n",
+        flush=True,
+    )
     if "loop" in args.tables:
         table, verdict = loop_table(args.repeats)
         print(table.to_markdown(floatfmt=".3g"), f"\n\n{verdict}\n", flush=True)
