@@ -154,9 +154,15 @@ def ceiling(seed, shrinks=()):
 
 
 def main(argv=None):
+    from common.cli import Interval
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds (default: 0 1 2 3 4)"
+        "--seeds",
+        type=Interval(int, 0, None),
+        nargs="+",
+        default=[0, 1, 2, 3, 4],
+        help="seeds (default: 0 1 2 3 4)",
     )
     parser.add_argument(
         "--demo",
@@ -165,15 +171,13 @@ def main(argv=None):
     )
     parser.add_argument(
         "--shrink",
-        type=float,
+        type=Interval(float, 0, None, closed="neither"),
         nargs="+",
         default=[],
         metavar="SIGMA",
         help="also fit the MAP estimate with this prior standard deviation, one column each (default: none)",
     )
     args = parser.parse_args(argv)
-    if any(not np.isfinite(s) or s <= 0 for s in args.shrink):
-        parser.error(f"argument --shrink: {args.shrink} must all be positive numbers, e.g. --shrink 2 1 0.5")
     rows = []
     for seed in args.seeds:
         row = {"seed": seed, **ceiling(seed, args.shrink)}

@@ -68,11 +68,17 @@ def row(m, model, beta, seed):
 
 
 def main(argv=None):
+    from common.cli import Interval
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default: 3)")
+    parser.add_argument("--seeds", type=Interval(int, 1, None), default=3, help="seeds 0..N-1 (default: 3)")
     parser.add_argument("--models", nargs="+", default=["ae", "vae"], help="(default: ae vae)")
     parser.add_argument(
-        "--betas", nargs="+", type=float, default=[0.5, 1, 2, 4], help="vae (default: 0.5 1 2 4)"
+        "--betas",
+        nargs="+",
+        type=Interval(float, 0, None, closed="neither"),
+        default=[0.5, 1, 2, 4],
+        help="vae (default: 0.5 1 2 4)",
     )
     parser.add_argument("--out", default=os.path.join(ROOT, "results", "interpret"), help="run folders")
     parser.add_argument("extra", nargs="*", help="more movie_dlvm.py flags, after --")

@@ -80,11 +80,15 @@ def spread(values):
 
 
 def main(argv=None):
+    from common.cli import Interval
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("demo", choices=sorted(DEFAULT_CONFIGS), help="which demo to measure")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default: 5)")
+    parser.add_argument(
+        "--seeds", type=Interval(int, 1, None), default=5, help="seeds per configuration, 0..N-1 (default: 5)"
+    )
     parser.add_argument(
         "--config",
         action="append",
@@ -94,6 +98,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     configs = DEFAULT_CONFIGS[args.demo]
     if args.config:
+        for config in args.config:
+            if "=" not in config:
+                parser.error(
+                    f"argument --config: {config!r} has no NAME=; write e.g. 'beta4=--model vae --beta 4'"
+                )
         configs = dict(c.split("=", 1) for c in args.config)
     if args.demo == "movie" and any("multinomial" in flags for flags in configs.values()):
         parser.error("--config: the implicit mode has rankings, not archetypes; use bench/movielens.py")

@@ -1,0 +1,27 @@
+"""The benchmarks refuse bad flags the way the demos do: one argparse line naming the value, exit 2,
+before any run starts."""
+
+import pytest
+
+from bench import archetype_ceiling, interpret, quality, speed
+
+
+@pytest.mark.parametrize(
+    "main, argv, named",
+    [
+        (quality.main, ["disease", "--seeds", "0"], "--seeds: 0 is out of range"),
+        (quality.main, ["disease", "--config", "b512"], "'b512' has no NAME="),
+        (quality.main, ["movie", "--config", "x=--likelihood multinomial"], "use bench/movielens.py"),
+        (interpret.main, ["--seeds", "0"], "--seeds: 0 is out of range"),
+        (interpret.main, ["--betas", "-1"], "--betas: -1 is out of range"),
+        (archetype_ceiling.main, ["--seeds", "-1"], "--seeds: -1 is out of range"),
+        (archetype_ceiling.main, ["--shrink", "nan"], "'nan' is not finite"),
+        (speed.main, ["loops"], "loops is not one of loop, demos, scaling, movie-scaling"),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_2(main, argv, named, capsys):
+    with pytest.raises(SystemExit) as end:
+        main(argv)
+    assert end.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert named in error
