@@ -30,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import movie_dlvm  # noqa: E402
+from common.cli import Interval  # noqa: E402
 from common.movielens import binarize, load_ratings  # noqa: E402
 
 METRICS = ["ndcg@100", "recall@20", "recall@50"]
@@ -143,21 +144,40 @@ def main(argv=None):
     parser.add_argument(
         "--data", default="/work/shared/data/ml-100k", help="folder with u.data (default: %(default)s)"
     )
-    parser.add_argument("--folds", type=int, default=5, help="folds of held-out users (default: %(default)s)")
     parser.add_argument(
-        "--heldout", type=int, default=100, help="held-out users per fold (default: %(default)s)"
+        "--folds",
+        type=Interval(int, 1, None),
+        default=5,
+        help="folds of held-out users (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the MovieLens runs (default: %(default)s)"
+        "--heldout",
+        type=Interval(int, 1, None),
+        default=100,
+        help="held-out users per fold (default: %(default)s)",
     )
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=[0], help="seeds of the synthetic runs (default: 0)"
+        "--seed",
+        type=Interval(int, 0, None),
+        default=0,
+        help="seed of the MovieLens runs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=Interval(int, 0, None),
+        nargs="+",
+        default=[0],
+        help="seeds of the synthetic runs (default: 0)",
     )
     parser.add_argument(
         "--skip-movielens", action="store_true", help="only the synthetic runs (default: off)"
     )
     parser.add_argument("--skip-synthetic", action="store_true", help="only MovieLens (default: off)")
     args = parser.parse_args(argv)
+    if not args.skip_movielens and not os.path.isfile(os.path.join(args.data, "u.data")):
+        parser.error(
+            f"argument --data: no u.data in {args.data}; give MovieLens 100K's folder or --skip-movielens"
+        )
     if not args.skip_movielens:
         movielens(args, extra)
     if not args.skip_synthetic:

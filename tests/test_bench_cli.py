@@ -3,7 +3,7 @@ before any run starts."""
 
 import pytest
 
-from bench import archetype_ceiling, interpret, quality, speed
+from bench import archetype_ceiling, interpret, movielens, quality, speed
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,8 @@ from bench import archetype_ceiling, interpret, quality, speed
         (interpret.main, ["--betas", "-1"], "--betas: -1 is out of range"),
         (archetype_ceiling.main, ["--seeds", "-1"], "--seeds: -1 is out of range"),
         (archetype_ceiling.main, ["--shrink", "nan"], "'nan' is not finite"),
+        (movielens.main, ["--data", "/nonexistent"], "no u.data in /nonexistent"),
+        (movielens.main, ["--folds", "0"], "--folds: 0 is out of range"),
         (speed.main, ["loops"], "loops is not one of loop, demos, scaling, movie-scaling"),
     ],
 )
