@@ -23,6 +23,7 @@ whose few ratings of a movie say little stays near what the others say), one col
     python bench/archetype_ceiling.py                 # seeds 0-4, about 2 minutes
     python bench/archetype_ceiling.py --seeds 0 --demo  # and the default movie run beside it
     python bench/archetype_ceiling.py --shrink 2 1 0.5  # and three MAP fits per seed
+    python bench/archetype_ceiling.py --users 20000 --demo  # what four times the users allow
 
 Numbers are printed, never judged: this is a benchmark, not a test.
 """
@@ -39,12 +40,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 USERS, TEST_FRACTION = 5000, 0.2  # movie_dlvm.py's defaults
 
 
-def demo_split(seed, world):
-    """The (train, test) users of `python movie_dlvm.py --seed seed`, drawn as common.pipeline draws them."""
+def demo_split(seed, world, users=USERS):
+    """The (train, test) users of `python movie_dlvm.py --seed seed --users users`, drawn as
+    common.pipeline draws them."""
     from common.world import split
 
     rng = np.random.default_rng(seed)
-    return split(world.sample(USERS, rng), TEST_FRACTION, rng)
+    return split(world.sample(users, rng), TEST_FRACTION, rng)
 
 
 def true_parameters(world):
@@ -115,17 +117,17 @@ def fit(params, rated, stars, world, max_iter=300, shrink=None):
         return float(torch.logsumexp(log_joint(params, rated, stars, world), 1).mean())
 
 
-def ceiling(seed, shrinks=()):
+def ceiling(seed, shrinks=(), users=USERS):
     """{Bayes-optimal ARI, ARI of the fitted form, training log-likelihood per user at the true and at
     the fitted parameters, and for each of `shrinks` the ARI of that MAP fit} on the held-out users of
-    the default run with --seed seed."""
+    the run `movie_dlvm.py --seed seed --users users`."""
     import torch
     from sklearn.metrics import adjusted_rand_score
 
     from movie_dlvm import MovieWorld
 
     world = MovieWorld()
-    train, test = demo_split(seed, world)
+    train, test = demo_split(seed, world, users)
     params = true_parameters(world)
     train_rows, test_rows = encode(train.x), encode(test.x)
     with torch.no_grad():
@@ -170,6 +172,12 @@ def main(argv=None):
         help="also run the default explicit movie demo on each seed and compare its ARI (default: off)",
     )
     parser.add_argument(
+        "--users",
+        type=Interval(int, 50, None),
+        default=USERS,
+        help=f"users in the world, a fifth of them held out, as movie_dlvm.py --users (default: {USERS})",
+    )
+    parser.add_argument(
         "--shrink",
         type=Interval(float, 0, None, closed="neither"),
         nargs="+",
@@ -180,12 +188,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = []
     for seed in args.seeds:
-        row = {"seed": seed, **ceiling(seed, args.shrink)}
+        row = {"seed": seed, **ceiling(seed, args.shrink, args.users)}
         row["fitted / Bayes"] = row["fitted_ari"] / row["bayes_ari"]
         if args.demo:
             from bench.movielens import run_demo
 
-            metrics, _ = run_demo(["--seed", str(seed)])
+            metrics, _ = run_demo(["--seed", str(seed), "--users", str(args.users)])
             assert np.isclose(metrics["recovery"]["bayes_ari"], row["bayes_ari"]), "not the demo's split"
             row["gmvae / Bayes"] = metrics["recovery"]["ari"] / row["bayes_ari"]
             row["gmvae / fitted"] = metrics["recovery"]["ari"] / row["fitted_ari"]
