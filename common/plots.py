@@ -153,8 +153,8 @@ def training_curves(path, history, model_kind, title=None, truth=None):
         lines["held-out rows"] = "C1"
     for rows, colour in lines.items():
         axes[0].axhline(truth[rows], color=colour, linestyle=":", label=f"world's log p(x), {rows}")
-    if lines:
-        low, high = axes[0].dataLim.intervaly  # the curves and the lines; axhline adds no margin of its own
+    low, high = axes[0].dataLim.intervaly  # the curves and the lines; axhline adds no margin of its own
+    if lines and high > low:
         axes[0].set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
     axes[0].set(title=objective, xlabel="epoch", ylabel="nats per row")
     if lines:  # four entries do not fit beside the curves of a third of the figure: below it
