@@ -46,13 +46,18 @@ def shared(draw, out, world, model, history, test, z_test, clusters, metrics, de
         legend_title=f"true {world.class_noun}" if labelled else "",
     )
     if history:  # a model loaded from a folder without history.csv has none
-        truth = None
+        truth, truth_of = None, "log p(x)"
         if world.has_truth and model.has_likelihood and train is not None:
-            truth = {
-                "training rows": float(world.reference_log_prob(train.x).mean()),
-                "held-out rows": float(world.reference_log_prob(test.x).mean()),
-            }
-        draw(plots.training_curves, path("training.png"), history, model.kind, truth=truth)
+
+            def world_log_prob(rows):  # what the curves bound: log p(x), or log p(x, class) for the cvae
+                log_p = world.reference_log_prob(rows.x)
+                if model.kind == "cvae":  # trained on rows with their class: log p(x) + log p(class | x)
+                    log_p = log_p + np.log(world.posterior(rows.x)[np.arange(len(rows)), rows.labels])
+                return float(log_p.mean())
+
+            truth = {"training rows": world_log_prob(train), "held-out rows": world_log_prob(test)}
+            truth_of = f"log p(x, {world.class_noun})" if model.kind == "cvae" else truth_of
+        draw(plots.training_curves, path("training.png"), history, model.kind, truth=truth, truth_of=truth_of)
     if model.kind == "cvae" or not world.per_feature_figures:
         pass  # a cvae's decoded map would need a class for every point; generated.png shows each class
     elif model.latent_dim == 2:

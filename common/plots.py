@@ -122,12 +122,13 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
 KL_TERMS = {"gmvae": "KL(q(z, y|x) || p(z, y))", "cvae": "KL(q(z|x, y) || p(z|y))"}
 
 
-def training_curves(path, history, model_kind, title=None, truth=None):
+def training_curves(path, history, model_kind, title=None, truth=None, truth_of="log p(x)"):
     """Per epoch: the objective (training) and the held-out bound, the reconstruction term and, for
     models with a latent prior, the KL term. An autoencoder's objective is its reconstruction alone,
     not an ELBO, and says so; a KL weight beta != 1 makes the training objective no ELBO either.
-    `truth` {"training rows": mean log p(x), "held-out rows": ...}, the world's exact log-likelihood,
-    draws a dotted line in the colour of each ELBO curve: the level a perfect model's ELBO would reach.
+    `truth` {"training rows": mean log p(x), "held-out rows": ...}, the world's exact log-likelihood
+    (`truth_of` names it: a cvae's bound is on log p(x, class)), draws a dotted line in the colour of
+    each ELBO curve: the level a perfect model's ELBO would reach.
     The two differ (each set of rows is a sample), which is why a held-out curve can lie above the
     training one. The training line is left out when beta != 1: that curve is no ELBO."""
     plt, _ = _pyplot()
@@ -152,7 +153,7 @@ def training_curves(path, history, model_kind, title=None, truth=None):
     if truth and has_kl and "test_elbo" in history[0]:
         lines["held-out rows"] = "C1"
     for rows, colour in lines.items():
-        axes[0].axhline(truth[rows], color=colour, linestyle=":", label=f"world's log p(x), {rows}")
+        axes[0].axhline(truth[rows], color=colour, linestyle=":", label=f"world's {truth_of}, {rows}")
     low, high = axes[0].dataLim.intervaly  # the curves and the lines; axhline adds no margin of its own
     if lines and high > low:
         axes[0].set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
