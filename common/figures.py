@@ -15,6 +15,15 @@ import torch
 from common import evaluate, plots
 
 
+def _bound_target(world, model, rows):
+    """The world's mean exact log-likelihood of what the model's ELBO bounds on `rows`: log p(x), or
+    for the cvae, trained on rows with their class, log p(x, class) = log p(x) + log p(class | x)."""
+    log_p = world.reference_log_prob(rows.x)
+    if model.kind == "cvae":
+        log_p = log_p + np.log(world.posterior(rows.x)[np.arange(len(rows)), rows.labels])
+    return float(log_p.mean())
+
+
 def shared(draw, out, world, model, history, test, z_test, clusters, metrics, device, train=None):
     """The figures every run draws, each sent to `draw(plot, *args)` (common.painter) with the numbers
     it shows. Without a world (--data) there is no truth to draw beside the model; without a label
@@ -48,14 +57,10 @@ def shared(draw, out, world, model, history, test, z_test, clusters, metrics, de
     if history:  # a model loaded from a folder without history.csv has none
         truth, truth_of = None, "log p(x)"
         if world.has_truth and model.has_likelihood and train is not None:
-
-            def world_log_prob(rows):  # what the curves bound: log p(x), or log p(x, class) for the cvae
-                log_p = world.reference_log_prob(rows.x)
-                if model.kind == "cvae":  # trained on rows with their class: log p(x) + log p(class | x)
-                    log_p = log_p + np.log(world.posterior(rows.x)[np.arange(len(rows)), rows.labels])
-                return float(log_p.mean())
-
-            truth = {"training rows": world_log_prob(train), "held-out rows": world_log_prob(test)}
+            truth = {
+                "training rows": _bound_target(world, model, train),
+                "held-out rows": _bound_target(world, model, test),
+            }
             truth_of = f"log p(x, {world.class_noun})" if model.kind == "cvae" else truth_of
         draw(plots.training_curves, path("training.png"), history, model.kind, truth=truth, truth_of=truth_of)
     if model.kind == "cvae" or not world.per_feature_figures:
