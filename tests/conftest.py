@@ -36,6 +36,24 @@ def second_process():
         painter._usable_cores = lambda: 1
 
 
+@pytest.fixture(scope="module")
+def tiny_movies():
+    """A movie world of 4 movies, small enough to enumerate: 6^4 possible rows (0 = not rated)."""
+    from movie_dlvm import MovieWorld
+
+    return MovieWorld(n_per_genre=2, genres=["Action", "Romance"])
+
+
+@pytest.fixture(scope="module")
+def tiny_rows(tiny_movies):
+    """Every possible rating row of tiny_movies, (1296, 4)."""
+    import itertools
+
+    import numpy as np
+
+    return np.array(list(itertools.product(range(6), repeat=tiny_movies.n_movies)), dtype=float)
+
+
 @pytest.fixture(autouse=True)
 def _seeded_torch():
     import torch

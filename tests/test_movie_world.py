@@ -1,6 +1,5 @@
 """The movie world against exact enumeration, direct integration, Bayes' rule and its own story."""
 
-import itertools
 import json
 
 import numpy as np
@@ -14,16 +13,6 @@ from movie_dlvm import GENRES, MovieWorld
 @pytest.fixture(scope="module")
 def world():
     return MovieWorld()
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return MovieWorld(n_per_genre=2, genres=["Action", "Romance"])  # 4 movies: 6^4 possible rows
-
-
-@pytest.fixture(scope="module")
-def all_rows(tiny):
-    return np.array(list(itertools.product(range(6), repeat=tiny.n_movies)), dtype=float)  # (1296, 4)
 
 
 @pytest.fixture(scope="module")
@@ -48,35 +37,38 @@ def _joint_by_quad(world, x, a):
     return world.prior[a] * watch * integrate.quad(integrand, -np.inf, np.inf, epsabs=0, epsrel=1e-11)[0]
 
 
-def test_log_prob_sums_to_one_over_every_possible_row(tiny, all_rows):
-    assert np.exp(tiny.log_prob(all_rows)).sum() == pytest.approx(1.0, abs=1e-10)
+def test_log_prob_sums_to_one_over_every_possible_row(tiny_movies, tiny_rows):
+    assert np.exp(tiny_movies.log_prob(tiny_rows)).sum() == pytest.approx(1.0, abs=1e-10)
 
 
-def test_log_joint_matches_adaptive_quadrature(world, tiny, all_rows):
+def test_log_joint_matches_adaptive_quadrature(world, tiny_movies, tiny_rows):
     # Tiny rows and realistic rows of the default world (about 18 ratings each).
-    cases = [(tiny, all_rows[[0, 7, 431, 1295]]), (world, world.sample(3, np.random.default_rng(9)).x)]
+    cases = [
+        (tiny_movies, tiny_rows[[0, 7, 431, 1295]]),
+        (world, world.sample(3, np.random.default_rng(9)).x),
+    ]
     for w, rows in cases:
         for x, log_joint in zip(rows, w.log_joint(rows), strict=True):
             reference = [_joint_by_quad(w, x, a) for a in range(w.n_classes)]
             np.testing.assert_allclose(np.exp(log_joint), reference, rtol=1e-7)
 
 
-def test_posterior_is_bayes_rule(world, tiny, all_rows):
-    posterior = tiny.posterior(all_rows)
+def test_posterior_is_bayes_rule(world, tiny_movies, tiny_rows):
+    posterior = tiny_movies.posterior(tiny_rows)
     np.testing.assert_allclose(posterior.sum(1), 1.0, atol=1e-12)
-    for x, row in zip(all_rows[[3, 500]], posterior[[3, 500]], strict=True):
-        joint = np.array([_joint_by_quad(tiny, x, a) for a in range(tiny.n_classes)])
+    for x, row in zip(tiny_rows[[3, 500]], posterior[[3, 500]], strict=True):
+        joint = np.array([_joint_by_quad(tiny_movies, x, a) for a in range(tiny_movies.n_classes)])
         np.testing.assert_allclose(row, joint / joint.sum(), rtol=1e-7)
     x = world.sample(1, np.random.default_rng(4)).x[0]
     joint = np.array([_joint_by_quad(world, x, a) for a in range(world.n_classes)])
     np.testing.assert_allclose(world.posterior(x[None])[0], joint / joint.sum(), rtol=1e-6, atol=1e-12)
 
 
-def test_log_prob_agrees_with_frequencies_of_a_large_sample(tiny, all_rows):
-    x = tiny.sample(200_000, np.random.default_rng(0)).x
-    codes = x @ (6 ** np.arange(tiny.n_movies)[::-1])  # row -> index into all_rows (base-6 digits)
-    observed = np.bincount(codes.astype(int), minlength=len(all_rows))
-    expected = np.exp(tiny.log_prob(all_rows)) * len(x)
+def test_log_prob_agrees_with_frequencies_of_a_large_sample(tiny_movies, tiny_rows):
+    x = tiny_movies.sample(200_000, np.random.default_rng(0)).x
+    codes = x @ (6 ** np.arange(tiny_movies.n_movies)[::-1])  # row -> index into tiny_rows (base-6 digits)
+    observed = np.bincount(codes.astype(int), minlength=len(tiny_rows))
+    expected = np.exp(tiny_movies.log_prob(tiny_rows)) * len(x)
     common = expected > 20  # a chi-square test needs enough expected counts per cell
     assert common.sum() > 50
     statistic = ((observed[common] - expected[common]) ** 2 / expected[common]).sum()
@@ -158,13 +150,13 @@ def test_same_seed_same_world_and_sample():
     )
 
 
-def test_rejects_rows_that_are_not_ratings(tiny):
+def test_rejects_rows_that_are_not_ratings(tiny_movies):
     with pytest.raises(ValueError, match="integer 1..5"):
-        tiny.log_prob(np.array([[0, 6, 0, 0]]))
+        tiny_movies.log_prob(np.array([[0, 6, 0, 0]]))
     with pytest.raises(ValueError, match="integer 1..5"):
-        tiny.log_prob(np.array([[0, 2.5, 0, 0]]))
+        tiny_movies.log_prob(np.array([[0, 2.5, 0, 0]]))
     with pytest.raises(ValueError, match="4 movies"):
-        tiny.log_prob(np.zeros((2, 5)))
+        tiny_movies.log_prob(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="unknown genre"):
         MovieWorld(genres=["Western"])
 
@@ -195,16 +187,20 @@ def test_log_joint_does_not_depend_on_the_batch_size(world):
     np.testing.assert_allclose(world.log_joint(x, batch_size=7), world.log_joint(x), rtol=1e-12)
 
 
-def test_log_prob_ratings_is_a_distribution_over_stars_given_the_rated_set(tiny, all_rows):
+def test_log_prob_ratings_is_a_distribution_over_stars_given_the_rated_set(tiny_movies, tiny_rows):
     for rated in ([0, 2], [1, 2, 3], [3]):
-        pattern = (all_rows > 0).astype(int)
-        same = (pattern == np.isin(np.arange(tiny.n_movies), rated)).all(1)  # every row with that rated set
-        assert np.exp(tiny.log_prob_ratings(all_rows[same])).sum() == pytest.approx(1.0, abs=1e-10)
-    x = all_rows[[7, 431]]
-    assert (tiny.log_prob_ratings(x) > tiny.log_prob(x)).all()  # knowing the rated set helps
+        pattern = (tiny_rows > 0).astype(int)
+        same = (pattern == np.isin(np.arange(tiny_movies.n_movies), rated)).all(
+            1
+        )  # every row with that rated set
+        assert np.exp(tiny_movies.log_prob_ratings(tiny_rows[same])).sum() == pytest.approx(1.0, abs=1e-10)
+    x = tiny_rows[[7, 431]]
+    assert (tiny_movies.log_prob_ratings(x) > tiny_movies.log_prob(x)).all()  # knowing the rated set helps
     masked = MovieWorld(n_per_genre=2, genres=["Action", "Romance"], likelihood="categorical")
-    np.testing.assert_array_equal(masked.reference_log_prob(x), tiny.log_prob_ratings(x))
-    np.testing.assert_array_equal(tiny.reference_log_prob(x), tiny.log_prob(x))  # the +missing default
+    np.testing.assert_array_equal(masked.reference_log_prob(x), tiny_movies.log_prob_ratings(x))
+    np.testing.assert_array_equal(
+        tiny_movies.reference_log_prob(x), tiny_movies.log_prob(x)
+    )  # the +missing default
 
 
 def test_a_decoded_row_reads_as_the_metadata_of_its_top_10_movies():
@@ -259,11 +255,11 @@ def _held_back_by_quad(world, shown, movies, share):
     return np.array([sum(quad(held_back, a, j) for a in archetypes) for j in range(len(movies))]) / evidence
 
 
-def test_liked_posterior_scores_match_adaptive_quadrature(tiny):
+def test_liked_posterior_scores_match_adaptive_quadrature(tiny_movies):
     movies, shown = np.array([0, 2, 3]), np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
-    scores = tiny.liked_posterior_scores(shown, movies, 0.8)
+    scores = tiny_movies.liked_posterior_scores(shown, movies, 0.8)
     for row, expected in zip(shown, scores, strict=True):
-        np.testing.assert_allclose(expected, _held_back_by_quad(tiny, row, movies, 0.8), rtol=1e-6)
+        np.testing.assert_allclose(expected, _held_back_by_quad(tiny_movies, row, movies, 0.8), rtol=1e-6)
 
 
 def test_liked_posterior_ranks_the_genre_a_user_was_shown(world):
