@@ -174,11 +174,11 @@ def main(argv=None):
     )
     parser.add_argument("--skip-synthetic", action="store_true", help="only MovieLens (default: off)")
     args = parser.parse_args(argv)
-    if not args.skip_movielens and not os.path.isfile(os.path.join(args.data, "u.data")):
-        parser.error(
-            f"argument --data: no u.data in {args.data}; give MovieLens 100K's folder or --skip-movielens"
-        )
     if not args.skip_movielens:
+        if not os.path.isfile(os.path.join(args.data, "u.data")):
+            parser.error(
+                f"argument --data: no u.data in {args.data}; give MovieLens 100K's folder or --skip-movielens"
+            )
         movielens(args, extra)
     if not args.skip_synthetic:
         synthetic(args.seeds)
