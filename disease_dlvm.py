@@ -31,7 +31,7 @@ from common.cli import (
     out_of_memory_is_an_error,
     parse,
 )
-from common.rows import unique_rows
+from common.speed.rows import unique_rows
 from common.world import Sample, World
 
 SYMPTOMS = [

@@ -162,7 +162,7 @@ class MovieWorld(World):
     ):
         """`genres` picks a subset of GENRES (by name) for small worlds; `seed` fixes the catalogue
         (eras, years, qualities, titles), so the same arguments always give the same world.
-        `likelihood` names the model head (common.models.HEADS) the demo fits: "ordinal+missing" or
+        `likelihood` names the model head (common.heads.HEADS) the demo fits: "ordinal+missing" or
         "categorical+missing" explain which movies are rated and their stars, "ordinal" or "categorical"
         the stars of rated movies only."""
         self.likelihood = likelihood
@@ -479,7 +479,7 @@ IMPLICIT_DEFAULTS = {
     "test_fraction": 0.1,
 }
 # The mixture-prior Mult-GMVAE (--model gmvae): the explicit gmvae's network, started from the mixture
-# baseline as it is (common.recommend.GMVAE_WARM_START); beta 1 and no annealing, as the warm start
+# baseline as it is (common.recsys.recommend.GMVAE_WARM_START); beta 1 and no annealing, as the warm start
 # already raises the KL weight from 0. Beta 0.2, 700 annealing steps or 256 users a step rank the same
 # (seed 1: 0.962-0.964 of the oracle's NDCG@100; docs/movie.md).
 IMPLICIT_GMVAE_DEFAULTS = IMPLICIT_DEFAULTS | {
@@ -690,7 +690,7 @@ def check_flags(parser, args):
 
 
 def _titles_beside(ratings):
-    from common.movielens import TITLES_FILES
+    from common.recsys.movielens import TITLES_FILES
 
     folder = os.path.dirname(os.path.abspath(ratings))
     return next(
@@ -745,7 +745,7 @@ def predicted_ratings(model, x, device):
 
 def hide_ratings(x, fraction, rng, min_ratings=5):
     """Which ratings to hide, (n, I) bool: a random floor(fraction) of each row's ratings, for users with
-    at least `min_ratings` of them (the rule of the implicit fold-in split, common.movielens)."""
+    at least `min_ratings` of them (the rule of the implicit fold-in split, common.recsys.movielens)."""
     rated = x > 0
     count = rated.sum(1)
     n_hidden = np.where(count >= min_ratings, np.floor(np.round(fraction * count, 9)), 0)  # (n,)
@@ -787,7 +787,7 @@ def recommend_unrated(world, model, test, device, n=RECOMMENDED):
     of them, best first, for a user with fewer (none for a user who rated every movie)."""
     import pandas as pd
 
-    from common.ranking import top_k
+    from common.recsys.ranking import top_k
 
     predicted = predicted_ratings(model, test.x, device)
     unrated = ~(test.x > 0)
@@ -863,7 +863,7 @@ def explicit_summary(report):
     return lines
 
 
-# Implicit feedback: a world sample or a MovieLens file as "liked" (4 or 5 stars), for common.recommend.
+# Implicit feedback: a world sample or a MovieLens file as "liked" (4 or 5 stars), for recsys.recommend.
 
 
 MIN_IMPLICIT_USERS = 10  # users with 5 or more liked movies the implicit mode needs, to train and hold out
@@ -873,8 +873,8 @@ def synthetic_interactions(args, rng, parser):
     """The world's users as implicit feedback: 4 or 5 stars = liked, then MovieLens' preprocessing."""
     import pandas as pd
 
-    from common.movielens import FOLD_IN, binarize
-    from common.recommend import ImplicitData
+    from common.recsys.movielens import FOLD_IN, binarize
+    from common.recsys.recommend import ImplicitData
 
     world = MovieWorld(args.movies)
     sample = world.sample(args.users, rng)
@@ -911,8 +911,8 @@ def synthetic_interactions(args, rng, parser):
 
 def load_movielens(args, parser):
     """MovieLens as implicit feedback; a malformed file stops the run with one line naming file and line."""
-    from common.movielens import MovieLensFormatError, binarize, load_ratings, load_titles
-    from common.recommend import ImplicitData
+    from common.recsys.movielens import MovieLensFormatError, binarize, load_ratings, load_titles
+    from common.recsys.recommend import ImplicitData
 
     def read(flag, load, path):  # a bad file is the fault of the flag that named it
         try:
@@ -991,7 +991,7 @@ def parse_args(argv=None):
 def main(argv=None):
     parser, args = parse_args(argv)
     if args.likelihood == "multinomial":
-        from common import recommend
+        from common.recsys import recommend
 
         rng = np.random.default_rng(args.seed)  # one stream: the world's sample, then the folds and splits
         data = load_movielens(args, parser) if args.ratings else synthetic_interactions(args, rng, parser)

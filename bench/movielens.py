@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import movie_dlvm  # noqa: E402
 from common.cli import Interval  # noqa: E402
-from common.movielens import binarize, load_ratings  # noqa: E402
+from common.recsys.movielens import binarize, load_ratings  # noqa: E402
 
 METRICS = ["ndcg@100", "recall@20", "recall@50"]
 

@@ -133,7 +133,7 @@ def _tree_rss_kb(pid):
 
 def run_demo(argv, out):
     """Run a demo in a new process; wall seconds, its own peak memory (max resident set) in MB, and
-    the peak of its whole process tree (with the figure worker of common/painter.py), sampled every
+    the peak of its whole process tree (with the figure worker of common/speed/painter.py), sampled every
     20 ms from /proc (0 where there is no /proc)."""
     started = time.perf_counter()
     command = [PYTHON, "-c", PEAK_WRAPPER, *argv, "--quiet", "--out", out]

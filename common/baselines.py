@@ -8,7 +8,7 @@ here with the same interface (fit / predict / predict_proba / score_samples / sc
 import numpy as np
 from scipy.special import logsumexp
 
-from common.rows import unique_rows
+from common.speed.rows import unique_rows
 
 
 class _EMMixture:

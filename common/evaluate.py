@@ -14,7 +14,7 @@ from sklearn.mixture import GaussianMixture
 
 from common.baselines import fit_mixture
 from common.elbo import importance_weighted
-from common.rows import unique_rows_tensor
+from common.speed.rows import unique_rows_tensor
 from common.train import evaluate_loss
 
 # k-means and Gaussian mixtures (on raw features, or on a model's latent codes) are settled long before

@@ -25,7 +25,7 @@ def _bound_target(world, model, rows):
 
 
 def shared(draw, out, world, model, history, test, z_test, clusters, metrics, device, train=None):
-    """The figures every run draws, each sent to `draw(plot, *args)` (common.painter) with the numbers
+    """The figures every run draws, each sent to `draw(plot, *args)` (common.speed.painter) with the numbers
     it shows. Without a world (--data) there is no truth to draw beside the model; without a label
     column the rows have no classes to colour by. `train`, the training rows, gives training.png the
     world's log-likelihood of the rows each ELBO curve is computed on."""

@@ -31,7 +31,7 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
 
     extra_metrics(model=, train=, test=, mixture=, device=), when given, returns a dict of the demo's own
     numbers for metrics.json; extra_figures(out, draw=, world=, model=, test=, z_test=, device=) sends its
-    figures to draw(plot, *args) (common.painter: plot must be importable, its arguments plain numbers);
+    figures to draw(plot, *args) (common.speed.painter: plot must be importable, its arguments plain numbers);
     extra_summary(metrics) returns more lines for the printed summary.
     """
     started = time.perf_counter()
@@ -39,15 +39,15 @@ def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summa
     import torch
 
     from common import cli, evaluate, figures, runio
-    from common.allocator import keep_freed_memory
     from common.baselines import fit_mixture
-    from common.painter import Painter
+    from common.speed.allocator import keep_freed_memory
+    from common.speed.painter import Painter
     from common.train import Diverged, Interrupted, StopRequest
     from common.world import split
 
     device = cli.resolve_device(parser, args.device)
     cli.limit_threads(device, world.n_features, args.hidden_dim)
-    keep_freed_memory()  # common/allocator.py: 10-15% of a GMVAE's step went to page faults
+    keep_freed_memory()  # common/speed/allocator.py: 10-15% of a GMVAE's step went to page faults
     if args.noise == "flip" and world.likelihood != "bernoulli":
         parser.error("argument --noise: flip needs binary features; use dropout")
     torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data

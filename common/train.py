@@ -16,8 +16,8 @@ import torch
 from tqdm.auto import tqdm
 
 from common.elbo import MAX_ELEMENTS, beta_at, beta_at_step, widest_layer
-from common.optim import Adam
-from common.rows import repeated_binary_rows
+from common.speed.optim import Adam
+from common.speed.rows import repeated_binary_rows
 
 PARTS = ("loss", "recon", "kl")
 VALID_ROWS = 4096
@@ -33,7 +33,7 @@ class Diverged(Exception):
 
 def adam(model, lr):
     """Adam with the fused kernel: one update for all parameters instead of a Python loop over them
-    (common/optim.py: the kernel of torch.optim.Adam(fused=True) without its 1 s import of dynamo)."""
+    (common/speed/optim.py: the kernel of torch.optim.Adam(fused=True) without its 1 s import of dynamo)."""
     return Adam(model.parameters(), lr=lr)
 
 

@@ -9,15 +9,15 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from common.painter import _usable_cores as USABLE_CORES  # noqa: E402  (the real count, kept for second_process)
+from common.speed.painter import _usable_cores as USABLE_CORES  # noqa: E402  (the real count, kept for second_process)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _figures_in_process():
     """Demo runs in tests draw their figures in the test process (through the worker's pickling,
-    common.painter): a worker for each small run would import matplotlib and seaborn again, ~1.5 s.
+    common.speed.painter): a worker for each small run would import matplotlib and seaborn again, ~1.5 s.
     Tests of the worker itself, and one run of each demo, use `second_process()`."""
-    from common import painter
+    from common.speed import painter
 
     painter._usable_cores = lambda: 1
     yield
@@ -27,7 +27,7 @@ def _figures_in_process():
 @contextmanager
 def second_process():
     """Figures in the painter's worker, as on the user's machine (when it has a second core)."""
-    from common import painter
+    from common.speed import painter
 
     painter._usable_cores = USABLE_CORES
     try:

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 # faults per step before and after keep_freed_memory(), each after 20 steps of warm-up.
 SCRIPT = """
 import json, resource, torch
-from common.allocator import keep_freed_memory
+from common.speed.allocator import keep_freed_memory
 from common.models import build_model
 from common.train import adam
 
@@ -54,7 +54,7 @@ def test_training_steps_stop_taking_memory_from_the_os():
 
 
 def test_elsewhere_it_leaves_the_allocator_alone(monkeypatch):
-    from common import allocator
+    from common.speed import allocator
 
     monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("", ""))
     assert allocator.keep_freed_memory() is False

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from common.models import AE, GMVAE, VAE
-from common.rows import repeated_binary_rows
+from common.speed.rows import repeated_binary_rows
 from common.train import batch_rows, fit, warm_start
 
 

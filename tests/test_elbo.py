@@ -8,7 +8,8 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from common.elbo import beta_at, diagonal_normal_log_prob, gaussian_kl, importance_weighted
-from common.models import VAE, BernoulliHead, GaussianHead, build_model
+from common.heads import BernoulliHead, GaussianHead
+from common.models import VAE, build_model
 
 
 def test_gaussian_kl_matches_torch_distributions():

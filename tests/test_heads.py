@@ -7,7 +7,8 @@ from scipy import sparse
 from torch.distributions import Bernoulli, Categorical, Multinomial
 
 from common.baselines import CategoricalMixture
-from common.models import HEADS, CategoricalHead, MultinomialHead, OrdinalHead, build_model
+from common.heads import HEADS, CategoricalHead, MultinomialHead, OrdinalHead
+from common.models import build_model
 from common.train import evaluate_loss, fit
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from common.movielens import (
+from common.recsys.movielens import (
     MovieLensFormatError,
     binarize,
     folds,

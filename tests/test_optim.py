@@ -1,4 +1,4 @@
-"""common.optim.Adam against torch.optim.Adam(fused=True): the same updates, the same state layout."""
+"""common.speed.optim.Adam against torch.optim.Adam(fused=True): the same updates, the same state layout."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from common.optim import Adam
+from common.speed.optim import Adam
 from tests.conftest import ROOT
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from common.painter import Painter, _usable_cores
+from common.speed.painter import Painter, _usable_cores
 from tests.conftest import second_process
 
 background = pytest.mark.skipif(_usable_cores() < 2, reason="the painter draws in-process on one core")
@@ -116,7 +116,7 @@ def test_the_worker_exits_when_its_parent_is_killed(tmp_path):
     script = (
         "import os, signal, sys\n"
         f"sys.path[:0] = [{os.path.dirname(__file__)!r}, {os.path.dirname(os.path.dirname(__file__))!r}]\n"
-        "from common.painter import Painter\n"
+        "from common.speed.painter import Painter\n"
         "from test_painter import _record\n"
         "painter = Painter()\n"
         f"painter.draw(_record, {str(tmp_path / 'a.json')!r})\n"
@@ -142,7 +142,7 @@ def test_where_no_process_can_start_it_draws_here(tmp_path, monkeypatch):
         raise OSError("[Errno 38] Function not implemented")  # what a missing /dev/shm gives
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_processes)
-    monkeypatch.setattr("common.painter._usable_cores", lambda: 2)
+    monkeypatch.setattr("common.speed.painter._usable_cores", lambda: 2)
     with Painter() as painter:
         assert not painter.in_background
         painter.draw(_record, tmp_path / "a.json")

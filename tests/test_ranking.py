@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from common.ranking import (
+from common.recsys.ranking import (
     ease_memory_bytes,
     ease_scores,
     ease_weights,

@@ -1,10 +1,10 @@
-"""common.rows against numpy's and torch's own unique over rows: the same rows, order, inverse, counts."""
+"""common.speed.rows against numpy's and torch's own unique over rows: same rows, order, inverse, counts."""
 
 import numpy as np
 import pytest
 import torch
 
-from common.rows import MAX_BITS, unique_rows, unique_rows_tensor
+from common.speed.rows import MAX_BITS, unique_rows, unique_rows_tensor
 
 
 def _binary(n, d, seed=0):

@@ -9,7 +9,7 @@
 
 The shared pipeline (common.pipeline) is built for dense worlds with a hidden cause to recover; this
 flow differs in data (sparse), split (whole users, then fold-in/target) and measures (rankings), and
-reuses the shared pieces: common.train.fit, common.ranking, common.movielens, runio and plots.
+reuses the shared pieces: common.train.fit, common.recsys.ranking, common.recsys.movielens, runio and plots.
 The matrix is never dense as a whole: training densifies one batch of rows at a time, and scoring one
 block of held-out users at a time.
 """
@@ -47,7 +47,7 @@ CURVE_LABELS = LABELS | {
 class ImplicitData:
     """What a run needs to know about its users and items, whatever the source."""
 
-    interactions: object  # common.movielens.Interactions: csr (users, items) of 1 = liked, original ids
+    interactions: object  # movielens.Interactions: csr (users, items) of 1 = liked, original ids
     titles: list  # (n_items,) title of each column
     genres: list  # (n_items,) list of genre names of each column ([] when unknown)
     source: str  # "synthetic" or "movielens"
@@ -123,7 +123,7 @@ def embed(model, matrix, device, batch_size=BLOCK):
 def rank_heldout(scorers, split, block=BLOCK):
     """Per-user NDCG@100, Recall@20, Recall@50 (NaN without targets) and mean Recall@1..100 of every
     scorer {name: f(row slice of the held-out users) -> scores (b, I)}, plus each model's top 10."""
-    from common.ranking import mask_seen, ndcg_at_k, recall_at_k, recall_curve, top_k
+    from common.recsys.ranking import mask_seen, ndcg_at_k, recall_at_k, recall_curve, top_k
 
     functions = {"ndcg": ndcg_at_k, "recall": recall_at_k}
     n = split.fold_in.shape[0]
@@ -157,9 +157,9 @@ def run(data, args, parser, rng):
     import torch
 
     from common import cli, runio
-    from common.allocator import keep_freed_memory
-    from common.movielens import folds, strong_generalization_split
-    from common.ranking import ease_memory_bytes
+    from common.recsys.movielens import folds, strong_generalization_split
+    from common.recsys.ranking import ease_memory_bytes
+    from common.speed.allocator import keep_freed_memory
     from common.train import Diverged, Interrupted, StopRequest
 
     device = cli.resolve_device(parser, args.device)
@@ -169,7 +169,7 @@ def run(data, args, parser, rng):
     matrix = data.interactions.matrix
     n_users, n_items = matrix.shape
     cli.limit_threads(device, n_items, args.hidden_dim)
-    keep_freed_memory()  # common/allocator.py: freed blocks reused, not mapped afresh every step
+    keep_freed_memory()  # common/speed/allocator.py: freed blocks reused, not mapped afresh every step
     n_heldout = round(args.test_fraction * n_users)
     try:
         fold_users = folds(n_users, args.folds, rng, n_heldout=n_heldout)
@@ -289,7 +289,7 @@ def _run_fold(fold, split, data, args, device, with_ease, stop=None):
 
     from common.baselines import MultinomialMixture
     from common.models import build_model
-    from common.ranking import ease_weights, ndcg_at_k, popularity_scores
+    from common.recsys.ranking import ease_weights, ndcg_at_k, popularity_scores
     from common.train import Interrupted, fit, warm_start
 
     # The classical mixture first: a baseline, and the gmvae's start.
