@@ -31,23 +31,16 @@ trains a conditional VAE on the region labels, which can then cook a dish of any
 """
 
 import argparse
-import json
 import math
-import os
 import sys
 import textwrap
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from common.cli import (
-    POSITIVE_INT,
-    Interval,
-    add_data_flags,
-    add_shared_flags,
-    build_parser,
-    out_of_memory_is_an_error,
-    parse,
-)
+from common.cli import POSITIVE_INT, Interval, UsageError, entry_point, option, parse, typed
+from common.options import DataOptions
 from common.world import Sample, World
 
 FLAVOURS = ["sweet", "salty", "sour", "bitter", "umami", "spicy", "rich", "herbal", "smoky", "aromatic"]
@@ -195,16 +188,6 @@ class CuisineWorld(World):
             out[:, k] = -0.5 * (d * math.log(2 * math.pi) + log_det + (whitened**2).sum(0))
         return out + np.log(self.prior)
 
-    def log_prob(self, x):
-        from scipy.special import logsumexp
-
-        return logsumexp(self.log_joint(x), axis=1)
-
-    def posterior(self, x):
-        from scipy.special import softmax
-
-        return softmax(self.log_joint(x), axis=1)
-
     def richness_posterior(self, x):
         """p(richness | x, region k) is Gaussian, N(m_k, v_k), (n, K) each. Given the region, (r, x) is
         jointly Gaussian with Cov(r, x) = w^T and Var(x) = Sigma_k, so by Gaussian conditioning
@@ -256,9 +239,10 @@ class CuisineWorld(World):
 def model_profiles(world, model, test, device, n=2000):
     """Each region's mean flavour profile as the model has it, (K, D), and how it was obtained.
 
-    cvae: dishes generated given the region. gmvae: dishes generated from the cluster matched to the
-    region (a region no cluster matched stays NaN). vae: generated dishes weighted by the world's
-    p(region | x). ae / dae cannot generate: their reconstructions of held-out dishes of the region.
+    Trained with labels (cvae): dishes generated given the region. Clusters of its own (gmvae): dishes
+    generated from the cluster matched to the region (a region no cluster matched stays NaN). Any other
+    model that can generate (vae): generated dishes weighted by the world's p(region | x). Autoencoders
+    cannot generate: their reconstructions of held-out dishes of the region.
     """
     import torch
 
@@ -266,13 +250,13 @@ def model_profiles(world, model, test, device, n=2000):
 
     k = world.n_classes
     with torch.no_grad():
-        if model.kind == "cvae":
+        if model.trained_with_labels:
             rows = [
                 model.sample(n, torch.full((n,), r, device=device)).mean(0).cpu().numpy() for r in range(k)
             ]
             return np.stack(rows), "the model: generated given the region"
         x_test = torch.as_tensor(test.x, device=device)
-        if model.kind == "gmvae":
+        if model.cluster_latent:
             mapping = evaluate.cluster_to_class(test.labels, evaluate.cluster_assignments(model, x_test))
             profiles = np.full((k, world.n_features), np.nan)
             for cluster, region in mapping.items():
@@ -290,7 +274,7 @@ def model_profiles(world, model, test, device, n=2000):
         return profiles, "the model: reconstructed held-out dishes (an autoencoder cannot generate)"
 
 
-def profile_figures(out, *, draw, world, model, test, device, **_):
+def profile_figures(folder, *, draw, world, model, test, device):
     """region_profiles.png: one radar chart per region, the world's profile beside the model's."""
     if not world.has_truth:  # --data: no world whose profiles to draw
         return
@@ -298,7 +282,7 @@ def profile_figures(out, *, draw, world, model, test, device, **_):
     spread = np.sqrt(np.diagonal(world.region_covariances(), axis1=1, axis2=2))  # (K, D) sd within a region
     draw(
         plot_region_radar,
-        os.path.join(out, "region_profiles.png"),
+        folder.file("region_profiles.png"),
         world.feature_names,
         world.class_names,
         world.region_means(),
@@ -380,9 +364,9 @@ def plot_region_radar(path, feature_names, region_names, truth, spread, model, m
     save_figure(fig, path)
 
 
-DEFAULT_MODEL = "gmvae"
-CONDITIONAL_ANNEAL = 10  # epochs of KL annealing for the conditional VAE (measured: 5-10 work, 0 collapses)
-# Models that can generate a dish of a named region, and why the others cannot.
+# ---- Options: the shared ones (common/options.py) with this demo's defaults, and its own -------------
+
+# Models that cannot generate a dish of a named region, and why.
 CANNOT_GENERATE = {
     "vae": "a vae has one Gaussian latent and no notion of region to sample from",
     "ae": "an autoencoder has no prior to sample from",
@@ -401,95 +385,114 @@ def region_name(text):
     )
 
 
-def make_parser():
-    parser = build_parser("cuisine", __doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--samples",
+@dataclass
+class Options(DataOptions):
+    demo: ClassVar[str] = "cuisine"
+    description: ClassVar[str] = __doc__.split("\n\n")[0]
+    DATA_ONLY: ClassVar[tuple] = ("standardize",)
+
+    samples: int = option(
+        8000,
+        "dishes drawn from the world, before the train/test split",
+        group="data and evaluation",
         type=Interval(int, 50, None),
-        default=8000,
         metavar="N",
-        help="dishes drawn from the world, before the train/test split (default: 8000)",
     )
-    add_shared_flags(
-        parser,
-        "cuisine",
-        {"model": DEFAULT_MODEL, "epochs": 80, "iw_samples": 100},
-        shown={"anneal_epochs": f"0; {CONDITIONAL_ANNEAL} with --conditional, at most --epochs"},
+    model: str = "gmvae"  # finds the regions without labels (docs/cuisine.md)
+    epochs: int = 80
+    iw_samples: int = 100  # within 0.001 nats of 5000 samples on trained cuisine models (docs/cuisine.md)
+    conditional: bool = option(
+        False,
+        "train a conditional VAE, whose encoder and decoder see the region, instead of --model; it learns "
+        "from the region labels, so its region scores are classification, not discovery (its defaults: "
+        "`--conditional --help`)",
+        group="generating dishes",
     )
-    # None: so that check_flags can tell a chosen --model or --anneal-epochs from the default.
-    parser.set_defaults(model=None, anneal_epochs=None)
-    cuisine = parser.add_argument_group("cuisine")
-    cuisine.add_argument(
-        "--conditional",
-        action="store_true",
-        help="train a conditional VAE, whose encoder and decoder see the region, instead of --model; it "
-        "learns from the region labels, so its region scores are classification, not discovery. Its KL "
-        f"weight is annealed over the first {CONDITIONAL_ANNEAL} epochs unless --anneal-epochs says "
-        "otherwise: without it z goes unused (posterior collapse) (default: off)",
-    )
-    cuisine.add_argument(
-        "--generate",
+    generate: str | None = option(
+        None,
+        "after training, print --count new dishes of REGION (e.g. 'West African', any case) and save them to "
+        "generated.csv; needs --conditional or --model gmvae",
+        group="generating dishes",
         type=region_name,
         metavar="REGION",
-        help="after training, print --count new dishes of REGION (e.g. 'West African', any case) and save "
-        "them to generated.csv; needs --conditional or --model gmvae (default: off)",
+        shown="off",
     )
-    cuisine.add_argument(
-        "--count",
-        type=POSITIVE_INT,
-        metavar="N",
-        help="number of dishes --generate makes (default: 10)",
+    count: int = option(10, "number of dishes --generate makes", group="generating dishes", type=POSITIVE_INT,
+                        metavar="N")  # fmt: skip
+    standardize: bool = option(
+        False,
+        "with --data: scale every column to mean 0 and sd 1 (training rows' statistics) before the model and "
+        "the baselines see it; likelihoods are then per standardised unit",
+        group="your own data",
     )
-    return add_data_flags(parser, binary=False)
+
+    def check(self):
+        for name in ("conditional", "generate"):
+            if getattr(self, name) and self.data is not None:
+                raise UsageError(f"--{name}", "works on the cuisine world's regions; drop it or --data")
+        if "count" in self.given and self.generate is None:
+            raise UsageError("--count", "says how many dishes --generate makes; add --generate REGION")
+        if self.generate is not None and self.model in CANNOT_GENERATE:
+            raise UsageError(
+                "--generate",
+                f"{CANNOT_GENERATE[self.model]}; use --model gmvae (samples the cluster matched to the "
+                "region) or --conditional",
+            )
+        super().check()
 
 
-def check_flags(parser, args):
-    """The cuisine flags against each other and the model; fills in the model, --anneal-epochs, --count."""
-    if args.model is None:
-        args.model = "cvae" if args.conditional else DEFAULT_MODEL
-    elif args.conditional:
-        parser.error(
-            f"argument --conditional: trains its own model, a conditional VAE; drop --model {args.model}"
-        )
-    if args.anneal_epochs is None:
-        args.anneal_epochs = min(CONDITIONAL_ANNEAL, args.epochs) if args.conditional else 0
-    for flag in ("conditional", "generate"):
-        if getattr(args, flag) and args.data:
-            parser.error(f"argument --{flag}: works on the cuisine world's regions; drop it or --data")
-    if args.conditional and args.clusters is not None:
-        parser.error("argument --clusters: the conditional VAE has one class per region; drop --clusters")
-    if args.count is not None and args.generate is None:
-        parser.error("argument --count: says how many dishes --generate makes; add --generate REGION")
-    if args.generate is not None and args.model in CANNOT_GENERATE:
-        parser.error(
-            f"argument --generate: {CANNOT_GENERATE[args.model]}; use --model gmvae (samples the cluster "
-            "matched to the region) or --conditional"
-        )
-    args.count = 10 if args.count is None else args.count
+@dataclass
+class ConditionalOptions(Options):
+    """--conditional: the conditional VAE and its defaults."""
+
+    mode: ClassVar[str] = "--conditional"
+    model: str = "cvae"
+    # Without KL annealing its z goes unused (posterior collapse; docs/cuisine.md): 10 epochs, at most all.
+    anneal_epochs: int = 10
+
+    @property
+    def model_flag(self):
+        return "--conditional"
+
+    def check(self):
+        if "model" in self.given:
+            raise UsageError(
+                "--conditional", f"trains its own model, a conditional VAE; drop --model {self.model}"
+            )
+        if self.clusters is not None:
+            raise UsageError("--clusters", "the conditional VAE has one class per region; drop --clusters")
+        if "anneal_epochs" not in self.given:
+            self.anneal_epochs = min(self.anneal_epochs, self.epochs)
+        super().check()
 
 
-def generate(world, args, prog):
-    """Print and save --count new dishes of region --generate, from the run folder's model.pt."""
+OPTIONS = (Options, ConditionalOptions)  # every options class of this demo: common/cli.py reads them
+
+
+def options_for(argv):
+    """The options class of a command line: --conditional has its own model and defaults."""
+    return ConditionalOptions if typed(argv, switches=["--conditional"])["conditional"] else Options
+
+
+# ---- Generating dishes of a named region -----------------------------------------------------------
+
+
+def generate(world, args, model, metrics):
+    """Print and save --count new dishes of region --generate from the trained model; the exit code."""
     import pandas as pd
     import torch
 
     from common import runio
-    from common.models import build_model
 
-    checkpoint = runio.load_model_file(os.path.join(args.out, "model.pt"))
-    model = build_model(checkpoint["config"])
-    model.load_state_dict(checkpoint["state_dict"])
-    model.eval()
-    if model.kind == "cvae":
+    if model.trained_with_labels:
         cluster = world.class_names.index(args.generate)
         note = f"{args.count} dishes generated by the conditional VAE given region {args.generate}"
     else:  # the gmvae never saw a region: use the cluster matched to it on held-out dishes
-        with open(os.path.join(args.out, "metrics.json")) as f:
-            matched = json.load(f)["clusters"]["matched_class"]
+        matched = metrics["clusters"]["matched_class"]
         if args.generate not in matched:
             print(
-                f"{prog}: error: no cluster of the gmvae was "
-                f"matched to {args.generate}; try --clusters {world.n_classes} or --conditional",
+                f"{args.prog}: error: no cluster of the gmvae was matched to {args.generate}; try --clusters "
+                f"{world.n_classes} or --conditional",
                 file=sys.stderr,
             )
             return 1
@@ -499,32 +502,29 @@ def generate(world, args, prog):
             f"{args.generate} on held-out dishes (the gmvae never saw a region label)"
         )
     torch.manual_seed(args.seed)
+    device = next(model.parameters()).device
     with torch.no_grad():
-        dishes = model.sample(args.count, torch.full((args.count,), cluster)).numpy()  # (N, D)
+        dishes = (
+            model.sample(args.count, torch.full((args.count,), cluster, device=device)).cpu().numpy()
+        )  # (N, D)
     frame = pd.DataFrame(
         dishes, columns=world.feature_names, index=pd.RangeIndex(1, args.count + 1, name="dish")
     )
-    runio.write_csv(os.path.join(args.out, "generated.csv"), frame.round(3))
+    runio.RunFolder(args.out).write_csv("generated.csv", frame.round(3))
     print(note + ":")
     print(frame.round(1).to_string())
     return 0
 
 
-def parse_args(argv=None):
-    """(parser, validated args) of a command line, the cuisine flags checked against each other."""
-    parser = make_parser()
-    return parser, parse(parser, argv, demo_checks=check_flags)
-
-
-@out_of_memory_is_an_error("cuisine_dlvm.py")
+@entry_point
 def main(argv=None):
-    parser, args = parse_args(argv)
-    from common.pipeline import run
+    from common.pipeline import Demo, run
 
-    code = run(CuisineWorld(), args, parser, extra_figures=profile_figures)
-    if code == 0 and args.generate is not None:
-        code = generate(CuisineWorld(), args, parser.prog)
-    return code
+    args = parse(options_for, argv)
+    result = run(CuisineWorld(), args, Demo(figures=profile_figures))
+    if result.code == 0 and args.generate is not None:
+        return generate(CuisineWorld(), args, result.model, result.metrics)
+    return result.code
 
 
 if __name__ == "__main__":

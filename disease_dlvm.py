@@ -20,17 +20,13 @@ Example:
 
 import math
 import sys
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from common.cli import (
-    Interval,
-    add_data_flags,
-    add_shared_flags,
-    build_parser,
-    out_of_memory_is_an_error,
-    parse,
-)
+from common.cli import Interval, entry_point, option, parse
+from common.options import DataOptions
 from common.speed.rows import unique_rows
 from common.world import Sample, World
 
@@ -116,16 +112,6 @@ class DiseaseWorld(World):
         patterns, inverse, _ = unique_rows(np.asarray(x, dtype=np.float64))
         return logsumexp(self._log_joint_grid(patterns), axis=2)[inverse]
 
-    def log_prob(self, x):
-        from scipy.special import logsumexp
-
-        return logsumexp(self.log_joint(x), axis=1)
-
-    def posterior(self, x):
-        from scipy.special import softmax
-
-        return softmax(self.log_joint(x), axis=1)
-
     def output_factors(self, x):
         """p(disease | x) and p(severity band | x) per row. x may hold probabilities (a decoded row):
         the formula then scores the expected symptom vector."""
@@ -162,31 +148,41 @@ class DiseaseWorld(World):
         }
 
 
-def make_parser():
-    parser = build_parser("disease", __doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--samples",
+# ---- Options: the shared ones (common/options.py) with this demo's defaults, and its own -------------
+
+
+@dataclass
+class Options(DataOptions):
+    demo: ClassVar[str] = "disease"
+    description: ClassVar[str] = __doc__.split("\n\n")[0]
+    binary: ClassVar[bool] = True
+
+    samples: int = option(
+        10000,
+        "patients drawn from the world, before the train/test split",
+        group="data and evaluation",
         type=Interval(int, 50, None),
-        default=10000,
         metavar="N",
-        help="patients drawn from the world, before the train/test split (default: 10000)",
     )
-    add_shared_flags(parser, "disease", {"model": "gmvae"})
-    return add_data_flags(parser, binary=True)
+    model: str = "gmvae"  # finds the diseases; a vae's clusters recover half as much (docs/disease.md)
+    distinct_rows: str = option(
+        "off",
+        "on: when at most half the training rows are distinct, each batch computes each distinct row once, "
+        "weighted by its count: the same batches, loss and expected gradient, less work, but equal rows in a "
+        "batch share one draw of z, so the gradient is noisier",
+        group="training",
+        choices=("on", "off"),
+    )
 
 
-def parse_args(argv=None):
-    """(parser, validated args) of a command line."""
-    parser = make_parser()
-    return parser, parse(parser, argv)
+OPTIONS = (Options,)  # every options class of this demo: common/cli.py finds other demos' flags here
 
 
-@out_of_memory_is_an_error("disease_dlvm.py")
+@entry_point
 def main(argv=None):
-    parser, args = parse_args(argv)
     from common.pipeline import run
 
-    return run(DiseaseWorld(), args, parser)
+    return run(DiseaseWorld(), parse(Options, argv)).code
 
 
 if __name__ == "__main__":

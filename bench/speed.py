@@ -56,7 +56,7 @@ def loop_table(repeats, epochs=50, samples=10_000):
     import torch
 
     from common.evaluate import held_out_likelihood
-    from common.models import build_model
+    from common.model_table import build_model
     from common.train import fit
     from common.world import split
     from disease_dlvm import DiseaseWorld

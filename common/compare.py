@@ -20,7 +20,7 @@ import os
 import sys
 from collections import namedtuple
 
-from common.cli import DemoParser, check_out_dir
+from common.cli import Parser, UsageError, check_out_dir
 
 Metric = namedtuple("Metric", "words higher_is_better fmt")
 
@@ -37,13 +37,13 @@ METRICS = {
     "train_seconds": Metric("training time (seconds)", False, ".1f"),
 }
 # Config keys that name or display a run rather than change what it learns or measures.
-NOT_FLAGS = {"demo", "argv", "out", "quiet", "visualize", "save_data"}
+NOT_FLAGS = {"demo", "argv", "given", "resumed_with", "out", "quiet", "visualize", "save_data"}
 
 
 def make_parser():
     lower = ", ".join(name for name, m in METRICS.items() if not m.higher_is_better)
     higher = ", ".join(name for name, m in METRICS.items() if m.higher_is_better)
-    parser = DemoParser(
+    parser = Parser(
         prog="python -m common.compare",
         description="One table over many runs: the flags that differ and the key metrics.",
         epilog="Prints the table and writes compare.csv (every digit; empty cell = run lacks the number).\n"
@@ -106,7 +106,10 @@ def main(argv=None):
 
     parent = os.path.commonpath([os.path.dirname(run["path"]) for run in runs])
     out = args.out or parent
-    check_out_dir(parser, out)
+    try:
+        check_out_dir(out)
+    except UsageError as err:
+        parser.error(str(err))
     frame, flags = table(runs, parent, args.sort)
     if frame[args.sort].isna().all():
         print(f"{parser.prog}: no run has {args.sort}; rows keep the given order", file=sys.stderr)

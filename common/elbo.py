@@ -57,7 +57,7 @@ MAX_ELEMENTS = 2**19
 def widest_layer(model):
     """Activations per (row, sample) pair in the widest layer; models with a cluster latent (gmvae,
     cvae) evaluate every cluster y for each pair."""
-    fan_out = getattr(model, "n_clusters", 1)
+    fan_out = model.n_clusters or 1
     return fan_out * max(m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 

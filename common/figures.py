@@ -1,13 +1,18 @@
 """Which figures a run draws, from the run's objects; common/plots.py knows how to draw each kind.
 
-Every model: latent.png, training.png, decoded.png (not the cvae: it decodes z only given a class),
-confusion.png; models that can sample: generated.png; the gmvae: clusters.png and profiles.png;
---clusters auto: model_selection.png. decoded.png, generated.png and profiles.png draw a panel or row
-per feature: worlds with too many features to read that way (world.per_feature_figures = False) go
-without them.
-"""
+Every figure is sent to `draw(plot, path, *numbers)` (common/speed/painter.py draws it in a second
+process): what needs the model is computed here first. docs/figures.md shows and explains each one.
 
-import os
+    latent.png, training.png, confusion.png   every model (confusion: rows with classes)
+    decoded.png                               what the decoder says across the latent space
+    generated.png                             models that can sample, on a world that knows its classes
+    clusters.png, profiles.png                models that find clusters of their own (the gmvae)
+    model_selection.png                       --clusters auto
+    traversals.png, interpret.png             --interpret
+
+decoded.png, generated.png and profiles.png draw a panel or row per feature: worlds with too many
+features to read that way (world.per_feature_figures = False) go without them.
+"""
 
 import numpy as np
 import torch
@@ -15,158 +20,158 @@ import torch
 from common import evaluate, plots
 
 
-def _bound_target(world, model, rows):
-    """The world's mean exact log-likelihood of what the model's ELBO bounds on `rows`: log p(x), or
-    for the cvae, trained on rows with their class, log p(x, class) = log p(x) + log p(class | x)."""
+def draw_shared(draw, folder, data, model, history, z_test, clusters, report, device):
+    """The figures every demo shares. Without a world (--data) there is no truth to draw beside the model;
+    without a label column the rows have no classes to colour by."""
+    world, test = data.world, data.test
+    latent(draw, folder, world, model, test, z_test)
+    if history:  # a model loaded from a folder without history.csv has none
+        training(draw, folder, world, model, history, data.train, test)
+    if world.per_feature_figures and not model.trained_with_labels:  # it decodes z only given a class
+        decoded(draw, folder, world, model, z_test, device)
+    if world.per_feature_figures:
+        generated(draw, folder, world, model, test, device)
+    if world.n_classes:
+        confusion(draw, folder, world, model, test, clusters, report["recovery"]["method"])
+    if model.cluster_latent and not model.trained_with_labels and world.n_classes:
+        found_clusters(draw, folder, world, model, test, z_test, clusters, device)
+    if "model_selection" in report:
+        model_selection(draw, folder, world, report["model_selection"])
+
+
+def latent(draw, folder, world, model, test, z_test):
+    labelled = world.n_classes > 0
+    title = "Latent means of held-out rows" + (f", coloured by true {world.class_noun}" if labelled else "")
+    if model.trained_with_labels:
+        title += (
+            f"\n(the model is given the {world.class_noun}, so z holds only the variation within one: "
+            "overlap is expected)"
+        )
+    draw(
+        plots.latent_scatter,
+        folder.file("latent.png"),
+        z_test,
+        test.labels if labelled else np.zeros(len(test), dtype=int),
+        world.class_names if labelled else ["all held-out rows"],
+        title,
+        legend_title=f"true {world.class_noun}" if labelled else "",
+    )
+
+
+def training(draw, folder, world, model, history, train, test):
+    """The training curves, with the world's exact log-likelihood of the same rows beside each ELBO."""
+    truth, truth_of = None, "log p(x)"
+    if world.has_truth and model.has_likelihood:
+        truth = {
+            "training rows": bound_target(world, model, train),
+            "held-out rows": bound_target(world, model, test),
+        }
+        truth_of = f"log p(x, {world.class_noun})" if model.trained_with_labels else truth_of
+    draw(
+        plots.training_curves,
+        folder.file("training.png"),
+        history,
+        model.kl_term,
+        f"Training of the {model.kind}",
+        truth=truth,
+        truth_of=truth_of,
+    )
+
+
+def bound_target(world, model, rows):
+    """The world's mean exact log-likelihood of what the model's ELBO bounds on `rows`: log p(x), or for a
+    model trained on rows with their class, log p(x, class) = log p(x) + log p(class | x)."""
     log_p = world.reference_log_prob(rows.x)
-    if model.kind == "cvae":
+    if model.trained_with_labels:
         log_p = log_p + np.log(world.posterior(rows.x)[np.arange(len(rows)), rows.labels])
     return float(log_p.mean())
 
 
-def shared(draw, out, world, model, history, test, z_test, clusters, metrics, device, train=None):
-    """The figures every run draws, each sent to `draw(plot, *args)` (common.speed.painter) with the numbers
-    it shows. Without a world (--data) there is no truth to draw beside the model; without a label
-    column the rows have no classes to colour by. `train`, the training rows, gives training.png the
-    world's log-likelihood of the rows each ELBO curve is computed on."""
-    path = lambda name: os.path.join(out, name)  # noqa: E731
-    labelled = world.n_classes > 0
-    names = world.class_names if labelled else ["all held-out rows"]
-    colour_by = test.labels if labelled else np.zeros(len(test), dtype=int)
+def decoded(draw, folder, world, model, z_test, device):
+    """A 2-D latent: one map per feature over the plane; more dimensions: each swept over [-3, 3]."""
 
     def decode(z):
         with torch.no_grad():
             return model.decode_mean(torch.as_tensor(z, dtype=torch.float32, device=device)).cpu().numpy()
 
-    draw(
-        plots.latent_scatter,
-        path("latent.png"),
-        z_test,
-        colour_by,
-        names,
-        "Latent means of held-out rows"
-        + (f", coloured by true {world.class_noun}" if labelled else "")
-        + (
-            f"\n(the model is given the {world.class_noun}, so z holds only the variation within one: "
-            "overlap is expected)"
-            if model.kind == "cvae"
-            else ""
-        ),
-        legend_title=f"true {world.class_noun}" if labelled else "",
-    )
-    if history:  # a model loaded from a folder without history.csv has none
-        truth, truth_of = None, "log p(x)"
-        if world.has_truth and model.has_likelihood and train is not None:
-            truth = {
-                "training rows": _bound_target(world, model, train),
-                "held-out rows": _bound_target(world, model, test),
-            }
-            truth_of = f"log p(x, {world.class_noun})" if model.kind == "cvae" else truth_of
-        draw(plots.training_curves, path("training.png"), history, model.kind, truth=truth, truth_of=truth_of)
-    if model.kind == "cvae" or not world.per_feature_figures:
-        pass  # a cvae's decoded map would need a class for every point; generated.png shows each class
-    elif model.latent_dim == 2:
-        # The square [-3, 3]^2 holds most of N(0, I); widen it to hold every held-out code too.
-        reach = max(3.0, float(np.abs(z_test).max()) * 1.1)
-        bounds = (-reach, reach)
-        draw(
-            plots.decoded_map,
-            path("decoded.png"),
-            decode(plots.plane_points(bounds)),
-            world.feature_names,
-            world.value_label,
-            bounds,
-            note="each point decoded by the cluster whose prior p(z | y) is highest there"
-            if model.kind == "gmvae"
-            else None,
-        )
-    else:
+    if model.latent_dim != 2:
         points = plots.traversal_points(model.latent_dim)
         values = decode(points.reshape(-1, model.latent_dim)).reshape(*points.shape[:2], -1)
-        draw(plots.traversal_heatmaps, path("decoded.png"), values, world.feature_names, world.value_label)
+        draw(
+            plots.traversal_heatmaps,
+            folder.file("decoded.png"),
+            values,
+            world.feature_names,
+            world.value_label,
+        )
+        return
+    reach = max(3.0, float(np.abs(z_test).max()) * 1.1)  # [-3, 3]^2 holds most of N(0, I), and every code
+    note = (
+        "each point decoded by the cluster whose prior p(z | y) is highest there"
+        if model.cluster_latent
+        else None
+    )
+    draw(
+        plots.decoded_map,
+        folder.file("decoded.png"),
+        decode(plots.plane_points((-reach, reach))),
+        world.feature_names,
+        world.value_label,
+        (-reach, reach),
+        note=note,
+    )
 
-    if not world.per_feature_figures:
-        pass
-    elif model.kind == "cvae":
-        # A conditional model generates each class on demand: the mean of rows generated given it.
-        with torch.no_grad():
-            generated = [
-                model.sample(2000, torch.full((2000,), k, device=device)).mean(0).cpu().numpy()
+
+@torch.no_grad()
+def generated(draw, folder, world, model, test, device):
+    """The world's mean features per class beside the model's: generated given each class by a model
+    trained with labels; otherwise generated and weighted by the world's posterior p(class | x), which
+    would give the world's means exactly if the model were the world."""
+    if model.trained_with_labels:
+        n = 2000
+        right = np.stack(
+            [
+                model.sample(n, torch.full((n,), k, device=device)).mean(0).cpu().numpy()
                 for k in range(world.n_classes)
             ]
-        draw(
-            plots.profiles_side_by_side,
-            path("generated.png"),
-            class_profiles(world, test),
-            np.stack(generated),
-            names,
-            world.feature_names,
-            (
-                f"the world: mean of each feature per {world.class_noun}",
-                f"generated by the model, given each {world.class_noun}",
-            ),
-            world.value_label,
         )
+        how = f"generated by the model, given each {world.class_noun}"
     elif model.has_likelihood and world.has_truth:
-        # Generated rows, each weighted by the world's posterior p(class | x): if the model were
-        # perfect, these weighted means would equal the true per-class feature means exactly.
-        with torch.no_grad():
-            generated = model.sample(max(len(test), 5000)).cpu().numpy()
-        weights = world.posterior(generated)  # (n, K)
-        draw(
-            plots.profiles_side_by_side,
-            path("generated.png"),
-            class_profiles(world, test),
-            (weights.T @ generated) / weights.sum(0)[:, None],
-            names,
-            world.feature_names,
-            (
-                f"the world: mean of each feature per {world.class_noun}",
-                f"generated by the model, weighted by p({world.class_noun} | x)",
-            ),
-            world.value_label,
-        )
+        rows = model.sample(max(len(test), 5000)).cpu().numpy()
+        weights = world.posterior(rows)  # (n, K)
+        right = (weights.T @ rows) / weights.sum(0)[:, None]
+        how = f"generated by the model, weighted by p({world.class_noun} | x)"
+    else:
+        return
+    draw(
+        plots.profiles_side_by_side,
+        folder.file("generated.png"),
+        class_profiles(world, test),
+        right,
+        world.class_names,
+        world.feature_names,
+        (f"the world: mean of each feature per {world.class_noun}", how),
+        world.value_label,
+    )
 
-    if labelled:
-        panels = {
-            f"{model.kind}: {metrics['recovery']['method']}": (
-                test.labels,
-                clusters if model.kind == "cvae" else evaluate.match_clusters(test.labels, clusters),
-            )
-        }
-        if world.has_truth:
-            panels[f"Bayes-optimal: argmax p({world.class_noun} | x)"] = (
-                test.labels,
-                world.posterior(test.x).argmax(1),
-            )
-        draw(
-            plots.confusion_matrices,
-            path("confusion.png"),
-            panels,
-            names,
-            class_noun=world.class_noun,
-            xlabel=f"predicted {world.class_noun}" if model.kind == "cvae" else None,
+
+def confusion(draw, folder, world, model, test, clusters, method):
+    """Share of each true class in each recovered cluster (matched to classes), and the Bayes-optimal's."""
+    found = clusters if model.trained_with_labels else evaluate.match_clusters(test.labels, clusters)
+    panels = {f"{model.kind}: {method}": (test.labels, found)}
+    if world.has_truth:
+        panels[f"Bayes-optimal: argmax p({world.class_noun} | x)"] = (
+            test.labels,
+            world.posterior(test.x).argmax(1),
         )
-    if model.kind == "gmvae" and labelled:
-        gmvae_figures(
-            draw, out, world, model, test, z_test, clusters, device, profiles=world.per_feature_figures
-        )
-    if "model_selection" in metrics:
-        selection = metrics["model_selection"]
-        criterion = "nll" if "nll" in selection else "bic"
-        draw(
-            plots.model_selection,
-            path("model_selection.png"),
-            selection["k"],
-            selection[criterion],
-            selection["best_k"],
-            world.n_classes,
-            "held-out NLL (nats per row)" if criterion == "nll" else "BIC of the latent mixture",
-            selection.get("standard_error"),
-            "the smallest K within 1 s.e. of the lowest NLL\n(bars: s.e. of each K's difference from it)"
-            if criterion == "nll"
-            else "the lowest BIC",
-        )
+    draw(
+        plots.confusion_matrices,
+        folder.file("confusion.png"),
+        panels,
+        world.class_names,
+        class_noun=world.class_noun,
+        xlabel=f"predicted {world.class_noun}" if model.trained_with_labels else None,
+    )
 
 
 def class_profiles(world, test):
@@ -178,19 +183,20 @@ def class_profiles(world, test):
 
 
 @torch.no_grad()
-def gmvae_figures(draw, out, world, model, test, z_test, clusters, device, n_draws=2000, profiles=True):
+def found_clusters(draw, folder, world, model, test, z_test, clusters, device, n_draws=2000):
+    """clusters.png: the latent space by true class and by found cluster, with each prior component;
+    profiles.png: the world's mean features per class beside each cluster's decoded profile."""
     mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
     names = evaluate.cluster_names(world.class_names, mapping, k)
-    # Clusters in the order of the classes they match, unmatched ones last.
-    order = sorted(range(k), key=lambda c: (mapping.get(c, -1) < 0, mapping.get(c, -1), c))
+    order = sorted(range(k), key=lambda c: (mapping.get(c, -1) < 0, mapping.get(c, -1), c))  # as the classes
     _, prior_mu, prior_log_var = model.prior()
     components = [
         (prior_mu[c].cpu().numpy(), np.exp(prior_log_var[c].cpu().numpy()), names[c]) for c in range(k)
     ]
     draw(
         plots.latent_clusters,
-        os.path.join(out, "clusters.png"),
+        folder.file("clusters.png"),
         z_test,
         test.labels,
         world.class_names,
@@ -200,42 +206,52 @@ def gmvae_figures(draw, out, world, model, test, z_test, clusters, device, n_dra
         components,
         world.class_noun,
     )
-    if not profiles:
+    if not world.per_feature_figures:
         return
     # E[x | y] of the model: decode draws z ~ p(z | y) with that y, average the expected features.
-    decoded = np.stack(
-        [
-            model.decode_mean(
-                prior_mu[c]
-                + torch.exp(0.5 * prior_log_var[c]) * torch.randn(n_draws, model.latent_dim, device=device),
-                torch.full((n_draws,), c, device=device),
-            )
-            .mean(0)
-            .cpu()
-            .numpy()
-            for c in order
-        ]
-    )
+    profiles = []
+    for c in order:
+        z = prior_mu[c] + torch.exp(0.5 * prior_log_var[c]) * torch.randn(
+            n_draws, model.latent_dim, device=device
+        )
+        profiles.append(model.decode_mean(z, torch.full((n_draws,), c, device=device)).mean(0).cpu().numpy())
     draw(
         plots.profiles_side_by_side,
-        os.path.join(out, "profiles.png"),
+        folder.file("profiles.png"),
         class_profiles(world, test),
-        decoded,
+        np.stack(profiles),
         (world.class_names, [names[c] for c in order]),
         world.feature_names,
         (
-            f"{'the world' if world.has_truth else 'your table'}: mean of each feature per "
-            f"{world.class_noun}",
+            f"{'the world' if world.has_truth else 'your table'}: mean of each feature "
+            f"per {world.class_noun}",
             "the model: decoded profile of each cluster",
         ),
         world.value_label,
     )
 
 
-def interpretation(draw, out, world, summary, traversals):
-    """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information;
-    left out for a table without labels, which has neither). A world with feature groups (the movie
-    world's 160 movies) shows each group's mean, not each feature."""
+def model_selection(draw, folder, world, selection):
+    """--clusters auto: the criterion against K, and the K chosen."""
+    by_nll = "nll" in selection
+    draw(
+        plots.model_selection,
+        folder.file("model_selection.png"),
+        selection["k"],
+        selection["nll" if by_nll else "bic"],
+        selection["best_k"],
+        world.n_classes,
+        "held-out NLL (nats per row)" if by_nll else "BIC of the latent mixture",
+        selection.get("standard_error"),
+        "the smallest K within 1 s.e. of the lowest NLL\n(bars: s.e. of each K's difference from it)"
+        if by_nll
+        else "the lowest BIC",
+    )
+
+
+def interpretation(draw, folder, world, summary, traversals):
+    """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information). A
+    world with feature groups (the movie world's 160 movies) shows each group's mean, not each feature."""
     from common.interpret import group_labels, group_means
 
     names, value_label, sections = world.feature_names, world.value_label, None
@@ -245,10 +261,10 @@ def interpretation(draw, out, world, summary, traversals):
         names = group_labels(groups)
         value_label = f"mean decoded {value_label} within the group"
         sections = [len(members) for members in groups.values()]
-    draw(plots.traversal_grid, os.path.join(out, "traversals.png"), traversals, names, value_label, sections)
+    draw(plots.traversal_grid, folder.file("traversals.png"), traversals, names, value_label, sections)
     draw(
         plots.factor_heatmaps,
-        os.path.join(out, "interpret.png"),
+        folder.file("interpret.png"),
         summary["information_gain"],
         summary["normalised_mi"],
         summary["mig"],

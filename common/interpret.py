@@ -112,6 +112,21 @@ def mutual_information_gap(scores):
     return float(gaps.mean()), gaps
 
 
+def names_of_clusters(world, model, test, clusters):
+    """Names of a discrete latent's clusters: the classes themselves for a model trained with labels, else
+    the class each cluster matches on held-out rows ('cluster 3 ~ influenza'); None without one."""
+    from common import evaluate
+
+    if model.trained_with_labels:
+        return list(world.class_names)
+    if not model.cluster_latent:
+        return None
+    if world.n_classes == 0:
+        return [f"cluster {c + 1}" for c in range(model.n_clusters)]
+    mapping = evaluate.cluster_to_class(test.labels, clusters)
+    return evaluate.cluster_names(world.class_names, mapping, model.n_clusters)
+
+
 @torch.no_grad()
 def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0, max_rows=2000):
     """All three views for a trained model on held-out rows.
@@ -139,7 +154,7 @@ def interpret(model, world, test, z_test, device, cluster_names=None, delta=1.0,
     mig, gaps = mutual_information_gap(mi) if true else (None, np.zeros(0))
 
     # Traversal centres: the origin (the prior's mode), or each gmvae cluster's (cvae class's) prior mean.
-    if model.kind in ("gmvae", "cvae"):
+    if model.cluster_latent:
         _, prior_mu, _ = model.prior()
         names = cluster_names or [f"cluster {c + 1}" for c in range(model.n_clusters)]
         centres = {

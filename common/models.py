@@ -1,7 +1,8 @@
 """The model family: VAE, mixture-prior VAE (GMVAE), conditional VAE (CVAE), AE and DAE.
 The likelihood heads, which score a row given the decoder's output, are in common/heads.py.
 
-Every model answers the same questions, so training, evaluation and plots never ask which it is:
+Every model answers the same questions, so training, evaluation and plots never ask which it is
+(Model lists what each can say about itself; common/model_table.py lists the family):
 - loss_parts(x, beta)   -> {"loss", "recon", "kl"}: batch means, loss = recon + beta * kl
 - embed(x)              -> (B, Z) a deterministic latent code (the posterior mean)
 - decode_mean(z)        -> (B, D) expected features given z
@@ -23,65 +24,43 @@ from common.elbo import LOG_2PI, MAX_ELEMENTS, diagonal_normal_log_prob, gaussia
 from common.heads import HEADS, ObservedUnits, make_scaling
 
 
-def mlp(sizes, activation=nn.ReLU):
-    """Linear + activation layers: mlp([8, 64, 64]) maps 8 -> 64 -> 64, ending with the activation."""
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), activation()]
-    return nn.Sequential(*layers)
+class Model(ObservedUnits, nn.Module):
+    """What every model of the family can say about itself: the pipeline asks these, never its name.
+    The defaults are a plain VAE's."""
+
+    has_likelihood = True  # log_weights(x, S) and sample(n): a density to score and to draw from
+    cluster_latent = False  # a discrete latent y: cluster_probs(x) = q(y | x) over n_clusters clusters
+    n_clusters = None
+    trained_with_labels = False  # trains on rows with their one-hot class appended (with_labels)
+    starts_from_mixture = False  # warm-started from the classical mixture (common/fitting.py)
+    recovery_method = None  # how a row's cluster is read off the model; None: a Gaussian mixture on its codes
+    kl_term = "KL(q(z|x) || p(z))"  # its KL term, for training.png; None: no KL (an autoencoder)
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
-
-
-class L2Normalize(nn.Module):
-    """Scale each row to unit Euclidean length (Mult-VAE's input: long and short histories look alike)."""
-
-    def forward(self, x):
-        return F.normalize(x, dim=-1)
-
-
-def input_layers(normalize_input=False, input_dropout=0.0):
-    """Layers in front of an encoder: none by default; Mult-VAE normalises rows, then drops inputs."""
-    layers = [L2Normalize()] if normalize_input else []
-    return layers + ([nn.Dropout(input_dropout)] if input_dropout > 0 else [])
-
-
-ARCHITECTURE = ("hidden_layers", "activation", "normalize_input", "input_dropout")
-
-
-def _architecture(hidden_dim, hidden_layers=2, activation="relu", normalize_input=False, input_dropout=0.0):
-    """(layers in front of the encoder, hidden widths, activation) of a VAE or AE."""
-    return input_layers(normalize_input, input_dropout), [hidden_dim] * hidden_layers, ACTIVATIONS[activation]
-
-
-def mean_parts(recon, kl, beta, weights):
-    """The loss and its parts, per-row (B,) averaged over rows; `weights` (B,), when given, counts how
-    many training rows each row stands for (common/train.py trains on a batch's distinct rows)."""
-    if weights is None:
-        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
-    share = weights / weights.sum()
-    return {
-        "loss": (share * (recon + beta * kl)).sum(),
-        "recon": (share * recon).sum(),
-        "kl": (share * kl).sum(),
-    }
-
-
-class VAE(ObservedUnits, nn.Module):
+class VAE(Model):
     """Gaussian latent z ~ N(0, I), MLP encoder to q(z|x) = N(mu, diag sigma^2), MLP decoder to p(x|z)."""
 
     kind = "vae"
-    has_likelihood = True
 
-    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", **architecture):
-        """architecture: hidden_layers (2), activation ("relu"), normalize_input, input_dropout (off);
-        Mult-VAE is hidden_layers=1, activation="tanh", normalize_input=True, input_dropout=0.5."""
+    def __init__(
+        self,
+        n_features,
+        latent_dim=2,
+        hidden_dim=64,
+        likelihood="bernoulli",
+        hidden_layers=2,
+        activation="relu",
+        normalize_input=False,
+        input_dropout=0.0,
+    ):
+        """Mult-VAE (Liang et al. 2018) is hidden_layers=1, activation="tanh", normalize_input=True and
+        input_dropout=0.5: one tanh layer, rows scaled to unit length, half of each row's items dropped."""
         super().__init__()
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim = latent_dim
-        front, hidden, act = _architecture(hidden_dim, **architecture)
+        front, act = input_layers(normalize_input, input_dropout), ACTIVATIONS[activation]
+        hidden = [hidden_dim] * hidden_layers
         self.encoder = nn.Sequential(
             *front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, 2 * latent_dim)
         )
@@ -121,7 +100,7 @@ class VAE(ObservedUnits, nn.Module):
         return self.head_sample(self.decoder(torch.randn(n, self.latent_dim, device=device)))
 
 
-class GMVAE(ObservedUnits, nn.Module):
+class GMVAE(Model):
     """VAE with a discrete latent y and a Gaussian-mixture prior on z (a "GMVAE"):
 
         p(y) = Categorical(softmax(prior_logits)),  p(z | y) = N(m_y, diag s_y^2),  p(x | y, z) decoder
@@ -138,7 +117,10 @@ class GMVAE(ObservedUnits, nn.Module):
     """
 
     kind = "gmvae"
-    has_likelihood = True
+    cluster_latent = True
+    starts_from_mixture = True
+    recovery_method = "argmax q(y|x)"
+    kl_term = "KL(q(z, y|x) || p(z, y))"
 
     def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
         super().__init__()
@@ -277,6 +259,10 @@ class CVAE(GMVAE):
     """
 
     kind = "cvae"
+    trained_with_labels = True
+    starts_from_mixture = False
+    recovery_method = "argmax p(y|x), trained with labels"
+    kl_term = "KL(q(z|x, y) || p(z|y))"
 
     def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
         super().__init__(n_features, latent_dim, hidden_dim, likelihood, n_clusters)
@@ -297,7 +283,7 @@ def with_labels(x, labels, n_classes):
     return torch.cat([x, F.one_hot(labels, n_classes).to(x.dtype)], dim=1)
 
 
-class AE(ObservedUnits, nn.Module):
+class AE(Model):
     """Deterministic autoencoder: z = f(x), p(x | z) from the decoder, loss = -log p(x | f(x)).
 
     The non-probabilistic baseline: no prior, so no likelihood of x and no sampling. With
@@ -307,6 +293,7 @@ class AE(ObservedUnits, nn.Module):
 
     kind = "ae"
     has_likelihood = False
+    kl_term = None
 
     def __init__(
         self,
@@ -316,13 +303,18 @@ class AE(ObservedUnits, nn.Module):
         likelihood="bernoulli",
         corruption=0.0,
         noise="dropout",
-        **architecture,
+        hidden_layers=2,
+        activation="relu",
+        normalize_input=False,
+        input_dropout=0.0,
     ):
+        """The network as the VAE's (Mult-DAE: as Mult-VAE's), with a code in place of q(z | x)."""
         super().__init__()
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim, self.corruption, self.noise = latent_dim, corruption, noise
-        front, hidden, act = _architecture(hidden_dim, **architecture)  # as the VAE's
+        front, act = input_layers(normalize_input, input_dropout), ACTIVATIONS[activation]
+        hidden = [hidden_dim] * hidden_layers
         self.encoder = nn.Sequential(
             *front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, latent_dim)
         )
@@ -354,19 +346,41 @@ class DAE(AE):
     kind = "dae"
 
 
-MODELS = {"vae": VAE, "gmvae": GMVAE, "ae": AE, "dae": DAE, "cvae": CVAE}
+# ---- Building blocks ------------------------------------------------------------------------------
 
 
-def build_model(config):
-    """Build a model from a plain config dict (the one stored in model.pt)."""
-    kind = config["model"]
-    kwargs = dict(
-        latent_dim=config["latent_dim"], hidden_dim=config["hidden_dim"], likelihood=config["likelihood"]
-    )
-    if kind in ("gmvae", "cvae"):
-        kwargs["n_clusters"] = config["n_clusters"]
-    if kind == "dae":
-        kwargs.update(corruption=config["corruption"], noise=config["noise"])
-    if kind != "gmvae":  # optional keys: configs written before they existed build the default network
-        kwargs.update({key: config[key] for key in ARCHITECTURE if key in config})
-    return MODELS[kind](config["n_features"], **kwargs)
+def mlp(sizes, activation=nn.ReLU):
+    """Linear + activation layers: mlp([8, 64, 64]) maps 8 -> 64 -> 64, ending with the activation."""
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out), activation()]
+    return nn.Sequential(*layers)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class L2Normalize(nn.Module):
+    """Scale each row to unit Euclidean length (Mult-VAE's input: long and short histories look alike)."""
+
+    def forward(self, x):
+        return F.normalize(x, dim=-1)
+
+
+def input_layers(normalize_input=False, input_dropout=0.0):
+    """Layers in front of an encoder: none by default; Mult-VAE normalises rows, then drops inputs."""
+    layers = [L2Normalize()] if normalize_input else []
+    return layers + ([nn.Dropout(input_dropout)] if input_dropout > 0 else [])
+
+
+def mean_parts(recon, kl, beta, weights):
+    """The loss and its parts, per-row (B,) averaged over rows; `weights` (B,), when given, counts how
+    many training rows each row stands for (common/train.py trains on a batch's distinct rows)."""
+    if weights is None:
+        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
+    share = weights / weights.sum()
+    return {
+        "loss": (share * (recon + beta * kl)).sum(),
+        "recon": (share * recon).sum(),
+        "kl": (share * kl).sum(),
+    }

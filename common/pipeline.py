@@ -1,267 +1,192 @@
-"""One run of a demo, from validated arguments to a finished run folder:
+"""One run of a demo, from checked options to a finished run folder, as named stages:
 
-    data (world sample or --data table) -> split -> model (train | --resume | --load)
-        -> evaluate against the truth -> figures -> run folder -> summary
+    data      the world's sample (or the --data table) split into training and held-out rows, and the
+              classical mixture fitted on the training rows (a baseline, and the gmvae's start)
+    model     trained (best of --restarts), continued (--resume) or loaded (--load): common/fitting.py
+    recover   each held-out row's cluster, scored against the true cause and the Bayes-optimal classifier
+    figures   handed to a second process (common/speed/painter.py), drawn while this one goes on
+    score     held-out likelihood against the world's, reconstruction, baselines, the demo's own numbers
+    write     the run folder, through its one writer (common/runio.py), then a summary
 
-The demo scripts own their world and their extra figures; everything else happens here, once.
-Heavy libraries are imported inside the functions, after the command line has been parsed.
-Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted (Ctrl-C or SIGTERM).
+run() returns a Result: the exit code (0 done, 1 diverged, 130 interrupted), the model and its metrics.
+Bad input found on the way raises UsageError (one line, exit 2). Heavy libraries are imported inside
+the functions, after the command line has been parsed.
 """
 
-import os
 import sys
 import time
+from dataclasses import dataclass
 
-MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (default_batch_size)
+from common.cli import UsageError
+
+MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (fitted_batch_size)
+HISTORY_COLUMNS = ["epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "test_elbo"]
 
 
-def default_batch_size(n_rows, preferred):
-    """The batch size when --batch-size is not given: `preferred`, but at least 8 steps per epoch on
-    small tables (never fewer than 16 rows), and on big data doubled until an epoch takes at most
-    MAX_UPDATES_PER_EPOCH steps. Measured on a million disease rows, 5 epochs, seeds 0-2 (README):
-    batch 256 takes 78 s, 1024 takes 60 s, with the same NLL gap (<= 0.001) and ARI (0.999 of Bayes)."""
+@dataclass
+class Result:
+    """What a run produced: its exit code and, when it got that far, the model and the metrics."""
+
+    code: int
+    model: object = None
+    metrics: dict | None = None
+
+
+@dataclass
+class Data:
+    """The data stage's output: the rows, as samples and as tensors on the device."""
+
+    world: object  # the demo's world, or a TableWorld standing in for it with --data
+    train: object  # common.world.Sample: x (n, D), labels (n,), factors
+    test: object
+    x_train: object  # (n, D) float32 tensor on the device
+    x_test: object
+    x_fit: object  # what the model trains on: x_train, with the one-hot class for a model trained with labels
+    x_valid: object
+    mixture: object  # the classical latent class model fitted on the training rows
+    n_mixture: int  # its components
+
+
+@dataclass
+class Demo:
+    """What a demo adds to a run. figures(folder, draw=, world=, model=, test=, device=) sends its figures
+    to draw(plot, path, *args) (plot importable, its arguments plain numbers); metrics(folder=, model=,
+    train=, test=, mixture=, device=) returns its own numbers for metrics.json; summary(metrics) returns
+    more lines for the printed summary."""
+
+    figures: object = None
+    metrics: object = None
+    summary: object = None
+
+
+def run(world, args, demo=None):
+    """Run the demo of `args` on `world`; return a Result."""
+    import numpy as np
+    import torch
+
+    from common import fitting, runio
+    from common.speed.allocator import keep_freed_memory
+    from common.speed.painter import Painter
+    from common.train import Diverged, Interrupted, StopRequest, device_for
+
+    started = time.perf_counter()
+    device, demo = device_for(args.device), demo or Demo()
+    keep_freed_memory()  # common/speed/allocator.py: page faults cost 10-15% of a gmvae's step
+    torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data
+    data = load_data(world, args, np.random.default_rng(args.seed), device)
+    checkpoint = fitting.checked_checkpoint(args, data.world)
+    folder = runio.RunFolder(args.out)
+    config = args.config(demo=data.world.name, device=device)
+    folder.begin(config)
+    report = metrics_head(args, data)
+    stopped = lambda *state, **how: interrupted(folder, args, data, config, report, *state, **how)  # noqa: E731
+
+    with Painter(args.visualize) as painter, StopRequest() as stop:
+        train_started = time.perf_counter()
+        try:
+            model, history, state, selection = fitting.model(args, data, checkpoint, stop)
+        except Diverged as err:  # the model holds the last good weights: keep them, say what to try
+            return diverged(folder, args, data, config, report, err)
+        except Interrupted as err:
+            return stopped(err.model, err.history, err.state)
+        train_seconds = time.perf_counter() - train_started
+        report.update(selection)
+        if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
+            return stopped(model, history, state)
+        try:  # a second Ctrl-C or SIGTERM here (the first lets the evaluation finish) keeps the model
+            z_test, clusters = recover(args, data, model, report)
+            if args.visualize and not stop.requested:
+                with torch.random.fork_rng(
+                    devices=[] if device == "cpu" else None
+                ):  # the run's draws untouched
+                    draw_figures(
+                        painter.draw, folder, data, model, history, z_test, clusters, report, device, demo
+                    )
+            score(args, data, model, report, device, folder, demo)
+            interpret_seconds = None
+            if args.interpret:
+                draw = painter.draw if args.visualize and not stop.requested else None
+                interpret_seconds = interpret(folder, data, model, z_test, clusters, report, device, draw)
+        except KeyboardInterrupt:
+            painter.cancel()
+            return stopped(model, history, state, evaluating=True)
+
+        if args.save_data:
+            write_data(folder, data)
+        painter.cancel() if stop.requested else painter.finish()  # figures sent to the worker are finished
+        report["timing"] = {
+            "train_seconds": train_seconds,
+            "total_seconds": time.perf_counter() - started,
+            "samples_per_second": len(data.train)
+            * len(history or [])
+            * args.restarts
+            / max(train_seconds, 1e-9),
+        }
+        if interpret_seconds is not None:  # the cost of --interpret, figures not included
+            report["timing"]["interpret_seconds"] = interpret_seconds
+        if stop.requested:
+            report["status"] = "interrupted"
+        save(folder, args, data, config, report, model, history, state)
+    if stop.requested:
+        print(
+            f"{args.prog}: interrupted; the evaluated run is in {args.out}, figures not all drawn",
+            file=sys.stderr,
+        )
+        return Result(130, model, report)
+    if not args.quiet:
+        print(summary(report, data.world, args.out, demo.summary(report) if demo.summary else ()))
+    return Result(0, model, report)
+
+
+# ---- data ----------------------------------------------------------------------------------------------
+
+
+def fitted_batch_size(n_rows, preferred):
+    """--batch-size when not given: `preferred`, but at least 8 steps per epoch on small tables (never
+    fewer than 16 rows), and doubled on big data until an epoch takes at most MAX_UPDATES_PER_EPOCH steps
+    (docs/speed.md: a million rows train as well in batches of 1024, in three quarters of the time)."""
     batch = min(preferred, max(16, n_rows // 8))
     while n_rows > MAX_UPDATES_PER_EPOCH * batch:
         batch *= 2
     return batch
 
 
-def run(world, args, parser, extra_figures=None, extra_metrics=None, extra_summary=None):
-    """Run the demo described by `args` on `world`; return the process exit code.
-
-    extra_metrics(model=, train=, test=, mixture=, device=), when given, returns a dict of the demo's own
-    numbers for metrics.json; extra_figures(out, draw=, world=, model=, test=, z_test=, device=) sends its
-    figures to draw(plot, *args) (common.speed.painter: plot must be importable, its arguments plain numbers);
-    extra_summary(metrics) returns more lines for the printed summary.
-    """
-    started = time.perf_counter()
-    import numpy as np
+def load_data(world, args, rng, device):
+    """The rows to learn from, split; the world (a TableWorld for --data); the classical mixture."""
     import torch
 
-    from common import cli, evaluate, figures, runio
     from common.baselines import fit_mixture
-    from common.speed.allocator import keep_freed_memory
-    from common.speed.painter import Painter
-    from common.train import Diverged, Interrupted, StopRequest
+    from common.model_table import model_class
+    from common.speed.threads import limit_threads
     from common.world import split
 
-    device = cli.resolve_device(parser, args.device)
-    cli.limit_threads(device, world.n_features, args.hidden_dim)
-    keep_freed_memory()  # common/speed/allocator.py: 10-15% of a GMVAE's step went to page faults
-    if args.noise == "flip" and world.likelihood != "bernoulli":
-        parser.error("argument --noise: flip needs binary features; use dropout")
-    torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data
-    rng = np.random.default_rng(args.seed)
-
-    world, data = _data(world, args, parser, rng)
+    world, rows = read_rows(world, args, rng)
+    limit_threads(device, world.n_features, args.hidden_dim)
     if args.clusters is None and world.n_classes == 0:  # a table without labels: let the data say K
         args.clusters = "auto"
-    train, test = split(data, args.test_fraction, rng)
-    _check_sizes(parser, args, world, train, len(data))
-    if args.batch_size is None:
-        args.batch_size = default_batch_size(len(train), args.default_batch_size)
-    if getattr(args, "standardize", False):
-        train, test = _standardized(train, test)
-    checkpoint = _checkpoint(world, args, parser)
+    train, test = split(rows, args.test_fraction, rng)
+    check_sizes(args, world, len(train), len(rows))
+    if "batch_size" not in args.given:
+        args.batch_size = fitted_batch_size(len(train), args.batch_size)
+    if getattr(args, "standardize", False):  # an option of the demos with real-valued tables
+        train, test = standardized(train, test)
     x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
     x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
     x_fit, x_valid = x_train, x_test
-    if args.model == "cvae":  # a conditional model trains on rows that carry their label
+    if model_class(args.model).trained_with_labels:  # rows that carry their class
         from common.models import with_labels
 
         x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
         x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
-    # config.json goes in with the run's other files. Into an empty folder it goes now as well, to say
-    # what the folder is for; over an earlier run it waits, so that a run failing before it has
-    # anything to save leaves the earlier run's files consistent (not its metrics under new flags).
-    run_config = {**vars(args), "demo": world.name, "device": device}
-    if not os.path.exists(path(args, "metrics.json")):
-        runio.write_json(path(args, "config.json"), run_config)
-
-    labelled = world.n_classes > 0
-    metrics = {
-        "demo": world.name,
-        "model": args.model,
-        "argv": args.argv,
-        "seed": args.seed,
-        "status": "completed",
-        "data": {
-            "source": "synthetic" if world.has_truth else f"csv: {args.data}",
-            "n_train": len(train),
-            "n_test": len(test),
-            "n_features": world.n_features,
-            "n_classes": world.n_classes,
-        },
-    }
-    if args.load:
-        metrics["loaded_from"] = args.load
-    if args.resume:
-        metrics["resumed_with"] = args.resumed_with
-
-    # The classical mixture is both a baseline and the gmvae's starting point: fit it once.
-    n_mixture = world.n_classes if labelled else (args.clusters if isinstance(args.clusters, int) else 4)
+    n_mixture = world.n_classes or (args.clusters if isinstance(args.clusters, int) else 4)
     mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
-
-    with Painter(args.visualize) as painter, StopRequest() as stop:
-        train_started = time.perf_counter()
-        try:
-            model, history, state, metrics_extra = _model(
-                args, world, train, x_fit, x_valid, mixture, checkpoint, stop
-            )
-        except Diverged as err:
-            # The model holds the last good weights: keep them and say what went wrong and what to try.
-            _save_stopped(
-                args,
-                world,
-                err.model,
-                err.history,
-                None,
-                metrics,
-                run_config,
-                status="diverged",
-                epoch=err.epoch,
-            )
-            print(
-                f"{parser.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or "
-                f"infinite); try a lower --lr (now {args.lr})"
-                + (f" or --beta (now {args.beta})" if args.beta > 1 else ""),
-                file=sys.stderr,
-            )
-            return 1
-        except Interrupted as err:
-            return _interrupted(args, world, err.model, err.history, err.state, metrics, run_config, parser)
-        train_seconds = time.perf_counter() - train_started
-        metrics.update(metrics_extra)
-        if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
-            return _interrupted(args, world, model, history, state, metrics, run_config, parser)
-
-        try:  # a second Ctrl-C or SIGTERM here (the first lets the evaluation finish) keeps the model
-            # Recovery of the hidden cause, beside the Bayes-optimal classifier that knows the world.
-            metrics["test"] = {}  # filled below, after the figures are on their way: it keeps its place
-            z_test = evaluate.latent_codes(model, x_test)
-            clusters, method = _clusters(args, world, model, x_train, x_test, z_test, metrics)
-            if labelled:
-                metrics["recovery"] = {**evaluate.recovery(test.labels, clusters), "method": method}
-                if world.has_truth:
-                    metrics["recovery"].update(evaluate.bayes_recovery(world, test))
-                if model.kind == "gmvae":  # the class each cluster stands for, by matching on held-out rows
-                    matched = evaluate.cluster_to_class(test.labels, clusters)
-                    metrics["clusters"]["matched_class"] = [
-                        world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
-                        for c in range(model.n_clusters)
-                    ]
-                if model.kind == "cvae":  # classification, not discovery: no matching of clusters to classes
-                    metrics["recovery"].update(
-                        supervised=True, accuracy=float(np.mean(clusters == test.labels))
-                    )
-
-            # The figures go to the painter's second process now, to be drawn while this one evaluates.
-            # Their own random draws (generated rows, decoded clusters) leave the run's stream untouched.
-            if args.visualize and not stop.requested:
-                with torch.random.fork_rng(devices=[] if device == "cpu" else None):
-                    figures.shared(
-                        painter.draw,
-                        args.out,
-                        world,
-                        model,
-                        history,
-                        test,
-                        z_test,
-                        clusters,
-                        metrics,
-                        device,
-                        train=train,
-                    )
-                    if extra_figures is not None:
-                        extra_figures(
-                            args.out,
-                            draw=painter.draw,
-                            world=world,
-                            model=model,
-                            test=test,
-                            z_test=z_test,
-                            device=device,
-                        )
-
-            # Held-out likelihood, against the world's exact log-likelihood when there is a world.
-            if model.has_likelihood:
-                metrics["test"] = evaluate.held_out_likelihood(model, x_test, args.iw_samples)
-                if world.has_truth:
-                    true_nll = float(-world.reference_log_prob(test.x).mean())  # what the likelihood covers
-                    metrics["test"].update(true_nll=true_nll, nll_gap=metrics["test"]["nll"] - true_nll)
-            recon = evaluate.reconstruction(model, x_test, world.feature_names, world.likelihood)
-            if recon:  # one held-out row, or no feature with both values in them: nothing to score
-                metrics["test"]["recon"] = recon
-            metrics["baselines"] = evaluate.baselines(
-                train, test, n_mixture, world.likelihood, args.seed, mixture=mixture, labelled=labelled
-            )
-            if extra_metrics is not None:
-                metrics.update(
-                    extra_metrics(model=model, train=train, test=test, mixture=mixture, device=device)
-                )
-
-            interpret_seconds = None
-            if args.interpret:
-                from common.interpret import interpret
-
-                interpret_started = time.perf_counter()
-                names = _cluster_names(world, model, test, clusters)
-                table, metrics["interpret"], traversals = interpret(model, world, test, z_test, device, names)
-                runio.write_csv(path(args, "interpret.csv"), table)
-                interpret_seconds = time.perf_counter() - interpret_started
-                if args.visualize and not stop.requested:
-                    figures.interpretation(painter.draw, args.out, world, metrics["interpret"], traversals)
-        except KeyboardInterrupt:
-            painter.cancel()
-            return _interrupted_evaluation(args, world, model, history, state, metrics, run_config, parser)
-
-        runio.write_json(path(args, "config.json"), run_config)
-        _write_history(args.out, history)
-        runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
-        if args.save_data:
-            _write_data(args.out, world, train, test)
-        if stop.requested:
-            painter.cancel()  # figures not yet sent to the worker are dropped; those sent are finished
-        else:
-            painter.finish()
-
-        metrics["timing"] = {
-            "train_seconds": train_seconds,
-            "total_seconds": time.perf_counter() - started,
-            "samples_per_second": len(train) * len(history or []) * args.restarts / max(train_seconds, 1e-9),
-        }
-        if interpret_seconds is not None:  # the cost of --interpret, figures not included
-            metrics["timing"]["interpret_seconds"] = interpret_seconds
-        metrics["versions"] = runio.versions()
-        if stop.requested:
-            metrics["status"] = "interrupted"
-        runio.write_json(path(args, "metrics.json"), metrics)
-    if stop.requested:
-        print(
-            f"{parser.prog}: interrupted; the evaluated run is in {args.out}, figures not all drawn",
-            file=sys.stderr,
-        )
-        return 130
-    if not args.quiet:
-        print(summary(metrics, world, args.out, extra_summary(metrics) if extra_summary else ()))
-    return 0
+    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture)
 
 
-def path(args, name):
-    return os.path.join(args.out, name)
-
-
-def _data(world, args, parser, rng):
-    """The rows to learn from: a sample of the world, or the --data table (then a TableWorld)."""
-    if not getattr(args, "data", None):
+def read_rows(world, args, rng):
+    """(world, rows): a sample of the world, or the --data table with a TableWorld in its place."""
+    if getattr(args, "data", None) is None:  # an option of the demos that read tables
         return world, world.sample(args.samples, rng)
-    written = {"history.csv"} | ({"interpret.csv"} if args.interpret else set())
-    written |= {"train.csv", "test.csv"} if args.save_data else set()
-    if os.path.realpath(args.data) in {os.path.realpath(path(args, name)) for name in written}:
-        parser.error(
-            f"argument --data: the run would write its own {os.path.basename(args.data)} over your table "
-            f"{args.data}; choose another --out"
-        )
     from common.tabular import TableError, load_table
     from common.world import TableWorld
 
@@ -273,354 +198,233 @@ def _data(world, args, parser, rng):
             drop_columns=args.drop_columns,
         )
     except TableError as err:
-        parser.error(f"argument --data: {err}")
+        raise UsageError("--data", str(err)) from None
     table_world = TableWorld(table, world)
     return table_world, table_world.rows()
 
 
-def _check_sizes(parser, args, world, train, n_rows):
-    """A mixture of K components needs K training rows: refuse, before any work, a K (--clusters, or
-    the classes of a label column) beyond the rows the split leaves for training."""
-    n = len(train)
+def check_sizes(args, world, n, n_rows):
+    """A mixture of K components needs K training rows: a K (--clusters, or the classes of a label
+    column) beyond the `n` rows the split leaves for training is refused, before any work."""
     if isinstance(args.clusters, int) and args.clusters > n:
-        parser.error(
-            f"argument --clusters: {args.clusters} clusters need at least as many training rows; "
-            f"these data leave {n}; use at most {n}"
+        raise UsageError(
+            "--clusters",
+            f"{args.clusters} clusters need at least as many training rows; these data leave {n}; "
+            f"use at most {n}",
         )
     needed = max(2, world.n_classes)
     if n >= needed:
         return
-    if getattr(args, "data", None) and world.n_classes > n_rows / 2:  # as many classes as rows: ids
-        parser.error(
-            f"argument --label-column: {args.label_column!r} has {world.n_classes} classes, more than "
-            f"the {n} training rows (an id column? leave it out with --drop-columns)"
+    if not world.has_truth and world.n_classes > n_rows / 2:  # as many classes as rows: ids
+        raise UsageError(
+            "--label-column",
+            f"{args.label_column!r} has {world.n_classes} classes, more than the {n} training rows (an id "
+            "column? leave it out with --drop-columns)",
         )
-    parser.error(
-        f"argument --test-fraction: {args.test_fraction} leaves {n} of the {n_rows} rows for training; "
-        f"{needed} clusters need at least {needed}; hold out fewer rows"
+    raise UsageError(
+        "--test-fraction",
+        f"{args.test_fraction} leaves {n} of the {n_rows} rows for training; {needed} clusters need at "
+        f"least {needed}; hold out fewer rows",
     )
 
 
-def _standardized(train, test):
-    """z-scores with the training rows' mean and sd (the test rows never inform the scaling)."""
+def standardized(train, test):
+    """z-scores with the training rows' mean and sd (the held-out rows never inform the scaling)."""
     from common.world import Sample
 
     mean, sd = train.x.mean(0), train.x.std(0)
     sd[sd == 0] = 1.0
-
-    def scale(part):
-        return Sample((part.x - mean) / sd, part.labels, part.factors)
-
-    return scale(train), scale(test)
+    return tuple(Sample((part.x - mean) / sd, part.labels, part.factors) for part in (train, test))
 
 
-def _checkpoint(world, args, parser):
-    """model.pt of --load or --resume, checked against this demo and these data before any training."""
-    if not (args.load or args.resume):
-        return None
-    from common import cli, runio
-
-    flag, file = ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
-    try:
-        checkpoint = runio.load_model_file(file, demo=world.name)
-    except runio.CheckpointError as err:
-        parser.error(f"argument {flag}: {err}")
-    config = checkpoint["config"]
-    if config.get("n_features") != world.n_features or config.get("likelihood") != world.likelihood:
-        parser.error(
-            f"argument {flag}: {file} models {config.get('n_features')} {config.get('likelihood')} features; "
-            f"these data have {world.n_features} {world.likelihood} features"
-        )
-    from common.models import build_model
-
-    try:  # the weights must fit the model their config describes
-        build_model(config).load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        parser.error(f"argument {flag}: {file} does not hold a usable model ({reason})")
-    if args.load:  # the file says which model it holds: metrics, config.json and figures name that one
-        # Flags that describe another model than the file's are refused, not silently overridden.
-        held = {
-            "--model": config["model"],
-            "--latent-dim": config["latent_dim"],
-            "--hidden-dim": config["hidden_dim"],
-        }
-        asked = dict(zip(held, cli.typed(args.argv, *held).values(), strict=True))
-        if getattr(args, "conditional", False):  # cuisine's --conditional asks for the cvae
-            held["--conditional"], asked["--conditional"] = config["model"], "cvae"
-        for flag, value in asked.items():
-            if value is not None and value != str(held[flag]):
-                parser.error(
-                    f"argument {flag}: {args.load} holds a {config['model']} model with --latent-dim "
-                    f"{config['latent_dim']} and --hidden-dim {config['hidden_dim']}; drop {flag}"
-                )
-        args.model = config["model"]
-        args.latent_dim, args.hidden_dim = config["latent_dim"], config["hidden_dim"]
-    if args.resume:
-        done = checkpoint.get("training", {}).get("epoch")
-        if done is None:
-            parser.error(f"argument --resume: {file} has no training state to continue from")
-        if done >= args.epochs:
-            parser.error(f"argument --resume: {args.resume} already finished all {args.epochs} epochs")
-    return checkpoint
+def metrics_head(args, data):
+    """metrics.json's first keys: what ran on what."""
+    world = data.world
+    head = {
+        "demo": world.name,
+        "model": args.model,
+        "argv": args.argv,
+        "seed": args.seed,
+        "status": "completed",
+    }
+    head["data"] = {
+        "source": "synthetic" if world.has_truth else f"csv: {args.data}",
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "n_features": world.n_features,
+        "n_classes": world.n_classes,
+    }
+    if args.load is not None:
+        head["loaded_from"] = args.load
+    if args.resume is not None:
+        head["resumed_with"] = args.resumed_with
+    return head
 
 
-def _model(args, world, train, x_train, x_test, mixture, checkpoint, stop):
-    """The model of this run: loaded (--load), continued (--resume) or trained (best of --restarts).
+# ---- recover, figures, score, interpret -----------------------------------------------------------------
 
-    Returns (model, history, training state, extra metrics); history is None for a loaded model
-    whose run folder has no history.csv.
-    """
+
+def recover(args, data, model, report):
+    """Latent codes of the held-out rows and each one's cluster; recovery of the hidden cause beside the
+    Bayes-optimal classifier that knows the world. Returns (codes (n, Z), clusters (n,))."""
     import numpy as np
 
-    from common.models import build_model
-
-    if args.load:  # _checkpoint has checked that the weights fit
-        model = build_model(checkpoint["config"])
-        model.load_state_dict(checkpoint["state_dict"])
-        model.to(x_train.device).eval()
-        return model, _read_history(os.path.dirname(args.load)), checkpoint.get("training"), {}
-
-    extra = {}
-    if checkpoint is not None:  # --resume: the saved model, K and training state
-        n_clusters = checkpoint["config"].get("n_clusters")
-    elif args.clusters == "auto" and args.model == "gmvae":
-        n_clusters, extra["model_selection"] = select_clusters(
-            args, world, train, mixture, x_train.device, stop
-        )
-    else:
-        n_clusters = args.clusters if isinstance(args.clusters, int) else len(mixture.weights_)
-    model, history, state, scores = train_model(
-        args, world, x_train, x_test, n_clusters, mixture, checkpoint, stop
-    )
-    if args.restarts > 1:
-        extra["restarts"] = {"train_elbo": scores, "kept": int(np.argmax(scores))}
-    model.eval()
-    return model, history, state, extra
-
-
-def _clusters(args, world, model, x_train, x_test, z_test, metrics):
-    """Each held-out row's recovered cluster and how it was found: argmax q(y|x) for the gmvae, else
-    a Gaussian mixture on the latent codes. Adds `clusters` / `model_selection` to metrics."""
     from common import evaluate
 
-    if model.kind == "gmvae":
-        metrics["clusters"] = evaluate.cluster_usage(model, x_train)
-        return evaluate.cluster_assignments(model, x_test), "argmax q(y|x)"
-    if model.kind == "cvae":  # y is the class itself (seen in training): p(y | x) by Bayes' rule
-        return evaluate.cluster_assignments(model, x_test), "argmax p(y|x), trained with labels"
+    world, test = data.world, data.test
+    report["test"] = {}  # filled in by score(), after the figures are on their way: it keeps its place
+    z_test = evaluate.latent_codes(model, data.x_test)
+    if not model.cluster_latent:  # a continuous latent: a Gaussian mixture on its codes
+        clusters = latent_clusters(args, world, model, data.x_train, z_test, report)
+    else:  # the model's own discrete latent: argmax q(y | x)
+        if not model.trained_with_labels:
+            report["clusters"] = evaluate.cluster_usage(model, data.x_train)
+        clusters = evaluate.cluster_assignments(model, data.x_test)
+    if world.n_classes == 0:
+        return z_test, clusters
+    method = model.recovery_method or "Gaussian mixture on latent means"
+    report["recovery"] = {**evaluate.recovery(test.labels, clusters), "method": method}
+    if world.has_truth:
+        report["recovery"].update(evaluate.bayes_recovery(world, test))
+    if model.trained_with_labels:  # classification, not discovery: no matching of clusters to classes
+        report["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
+    elif model.cluster_latent:  # the class each cluster stands for, matched on held-out rows
+        matched = evaluate.cluster_to_class(test.labels, clusters)
+        report["clusters"]["matched_class"] = [
+            world.class_names[matched[c]] if matched.get(c, -1) >= 0 else None
+            for c in range(model.n_clusters)
+        ]
+    return z_test, clusters
+
+
+def latent_clusters(args, world, model, x_train, z_test, report):
+    """Clusters of a model without a discrete latent: a Gaussian mixture fitted on its training codes,
+    with K = --clusters, the world's classes, or by BIC (--clusters auto: `model_selection` in metrics)."""
+    from common import evaluate
+
     z_train = evaluate.latent_codes(model, x_train)
     if args.clusters == "auto":
-        n_fit, metrics["model_selection"] = evaluate.select_latent_clusters(
+        n_fit, report["model_selection"] = evaluate.select_latent_clusters(
             z_train, world.n_classes, args.seed
         )
     else:
         n_fit = args.clusters or max(world.n_classes, 2)
-    return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed), "Gaussian mixture on latent means"
+    return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed)
 
 
-def _cluster_names(world, model, test, clusters):
-    """gmvae clusters named by the class they match on held-out rows, when there are classes."""
+def draw_figures(draw, folder, data, model, history, z_test, clusters, report, device, demo):
+    """Every figure of the run, the demo's own after the shared ones (common/figures.py)."""
+    from common import figures
+
+    figures.draw_shared(draw, folder, data, model, history, z_test, clusters, report, device)
+    if demo.figures is not None:
+        demo.figures(folder, draw=draw, world=data.world, model=model, test=data.test, device=device)
+
+
+def score(args, data, model, report, device, folder, demo):
+    """Held-out likelihood (against the world's exact one), reconstruction, baselines, the demo's numbers."""
     from common import evaluate
 
-    if model.kind == "cvae":  # its y is the class
-        return list(world.class_names)
-    if model.kind != "gmvae":
-        return None
-    if world.n_classes == 0:
-        return [f"cluster {c + 1}" for c in range(model.n_clusters)]
-    mapping = evaluate.cluster_to_class(test.labels, clusters)
-    return evaluate.cluster_names(world.class_names, mapping, model.n_clusters)
+    world = data.world
+    if model.has_likelihood:
+        report["test"] = evaluate.held_out_likelihood(model, data.x_test, args.iw_samples)
+        if world.has_truth:
+            true_nll = float(-world.reference_log_prob(data.test.x).mean())  # what the likelihood covers
+            report["test"].update(true_nll=true_nll, nll_gap=report["test"]["nll"] - true_nll)
+    recon = evaluate.reconstruction(model, data.x_test, world.feature_names, world.likelihood)
+    if recon:  # one held-out row, or no feature with both values in them: nothing to score
+        report["test"]["recon"] = recon
+    report["baselines"] = evaluate.baselines(
+        data.train, data.test, data.n_mixture, world.likelihood, args.seed, mixture=data.mixture,
+        labelled=world.n_classes > 0,
+    )  # fmt: skip
+    if demo.metrics is not None:
+        report.update(demo.metrics(folder=folder, model=model, train=data.train, test=data.test,
+                                   mixture=data.mixture, device=device))  # fmt: skip
 
 
-def _interrupted(args, world, model, history, state, metrics, run_config, parser):
-    epochs_done = state["epoch"] if state else 0
-    _save_stopped(
-        args,
-        world,
-        model,
-        history,
-        state,
-        metrics,
-        run_config,
-        status="interrupted",
-        epochs_completed=epochs_done,
+def interpret(folder, data, model, z_test, clusters, report, device, draw):
+    """--interpret: what each latent dimension means (common/interpret.py), in interpret.csv and, with a
+    `draw`, its figures. Returns its seconds, figures not included."""
+    from common import figures
+    from common.interpret import interpret, names_of_clusters
+
+    started = time.perf_counter()
+    names = names_of_clusters(data.world, model, data.test, clusters)
+    table, report["interpret"], traversals = interpret(model, data.world, data.test, z_test, device, names)
+    folder.write_csv("interpret.csv", table)
+    seconds = time.perf_counter() - started
+    if draw is not None:
+        figures.interpretation(draw, folder, data.world, report["interpret"], traversals)
+    return seconds
+
+
+# ---- write ----------------------------------------------------------------------------------------------
+
+
+def save(folder, args, data, config, report, model, history, state):
+    """The run folder of a run that got as far as a model, finished or stopped."""
+    from common.model_table import model_config
+
+    world = data.world
+    folder.save(
+        config=config,
+        metrics=report,
+        history=history,
+        history_columns=HISTORY_COLUMNS,
+        model=model,
+        model_config=model_config(args, world.n_features, world.likelihood, model.n_clusters),
+        training=state,
     )
-    resume = (
-        "" if getattr(args, "data", None) else f"; continue with: python {parser.prog} --resume {args.out}"
-    )
+
+
+def diverged(folder, args, data, config, report, err):
+    """The loss became NaN or infinite: keep the last good weights and say what to try."""
+    report.update(status="diverged", epoch=err.epoch)
+    save(folder, args, data, config, report, err.model, err.history, None)
+    beta = f" or --beta (now {args.beta})" if args.beta > 1 else ""
     print(
-        f"{parser.prog}: interrupted after epoch {epochs_done} of {args.epochs}; model.pt and metrics.json "
-        f"saved in {args.out}{resume}",
+        f"{args.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or infinite); "
+        f"try a lower --lr (now {args.lr}){beta}",
         file=sys.stderr,
     )
-    return 130
+    return Result(1, err.model, report)
 
 
-def _interrupted_evaluation(args, world, model, history, state, metrics, run_config, parser):
-    """A second signal during the evaluation: keep the trained model, and the numbers so far."""
-    if not metrics.get("test"):  # its placeholder, still empty
-        metrics.pop("test", None)
-    done = {"epochs_completed": state["epoch"]} if state else {}  # a loaded model has no training state
-    status = {"status": "interrupted", "evaluation": "incomplete", **done}
-    _save_stopped(args, world, model, history, state, metrics, run_config, **status)
-    print(
-        f"{parser.prog}: interrupted during the evaluation; the trained model is in {args.out} "
-        f"(evaluate it with: python {parser.prog} --load {path(args, 'model.pt')})",
-        file=sys.stderr,
-    )
-    return 130
+def interrupted(folder, args, data, config, report, model, history, state, evaluating=False):
+    """Ctrl-C or SIGTERM: keep the model of the last complete epoch (or, during the evaluation, the
+    trained model and the numbers so far), with the training state --resume continues from."""
+    report["status"] = "interrupted"
+    if evaluating:
+        if not report.get("test"):  # its placeholder, still empty
+            report.pop("test", None)
+        report["evaluation"] = "incomplete"
+    if state is not None or not evaluating:  # a loaded model has no training state
+        report["epochs_completed"] = state["epoch"] if state else 0
+    save(folder, args, data, config, report, model, history, state)
+    if evaluating:
+        message = (
+            f"interrupted during the evaluation; the trained model is in {args.out} (evaluate it with: "
+            f"python {args.prog} --load {folder.file('model.pt')})"
+        )
+    else:
+        resume = (
+            "" if getattr(args, "data", None) else f"; continue with: python {args.prog} --resume {args.out}"
+        )
+        message = (
+            f"interrupted after epoch {report['epochs_completed']} of {args.epochs}; model.pt and "
+            f"metrics.json saved in {args.out}{resume}"
+        )
+    print(f"{args.prog}: {message}", file=sys.stderr)
+    return Result(130, model, report)
 
 
-def _save_stopped(args, world, model, history, state, metrics, run_config, **status):
-    """Write what a stopped run has: its config, history, the last good weights (with the state to
-    resume), metrics."""
-    from common import runio
-
-    runio.write_json(path(args, "config.json"), run_config)
-    _write_history(args.out, history)
-    runio.save_model(path(args, "model.pt"), model, model_config(args, world, model), state)
-    metrics.update(status, versions=runio.versions())
-    runio.write_json(path(args, "metrics.json"), metrics)
-
-
-def model_config(args, world, model):
-    """Everything build_model needs, as plain JSON-safe values (stored inside model.pt)."""
-    return {
-        "demo": world.name,
-        "model": args.model,
-        "n_features": world.n_features,
-        "likelihood": world.likelihood,
-        "latent_dim": args.latent_dim,
-        "hidden_dim": args.hidden_dim,
-        "n_clusters": getattr(model, "n_clusters", None),
-        "corruption": args.corruption,
-        "noise": args.noise,
-    }
-
-
-def train_model(args, world, x_train, x_valid, n_clusters, mixture, checkpoint=None, stop=None):
-    """Build and fit the model of `args` (best of --restarts); the gmvae starts from the mixture.
-    With a --resume checkpoint, its model continues from the saved training state."""
-    from common.baselines import ObservedPatternMixture, fit_mixture
-    from common.models import build_model
-    from common.train import fit_restarts, warm_start
-
-    config = model_config(args, world, None) | {"n_clusters": n_clusters}
-    device = x_train.device
-    distinct_rows = getattr(args, "distinct_rows", "off") == "on"  # a flag of the disease demo
-
-    def prepare(model):
-        model.scale.fit(x_train[:, : world.n_features])  # standardise real features with the training rows
-        if model.kind == "gmvae":
-            rows = x_train[:, : world.n_features]
-            start = mixture
-            if world.cluster_start == "observed pattern":
-                start = ObservedPatternMixture(
-                    n_clusters, random_state=args.seed, **world.cluster_start_options
-                )
-                start = start.fit(rows.cpu().numpy())
-            elif len(mixture.weights_) != n_clusters:
-                start = fit_mixture(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
-            warm_start(
-                model,
-                start.weights_,
-                start.means_,
-                rows=rows,
-                responsibilities=start.predict_proba(rows.cpu().numpy()),
-                distinct_rows=distinct_rows,
-                **world.warm_start,
-            )
-
-    return fit_restarts(
-        lambda: build_model(config).to(device),
-        x_train,
-        restarts=args.restarts,
-        seed=args.seed,
-        prepare=prepare,
-        resume=checkpoint,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        beta=args.beta,
-        anneal_epochs=args.anneal_epochs,
-        x_valid=x_valid,
-        quiet=args.quiet,
-        stop=stop,
-        distinct_rows=distinct_rows,
-    )
-
-
-def select_clusters(args, world, train, mixture, device, stop=None):
-    """--clusters auto for the gmvae: fit each K of candidate_ks on part of the training rows and score each
-    by importance-weighted NLL on the rest (--test-fraction of them). Extra components can sit unused,
-    so several K tie; the one-standard-error rule keeps the smallest K whose NLL is within one
-    standard error (of the paired per-row difference) of the best, and a model that leaves some of
-    its components empty counts as the smaller model it is: K is the number it uses."""
-    import numpy as np
-    import torch
-
-    from common.evaluate import candidate_ks, cluster_usage, log_likelihood
-    from common.world import split
-
-    fit_part, valid_part = split(train, args.test_fraction, np.random.default_rng(args.seed))
-    x_fit = torch.as_tensor(fit_part.x, dtype=torch.float32, device=device)
-    x_valid = torch.as_tensor(valid_part.x, dtype=torch.float32, device=device)
-    ks = candidate_ks(world.n_classes, len(fit_part))
-    log_px, in_use = [], []  # per validation row, for each K; components in use for each K
-    for k in ks:
-        model, _, _, _ = train_model(args, world, x_fit, None, k, mixture, stop=stop)
-        log_px.append(log_likelihood(model, x_valid, min(args.iw_samples, 200)).cpu().numpy())
-        in_use.append(cluster_usage(model, x_fit)["in_use"])
-    log_px = np.array(log_px)  # (len(ks), n_valid)
-    nlls = -log_px.mean(1)
-    best = int(np.argmin(nlls))
-    standard_errors = (log_px[best] - log_px).std(1, ddof=1) / np.sqrt(log_px.shape[1])
-    within = int(np.flatnonzero(nlls <= nlls[best] + standard_errors)[0])
-    chosen = max(ks[0], min(ks[within], in_use[within]))
-    return chosen, {
-        "k": ks,
-        "nll": nlls.tolist(),
-        "standard_error": standard_errors.tolist(),
-        "in_use": in_use,
-        "best_k": chosen,
-        "criterion": "validation NLL, smallest K within one standard error of the best, or the "
-        "components that model uses if fewer",
-    }
-
-
-HISTORY_COLUMNS = ["epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "test_elbo"]
-
-
-def _write_history(out, history):
+def write_data(folder, data):
+    """--save-data: train.csv and test.csv (features, the true class, the continuous factors), world.json."""
     import pandas as pd
 
-    from common import runio
-
-    if history is None:  # a loaded model without a history
-        return
-    frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
-    if len(frame):  # columns a run does not fill (test_elbo without held-out rows) are left out
-        frame = frame.dropna(axis=1, how="all")
-    runio.write_csv(os.path.join(out, "history.csv"), frame)
-
-
-def _read_history(folder):
-    """history.csv of a run folder as a list of rows, or None when it has none."""
-    import pandas as pd
-
-    try:
-        return pd.read_csv(os.path.join(folder, "history.csv")).to_dict("records")
-    except (OSError, ValueError):
-        return None
-
-
-def _write_data(out, world, train, test):
-    import pandas as pd
-
-    from common import runio
-
-    for name, part in (("train", train), ("test", test)):
+    world = data.world
+    for name, part in (("train", data.train), ("test", data.test)):
         frame = pd.DataFrame(part.x, columns=world.feature_names)
         if world.likelihood == "bernoulli":
             frame = frame.astype(int)
@@ -628,8 +432,8 @@ def _write_data(out, world, train, test):
             frame[world.class_noun] = [world.class_names[k] for k in part.labels]
         for factor, values in part.factors.items():
             frame[factor] = values
-        runio.write_csv(os.path.join(out, f"{name}.csv"), frame)
-    runio.write_json(os.path.join(out, "world.json"), world.to_dict())
+        folder.write_csv(f"{name}.csv", frame)
+    folder.write_json("world.json", world.to_dict())
 
 
 def summary(metrics, world, out, extra_lines=()):

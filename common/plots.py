@@ -118,14 +118,11 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
     save_figure(fig, path)
 
 
-# What the KL term of each model's bound is (the ae and dae have none).
-KL_TERMS = {"gmvae": "KL(q(z, y|x) || p(z, y))", "cvae": "KL(q(z|x, y) || p(z|y))"}
-
-
-def training_curves(path, history, model_kind, title=None, truth=None, truth_of="log p(x)"):
+def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x)"):
     """Per epoch: the objective (training) and the held-out bound, the reconstruction term and, for
-    models with a latent prior, the KL term. An autoencoder's objective is its reconstruction alone,
-    not an ELBO, and says so; a KL weight beta != 1 makes the training objective no ELBO either.
+    models with a latent prior, the KL term (`kl_term` names it; None for an autoencoder, whose objective
+    is its reconstruction alone, not an ELBO, and says so); a KL weight beta != 1 makes the training
+    objective no ELBO either.
     `truth` {"training rows": mean log p(x), "held-out rows": ...}, the world's exact log-likelihood
     (`truth_of` names it: a cvae's bound is on log p(x, class)), draws a dotted line in the colour of
     each ELBO curve: the level a perfect model's ELBO would reach.
@@ -133,7 +130,7 @@ def training_curves(path, history, model_kind, title=None, truth=None, truth_of=
     training one. The training line is left out when beta != 1: that curve is no ELBO."""
     plt, _ = _pyplot()
     epochs = [row["epoch"] for row in history]
-    has_kl = model_kind not in ("ae", "dae")
+    has_kl = kl_term is not None
     weighted = any(row["beta"] != 1 for row in history)
     fig, axes = plt.subplots(1, 3 if has_kl else 2, figsize=(13 if has_kl else 9, 4.1))
     if has_kl:
@@ -167,7 +164,7 @@ def training_curves(path, history, model_kind, title=None, truth=None, truth_of=
     axes[1].set(title="reconstruction: -E[log p(x|z)], training rows", xlabel="epoch", ylabel="nats per row")
     if has_kl:
         axes[2].plot(epochs, [row["kl"] for row in history], color="C3", label="KL")
-        axes[2].set(title=f"{KL_TERMS.get(model_kind, 'KL(q(z|x) || p(z))')}, training rows", xlabel="epoch")
+        axes[2].set(title=f"{kl_term}, training rows", xlabel="epoch")
         axes[2].set_ylabel("nats per row")
         if any(row["beta"] != history[-1]["beta"] for row in history):
             twin = axes[2].twinx()
@@ -178,7 +175,7 @@ def training_curves(path, history, model_kind, title=None, truth=None, truth_of=
 
     for ax in axes:  # epochs are whole: a 3-epoch run showed 1.0, 1.5, 2.0 ...
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(title or f"Training of the {model_kind}")
+    fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.11 if lines else 0, 1, 1))
     save_figure(fig, path)
 

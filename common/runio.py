@@ -1,7 +1,9 @@
 """The run folder: metrics.json, history.csv, config.json, model.pt, data files and figures.
 
-Every file is written to a temporary name in the same folder and renamed into place (an atomic
-operation on POSIX), so a reader never sees a half-written file, even if the run is killed.
+RunFolder is the one writer of a run's files, whatever the run (finished, interrupted, diverged,
+resumed, evaluated with --load, a recommender's folds). Every file is written to a temporary name in
+the same folder and renamed into place (an atomic operation on POSIX), so a reader never sees a
+half-written file, even if the run is killed. docs/run-folder.md describes every file.
 """
 
 import json
@@ -98,6 +100,62 @@ def load_model_file(path, demo=None):
             f"{path} was written by the {written_by} demo; load it with {written_by}_dlvm.py"
         )
     return checkpoint
+
+
+class RunFolder:
+    """The files of one run in folder `path`; metrics.json, which says how the run ended, goes last."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def write_json(self, name, obj):
+        write_json(self.file(name), obj)
+
+    def write_csv(self, name, frame):
+        write_csv(self.file(name), frame)
+
+    def begin(self, config):
+        """config.json into an empty folder, to say what it is for. Over an earlier run it waits for
+        save_config, so that a run failing before it has anything to save (bad sizes, out of memory)
+        leaves the earlier run's files describing that one run."""
+        if not os.path.exists(self.file("metrics.json")):
+            self.save_config(config)
+
+    def save_config(self, config):
+        self.write_json("config.json", config)
+
+    def save_history(self, history, columns):
+        """history.csv, one row per epoch: `columns`, less those no row fills (test_elbo without
+        held-out rows). None: a loaded model without a history; nothing is written."""
+        import pandas as pd
+
+        if history is None:
+            return
+        frame = pd.DataFrame(history, columns=columns)
+        if len(frame):
+            frame = frame.dropna(axis=1, how="all")
+        self.write_csv("history.csv", frame)
+
+    def save_model(self, model, config, training=None):
+        save_model(self.file("model.pt"), model, config, training)
+
+    def save_metrics(self, metrics):
+        """metrics.json, with the versions of what computed them."""
+        metrics["versions"] = versions()
+        self.write_json("metrics.json", metrics)
+
+    def save(self, *, config, metrics, history=None, history_columns=None, model=None, model_config=None,
+             training=None):  # fmt: skip
+        """Everything a run has, finished or stopped, in an order that leaves the folder describing one run
+        at every moment: config, history, model (with the state --resume continues from), metrics."""
+        self.save_config(config)
+        self.save_history(history, history_columns)
+        if model is not None:
+            self.save_model(model, model_config, training)
+        self.save_metrics(metrics)
 
 
 def versions():

@@ -31,6 +31,13 @@ class Diverged(Exception):
         self.epoch, self.history, self.model = epoch, history, model
 
 
+def device_for(requested):
+    """The device of --device: 'auto' is cuda when a GPU is present, else cpu."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
 def adam(model, lr):
     """Adam with the fused kernel: one update for all parameters instead of a Python loop over them
     (common/speed/optim.py: the kernel of torch.optim.Adam(fused=True) without its 1 s import of dynamo)."""

@@ -2,6 +2,7 @@
 
 A world knows its truth, so every run can be measured against it:
 - `sample(n, rng)` -> Sample(x (n, D), labels (n,), factors {name: (n,)})
+- `log_joint(x)`   -> exact log p(x, class = k) per row and class, (n, K); from it, by default:
 - `log_prob(x)`    -> exact log p(x) per row, in nats
 - `reference_log_prob(x)` -> the exact log-likelihood of what the model's likelihood head scores; log p(x)
   unless the head ignores missing entries (then: observed values given which are observed)
@@ -63,11 +64,20 @@ class World:
     def sample(self, n, rng):
         raise NotImplementedError
 
-    def log_prob(self, x):
+    def log_joint(self, x):
         raise NotImplementedError
 
+    def log_prob(self, x):
+        """log p(x) = log sum_k p(x, k), per row."""
+        from scipy.special import logsumexp
+
+        return logsumexp(self.log_joint(x), axis=1)
+
     def posterior(self, x):
-        raise NotImplementedError
+        """p(class | x) by Bayes' rule, (n, K)."""
+        from scipy.special import softmax
+
+        return softmax(self.log_joint(x), axis=1)
 
     def reference_log_prob(self, x):
         """What the model's held-out NLL is compared with: log p(x), unless a world's likelihood head

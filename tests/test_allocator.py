@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 SCRIPT = """
 import json, resource, torch
 from common.speed.allocator import keep_freed_memory
-from common.models import build_model
+from common.model_table import build_model
 from common.train import adam
 
 torch.manual_seed(0)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from common import runio
-from common.models import build_model
+from common.model_table import build_model
 from tests.conftest import RunsCode
 
 CONFIG = {"demo": "disease", "model": "vae", "n_features": 4, "likelihood": "bernoulli"}

@@ -58,11 +58,91 @@ def test_out_below_a_file_is_refused(tmp_path, capsys):
     assert "cannot write to" in capsys.readouterr().err
 
 
-def test_every_help_text_ends_with_its_default():
-    parser = disease_dlvm.make_parser()
+DEMOS = ("disease", "cuisine", "movie")
+
+
+def _options_classes():
+    import importlib
+
+    return [(demo, cls) for demo in DEMOS for cls in importlib.import_module(f"{demo}_dlvm").OPTIONS]
+
+
+@pytest.mark.parametrize("demo, cls", _options_classes(), ids=lambda v: getattr(v, "__name__", v))
+def test_every_help_text_ends_with_the_default_the_run_uses(demo, cls):
+    parser = cli.build_parser(cls)
+    defaults = cls()
     for action in parser._actions:
-        if action.option_strings and action.dest != "help":
-            assert action.help.rstrip().endswith(")") and "(default: " in action.help, action.dest
+        if not action.option_strings or action.dest == "help":
+            continue
+        assert action.help.endswith(")") and "(default: " in action.help, action.dest
+        shown = action.help.rsplit("(default: ", 1)[1][:-1]
+        if "shown" not in cli.declared(cls, action.dest):  # a default worked out from others says how
+            assert shown == cli._shown(getattr(defaults, action.dest)), (action.dest, shown)
+
+
+def test_the_run_uses_the_defaults_help_shows(tmp_path):
+    """config.json of a run given only sizes: every other option at the default its help text gives."""
+    argv = ["--samples", "200", "--epochs", "1", "--quiet", "--out", str(tmp_path)]
+    assert disease_dlvm.main(argv) == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["given"] == ["epochs", "out", "quiet", "samples"]
+    help_of = {a.dest: a.help for a in cli.build_parser(disease_dlvm.Options)._actions}
+    for name, value in config.items():
+        meta = cli.declared(disease_dlvm.Options, name) if name in help_of else {}
+        resolved = name == "device"  # config.json says where the run went: auto became cpu
+        if name in help_of and name not in config["given"] and "shown" not in meta and not resolved:
+            assert help_of[name].endswith(f"(default: {cli._shown(value)})"), name
+
+
+@pytest.mark.parametrize(
+    "demo, argv, hint",
+    [
+        ("disease", ["--generate", "nordic"], "(--generate is a flag of cuisine_dlvm.py)"),
+        ("cuisine", ["--folds", "3"], "(--folds is a flag of movie_dlvm.py --likelihood multinomial)"),
+        ("movie", ["--distinct-rows", "on"], "(--distinct-rows is a flag of disease_dlvm.py)"),
+    ],
+)
+def test_a_flag_of_another_demo_or_mode_says_where_it_belongs(demo, argv, hint, capsys, tmp_path):
+    import importlib
+
+    with pytest.raises(SystemExit) as end:
+        importlib.import_module(f"{demo}_dlvm").main([*argv, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert end.value.code == 2 and err.count("\n") == 1 and err.rstrip().endswith(hint), err
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("lr", "abc", "lr is 'abc'"),
+        ("latent_dim", 0, "latent_dim is 0"),
+        ("model", "transformer", "model is 'transformer'"),
+        ("epochs", -5, "epochs is -5"),
+        ("restarts", "1", None),  # a number written as text is the number its flag would read
+        ("quiet", "yes", "quiet is 'yes'"),
+    ],
+)
+def test_values_read_back_from_a_run_folder_are_checked_as_flags_are(key, value, expected, tmp_path, capsys):
+    import signal
+
+    from tests.conftest import stop_after
+
+    argv = ["--samples", "200", "--epochs", "2", "--quiet", "--out", str(tmp_path)]
+    with pytest.MonkeyPatch.context() as patch:
+        stop_after(patch, 3)  # interrupted in the first epoch: a run to resume
+        assert disease_dlvm.main(argv) == 130
+    capsys.readouterr()
+    config = json.loads((tmp_path / "config.json").read_text())
+    config[key] = value
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    if expected is None:
+        assert disease_dlvm.main(["--resume", str(tmp_path)]) == 0
+        return
+    with pytest.raises(SystemExit) as end:
+        disease_dlvm.main(["--resume", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert end.value.code == 2 and err.count("\n") == 1 and expected in err, err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -89,6 +169,11 @@ def test_typed_reads_only_what_the_command_line_gives(argv, expected):
     assert cli.typed(argv, "--model", "--ratings") == expected
 
 
+def test_typed_reads_switches_too():
+    assert cli.typed(["--cond", "--epochs", "3"], switches=["--conditional"]) == {"conditional": True}
+    assert cli.typed(["--epochs", "3"], switches=["--conditional"]) == {"conditional": None}
+
+
 def test_interval_bounds():
     assert cli.Interval(int, 1, None).contains(1)
     assert not cli.Interval(float, 0, 1, closed="neither").contains(0.0)
@@ -96,33 +181,15 @@ def test_interval_bounds():
     assert str(cli.Interval(float, 0, None, closed="neither")) == "(0, inf)"
 
 
-def test_every_flag_of_every_demo_is_documented_in_the_readme():
-    import importlib
+def test_every_flag_of_every_demo_is_documented():
     import pathlib
 
-    readme = (pathlib.Path(ROOT) / "README.md").read_text()
-    for demo in ("disease", "cuisine", "movie"):
-        module = importlib.import_module(f"{demo}_dlvm")
-        if not hasattr(module, "make_parser"):
-            continue
-        for action in module.make_parser()._actions:
-            for flag in action.option_strings:
-                if flag.startswith("--") and flag != "--help":
-                    assert f"`{flag}" in readme, f"{demo}: {flag} is not in README.md"
-
-
-def test_the_map_of_demo_only_flags_matches_the_parsers():
-    import cuisine_dlvm
-    import movie_dlvm
-
-    parsers = {"disease": disease_dlvm.make_parser(), "cuisine": cuisine_dlvm.make_parser()}
-    parsers["movie"] = movie_dlvm.make_parser()
-    owners = {}
-    for demo, parser in parsers.items():
-        for flag in parser._option_string_actions:
-            owners.setdefault(flag, set()).add(demo)
-    partial = {flag: demos for flag, demos in owners.items() if len(demos) < len(parsers)}
-    assert partial == {flag: set(demos) for flag, demos in cli.DEMO_ONLY_FLAGS.items()}
+    docs = (pathlib.Path(ROOT) / "docs" / "options.md").read_text()
+    for demo, cls in _options_classes():
+        for field in cli.options_fields(cls):
+            assert f"`{cli.flag_name(field.name)}" in docs, (
+                f"{demo}: {cli.flag_name(field.name)} is not in docs/options.md"
+            )
 
 
 @pytest.mark.parametrize(
@@ -192,10 +259,12 @@ def test_small_models_on_the_cpu_run_on_one_thread(device, n_features, hidden_di
     import threadpoolctl
     import torch
 
+    from common.speed.threads import limit_threads
+
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(("torch", n)))
     monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda n: calls.append(("blas", n)))
-    cli.limit_threads(device, n_features, hidden_dim)
+    limit_threads(device, n_features, hidden_dim)
     assert calls == ([("torch", 1), ("blas", 1)] if limited else [])
 
 

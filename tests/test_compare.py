@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import disease_dlvm
-from common import compare
+from common import cli, compare
 from tests.conftest import ROOT
 
 
@@ -122,7 +122,7 @@ def test_only_the_flags_that_differ_appear(beta_runs, capsys):
     code, out, err = run_compare(sorted(beta_runs.iterdir()), capsys)
     assert code == 0 and "different data" not in err  # one demo, one data set: no note
     table = read_table(beta_runs)
-    flags = [c for c in table.columns if c in disease_dlvm.make_parser().parse_args([]).__dict__]
+    flags = [c for c in table.columns if c in {f.name for f in cli.options_fields(disease_dlvm.Options)}]
     assert sorted(flags) == ["beta", "latent_dim"]  # out and argv differ too, but name the run
     assert "epochs" not in out and "hidden_dim" not in out and "latent_dim" in out
 
@@ -313,7 +313,7 @@ def test_help_is_fast_and_every_flag_states_its_default():
         if action.option_strings and action.dest != "help":
             assert action.help.rstrip().endswith(")") and "(default: " in action.help, action.dest
     code = (
-        "import sys\nfrom common import compare\n"
+        "import sys\nfrom common import cli, compare\n"
         "try:\n    compare.main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas') if m in sys.modules))"
     )

@@ -10,7 +10,9 @@ import torch
 import cuisine_dlvm
 import disease_dlvm
 from common import runio
-from common.models import build_model, with_labels
+from common.cli import parse
+from common.model_table import build_model
+from common.models import with_labels
 from common.pipeline import run
 from common.train import fit
 from cuisine_dlvm import FLAVOURS, REGIONS, CuisineWorld
@@ -102,15 +104,12 @@ def test_the_gmvae_generates_from_the_cluster_matched_to_the_region(tmp_path, ca
 
 def test_a_region_no_cluster_matched_is_reported_in_one_line_with_exit_1(tmp_path, capsys):
     # With 2 clusters at most 2 of the 7 regions are matched; asking for another one fails politely.
-    parser = cuisine_dlvm.make_parser()
-    args = cuisine_dlvm.parse(
-        parser, [*TINY, "--clusters", "2", "--out", str(tmp_path)], cuisine_dlvm.check_flags
-    )
-    assert run(CuisineWorld(), args, parser) == 0
-    matched = _metrics(tmp_path)["clusters"]["matched_class"]
-    args.generate = next(name for name in REGIONS if name not in matched)
+    args = parse(cuisine_dlvm.options_for, [*TINY, "--clusters", "2", "--out", str(tmp_path)])
+    result = run(CuisineWorld(), args)
+    assert result.code == 0
+    args.generate = next(name for name in REGIONS if name not in result.metrics["clusters"]["matched_class"])
     capsys.readouterr()
-    assert cuisine_dlvm.generate(CuisineWorld(), args, parser.prog) == 1
+    assert cuisine_dlvm.generate(CuisineWorld(), args, result.model, result.metrics) == 1
     err = capsys.readouterr().err
     assert err == (
         f"cuisine_dlvm.py: error: no cluster of the gmvae was matched to {args.generate}; "
@@ -162,12 +161,6 @@ def test_bad_or_conflicting_cuisine_flags_exit_2(argv, expected, tmp_path, capsy
 def test_the_cuisine_flags_belong_to_the_cuisine_demo_only(tmp_path, capsys):
     for flag in (["--conditional"], ["--generate", "Nordic"], ["--count", "3"]):
         assert "unrecognized arguments" in _exit_2(flag, tmp_path, capsys, main=disease_dlvm.main)
-
-
-def test_every_cuisine_help_text_ends_with_its_default():
-    for action in cuisine_dlvm.make_parser()._actions:
-        if action.option_strings and action.dest != "help":
-            assert action.help.rstrip().endswith(")") and "(default: " in action.help, action.dest
 
 
 def test_model_profiles_for_a_model_that_cannot_generate_are_its_reconstructions():

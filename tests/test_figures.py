@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from common import figures
-from common.models import build_model
+from common.model_table import build_model
+from common.pipeline import Data
+from common.runio import RunFolder
 from common.world import split
 from cuisine_dlvm import CuisineWorld
 
@@ -22,9 +24,10 @@ def test_training_png_gets_the_worlds_log_likelihood_of_what_the_curves_bound(ki
         z_test = model.embed(x_test).numpy()
     metrics = {"recovery": {"method": "argmax q(y|x)"}}
     calls = {}
-    figures.shared(
+    data = Data(world, train, test, None, None, None, None, None, world.n_classes)  # what the figures read
+    figures.draw_shared(
         lambda plot, *args, **kwargs: calls.setdefault(plot.__name__, (args, kwargs)),
-        "out", world, model, history, test, z_test, test.labels, metrics, "cpu", train=train,
+        RunFolder("out"), data, model, history, z_test, test.labels, metrics, "cpu",
     )  # fmt: skip
     _, kwargs = calls["training_curves"]
 

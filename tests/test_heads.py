@@ -8,7 +8,7 @@ from torch.distributions import Bernoulli, Categorical, Multinomial
 
 from common.baselines import CategoricalMixture
 from common.heads import HEADS, CategoricalHead, MultinomialHead, OrdinalHead
-from common.models import build_model
+from common.model_table import build_model
 from common.train import evaluate_loss, fit
 
 

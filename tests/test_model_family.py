@@ -1,14 +1,16 @@
 """The model family through the demo: --model, --clusters, --restarts, --anneal-epochs, --corruption."""
 
 import json
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import logsumexp, softmax
 
 import disease_dlvm
 from common import cli, pipeline
+from common.options import RunOptions
 from common.world import Sample, World
 
 TINY = ["--samples", "400", "--epochs", "2", "--iw-samples", "10", "--hidden-dim", "16", "--quiet"]
@@ -28,25 +30,25 @@ class EasyWorld(World):
         labels = rng.choice(3, size=n, p=self.prior)
         return Sample((rng.random((n, 10)) < self.theta[labels]).astype(np.float32), labels)
 
-    def _log_joint(self, x):
+    def log_joint(self, x):
         return np.log(self.prior) + x @ np.log(self.theta).T + (1 - x) @ np.log1p(-self.theta).T
-
-    def log_prob(self, x):
-        return logsumexp(self._log_joint(x), axis=1)
-
-    def posterior(self, x):
-        return softmax(self._log_joint(x), axis=1)
 
     def to_dict(self):
         return {"prior": self.prior.tolist(), "theta": self.theta.tolist()}
 
 
+@dataclass
+class EasyOptions(RunOptions):
+    """A new world's options: the shared ones, one of its own, a default of its own."""
+
+    demo: ClassVar[str] = "easy"
+    samples: int = cli.option(1500, "rows drawn from the world", group="data", type=cli.POSITIVE_INT)
+    model: str = "gmvae"
+
+
 def _run_easy(argv, out):
-    parser = cli.build_parser("easy", "test world")
-    parser.add_argument("--samples", type=int, default=1500)
-    cli.add_shared_flags(parser, "easy", {"model": "gmvae"})
-    args = cli.parse(parser, [*argv, "--out", str(out)])
-    assert pipeline.run(EasyWorld(), args, parser) == 0
+    args = cli.parse(EasyOptions, [*argv, "--out", str(out)])
+    assert pipeline.run(EasyWorld(), args).code == 0
     return json.loads((out / "metrics.json").read_text())
 
 

@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Categorical, Independent, MixtureSameFamily, Normal
 
-from common import cli, runio
+from common import runio
 from common.elbo import importance_weighted
-from common.models import GMVAE, MODELS, build_model
+from common.model_table import CHOICES, MODELS, build_model, model_class
+from common.models import GMVAE
 from common.train import evaluate_loss, fit
 
 
@@ -173,9 +174,15 @@ def test_dae_corrupts_only_while_training():
     assert torch.equal(model.corrupt(x), x)
 
 
-def test_model_choices_match_the_models_that_exist():
-    # The cvae needs the labels, so no shared --model chooses it: a demo offers it (--conditional).
-    assert set(cli.MODEL_CHOICES) == set(MODELS) - {"cvae"}
+def test_the_model_table_names_each_class_and_says_what_it_can_do():
+    for name, entry in MODELS.items():
+        cls = model_class(name)
+        assert cls.kind == name, entry
+        # A model trained with labels is offered by a demo that has them, not by --model.
+        assert cls.trained_with_labels == entry.labelled == (name not in CHOICES)
+        assert cls.recovery_method is None or cls.cluster_latent  # the others' clusters: a mixture on codes
+        assert cls.has_likelihood == (cls.kl_term is not None)  # an autoencoder has no KL and no density
+    assert not model_class("vae").starts_from_mixture and model_class("gmvae").starts_from_mixture
 
 
 @pytest.mark.parametrize("kl_warmup", [False, True])

@@ -74,7 +74,7 @@ def test_training_does_not_import_dynamo():
     """The reason this class exists: torch.optim imports torch._dynamo (about a second) on first use."""
     code = (
         "import sys, torch\n"
-        "from common.models import build_model\n"
+        "from common.model_table import build_model\n"
         "from common.train import fit\n"
         "config = {'model': 'vae', 'n_features': 4, 'likelihood': 'bernoulli',\n"
         "          'latent_dim': 2, 'hidden_dim': 8}\n"

@@ -4,6 +4,7 @@ import numpy as np
 from matplotlib.colors import to_rgb
 
 from common import plots
+from common.models import AE, GMVAE, VAE
 
 
 def _drawn(monkeypatch):
@@ -68,9 +69,10 @@ def _history(betas, kl=1.0, held_out=True):
 
 def test_training_curves_name_what_each_model_optimises(monkeypatch):
     figures = _drawn(monkeypatch)
-    plots.training_curves("unused.png", _history([1.0] * 3, kl=0.0), "ae")
-    plots.training_curves("unused.png", _history([0.5, 1.0, 1.0]), "gmvae")
-    plots.training_curves("unused.png", _history([0.1, 0.2, 0.2], held_out=False), "vae", "Mult-VAE, fold 1")
+    plots.training_curves("unused.png", _history([1.0] * 3, kl=0.0), AE.kl_term, "ae")
+    plots.training_curves("unused.png", _history([0.5, 1.0, 1.0]), GMVAE.kl_term, "gmvae")
+    implicit = _history([0.1, 0.2, 0.2], held_out=False)
+    plots.training_curves("unused.png", implicit, VAE.kl_term, "Mult-VAE, fold 1")
     autoencoder, gmvae, implicit = ([ax for ax in fig.axes if ax.get_title()] for fig in figures)
     assert len(autoencoder) == 2 and "no ELBO" in autoencoder[0].get_title()  # no KL panel to leave empty
     assert gmvae[2].get_title() == "KL(q(z, y|x) || p(z, y)), training rows"
@@ -85,9 +87,11 @@ def test_training_curves_name_what_each_model_optimises(monkeypatch):
 def test_training_curves_draw_the_worlds_log_likelihood_beside_each_elbo(monkeypatch):
     figures = _drawn(monkeypatch)
     truth = {"training rows": -1.5, "held-out rows": -1.2}
-    plots.training_curves("unused.png", _history([1.0] * 3), "gmvae", truth=truth)
-    plots.training_curves("unused.png", _history([0.5, 1.0, 1.0]), "vae", truth=truth)  # annealed
-    plots.training_curves("unused.png", _history([1.0] * 3, kl=0.0), "ae", truth=truth)
+    plots.training_curves("unused.png", _history([1.0] * 3), GMVAE.kl_term, "gmvae", truth=truth)
+    plots.training_curves(
+        "unused.png", _history([0.5, 1.0, 1.0]), VAE.kl_term, "vae", truth=truth
+    )  # annealed
+    plots.training_curves("unused.png", _history([1.0] * 3, kl=0.0), AE.kl_term, "ae", truth=truth)
     elbo, annealed, autoencoder = (fig.axes[0] for fig in figures)
 
     def dotted(ax):

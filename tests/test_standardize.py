@@ -7,7 +7,7 @@ from torch.distributions import Normal
 
 from common import runio
 from common.elbo import importance_weighted
-from common.models import build_model
+from common.model_table import build_model
 
 MEAN, SD = torch.tensor([5.0, -2.0, 0.5]), torch.tensor([3.0, 0.5, 1.5])
 

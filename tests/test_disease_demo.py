@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import disease_dlvm
-from common.models import build_model
-from common.pipeline import default_batch_size
+from common.model_table import build_model
+from common.pipeline import fitted_batch_size
 from tests.conftest import second_process
 
 TINY = ["--samples", "400", "--epochs", "3", "--iw-samples", "20", "--hidden-dim", "16", "--quiet"]
@@ -104,10 +104,10 @@ def test_history_has_one_row_per_epoch(full_run):
     "rows, batch",
     [(60, 16), (1000, 125), (8000, 256), (256_000, 256), (256_001, 512), (800_000, 1024), (5_000_000, 8192)],
 )
-def test_default_batch_size(rows, batch):
+def test_the_batch_size_fits_the_rows_unless_given(rows, batch):
     """An eighth of a small table (at least 16 rows), 256 in between, and big data doubled until an
     epoch is at most 1000 steps."""
-    assert default_batch_size(rows, 256) == batch
+    assert fitted_batch_size(rows, 256) == batch
     assert math.ceil(rows / batch) <= 1000
 
 

@@ -1,0 +1,178 @@
+"""The model stage of a run: a model trained (best of --restarts), continued (--resume) or loaded (--load).
+
+A model that starts from a mixture (the gmvae: `starts_from_mixture`) begins at the classical mixture
+the data stage fitted, and `--clusters auto` chooses its number of clusters by held-out likelihood.
+"""
+
+import os
+
+from common.cli import UsageError
+
+
+def checked_checkpoint(args, world):
+    """model.pt of --load or --resume, checked against these data before any training; None without."""
+    if args.load is None and args.resume is None:
+        return None
+    from common import runio
+    from common.model_table import build_model
+
+    flag, file = ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
+    try:
+        checkpoint = runio.load_model_file(file, demo=args.demo)
+    except runio.CheckpointError as err:
+        raise UsageError(flag, str(err)) from None
+    config = checkpoint["config"]
+    if config.get("n_features") != world.n_features or config.get("likelihood") != world.likelihood:
+        raise UsageError(
+            flag,
+            f"{file} models {config.get('n_features')} {config.get('likelihood')} features; these data "
+            f"have {world.n_features} {world.likelihood} features",
+        )
+    try:  # the weights must fit the model their config describes
+        build_model(config).load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(flag, f"{file} does not hold a usable model ({reason})") from None
+    return checkpoint
+
+
+def model(args, data, checkpoint, stop):
+    """The model of this run: loaded (--load), continued (--resume) or trained (best of --restarts).
+
+    Returns (model, history, training state, metrics of the choices made: `model_selection` for
+    --clusters auto, `restarts` for --restarts > 1); history is None for a loaded model whose run folder
+    has no history.csv.
+    """
+    import numpy as np
+
+    from common.model_table import build_model, model_class
+
+    if args.load is not None:
+        loaded = build_model(checkpoint["config"])
+        loaded.load_state_dict(checkpoint["state_dict"])
+        loaded.to(data.x_train.device).eval()
+        return loaded, read_history(os.path.dirname(args.load)), checkpoint.get("training"), {}
+
+    choices = {}
+    if checkpoint is not None:  # --resume: the saved model, K and training state
+        n_clusters = checkpoint["config"].get("n_clusters")
+    elif args.clusters == "auto" and model_class(args.model).cluster_latent:
+        n_clusters, choices["model_selection"] = select_clusters(args, data, stop)
+    else:
+        n_clusters = args.clusters if isinstance(args.clusters, int) else len(data.mixture.weights_)
+    trained, history, state, scores = train(
+        args, data, data.x_fit, data.x_valid, n_clusters, checkpoint, stop
+    )
+    if args.restarts > 1:
+        choices["restarts"] = {"train_elbo": scores, "kept": int(np.argmax(scores))}
+    trained.eval()
+    return trained, history, state, choices
+
+
+def train(args, data, x_train, x_valid, n_clusters, checkpoint=None, stop=None):
+    """Build and fit the model of `args` (best of --restarts); a model that starts from a mixture starts
+    from the data stage's (or one with n_clusters components). With a --resume checkpoint, its model
+    continues from the saved training state."""
+    from common.model_table import build_model, model_config
+    from common.train import fit_restarts
+
+    world = data.world
+    config = model_config(args, world.n_features, world.likelihood, n_clusters)
+    device = x_train.device
+    distinct_rows = getattr(args, "distinct_rows", "off") == "on"  # an option of the demos with 0/1 rows
+
+    def prepare(fresh):
+        rows = x_train[:, : world.n_features]  # without the one-hot class of a model trained with labels
+        fresh.scale.fit(rows)  # standardise real features with the training rows
+        if fresh.starts_from_mixture:
+            start_from_mixture(fresh, args, data, rows, n_clusters, distinct_rows)
+
+    return fit_restarts(
+        lambda: build_model(config).to(device),
+        x_train,
+        restarts=args.restarts,
+        seed=args.seed,
+        prepare=prepare,
+        resume=checkpoint,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        beta=args.beta,
+        anneal_epochs=args.anneal_epochs,
+        x_valid=x_valid,
+        quiet=args.quiet,
+        stop=stop,
+        distinct_rows=distinct_rows,
+    )
+
+
+def start_from_mixture(model, args, data, rows, n_clusters, distinct_rows):
+    """common.train.warm_start from a classical mixture: the data stage's, or one of the world's own
+    kind (world.cluster_start), or one with n_clusters components when K differs."""
+    from common.baselines import ObservedPatternMixture, fit_mixture
+    from common.train import warm_start
+
+    world, start = data.world, data.mixture
+    if world.cluster_start == "observed pattern":
+        start = ObservedPatternMixture(n_clusters, random_state=args.seed, **world.cluster_start_options)
+        start = start.fit(rows.cpu().numpy())
+    elif len(start.weights_) != n_clusters:
+        start = fit_mixture(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
+    warm_start(
+        model,
+        start.weights_,
+        start.means_,
+        rows=rows,
+        responsibilities=start.predict_proba(rows.cpu().numpy()),
+        distinct_rows=distinct_rows,
+        **world.warm_start,
+    )
+
+
+def select_clusters(args, data, stop=None):
+    """--clusters auto for the gmvae: fit each K of candidate_ks on part of the training rows and score
+    each by importance-weighted NLL on the rest (--test-fraction of them). Extra components can sit
+    unused, so several K tie; the one-standard-error rule keeps the smallest K whose NLL is within one
+    standard error (of the paired per-row difference) of the best, and a model that leaves some of its
+    components empty counts as the smaller model it is: K is the number it uses."""
+    import numpy as np
+    import torch
+
+    from common.evaluate import candidate_ks, cluster_usage, log_likelihood
+    from common.world import split
+
+    fit_part, valid_part = split(data.train, args.test_fraction, np.random.default_rng(args.seed))
+    device = data.x_train.device
+    x_fit = torch.as_tensor(fit_part.x, dtype=torch.float32, device=device)
+    x_valid = torch.as_tensor(valid_part.x, dtype=torch.float32, device=device)
+    ks = candidate_ks(data.world.n_classes, len(fit_part))
+    log_px, in_use = [], []  # per validation row, for each K; components in use for each K
+    for k in ks:
+        fitted, _, _, _ = train(args, data, x_fit, None, k, stop=stop)
+        log_px.append(log_likelihood(fitted, x_valid, min(args.iw_samples, 200)).cpu().numpy())
+        in_use.append(cluster_usage(fitted, x_fit)["in_use"])
+    log_px = np.array(log_px)  # (len(ks), n_valid)
+    nlls = -log_px.mean(1)
+    best = int(np.argmin(nlls))
+    standard_errors = (log_px[best] - log_px).std(1, ddof=1) / np.sqrt(log_px.shape[1])
+    within = int(np.flatnonzero(nlls <= nlls[best] + standard_errors)[0])
+    chosen = max(ks[0], min(ks[within], in_use[within]))
+    return chosen, {
+        "k": ks,
+        "nll": nlls.tolist(),
+        "standard_error": standard_errors.tolist(),
+        "in_use": in_use,
+        "best_k": chosen,
+        "criterion": "validation NLL, smallest K within one standard error of the best, or the "
+        "components that model uses if fewer",
+    }
+
+
+def read_history(folder):
+    """history.csv of a run folder as a list of rows, or None when it has none."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(os.path.join(folder, "history.csv")).to_dict("records")
+    except (OSError, ValueError):
+        return None

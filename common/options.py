@@ -1,0 +1,290 @@
+"""The options every demo shares, each declared once: its default, its help text, its check.
+
+A demo's options are a dataclass deriving from RunOptions (as CleanRL's `Args`): it adds its own fields
+and may give a shared one its own default (`epochs: int = 80`, the help text staying the one declared
+here). common/cli.py turns the class into the command line: `--help` shows every default the run uses,
+values are checked as they are parsed and combinations by `check()`, before any work.
+"""
+
+import functools
+import os
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from common.cli import (
+    CORRUPTION,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    OPEN_FRACTION,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    UsageError,
+    clusters_type,
+    flag_name,
+    option,
+    script_of,
+)
+from common.model_table import CHOICES, MODELS
+
+_model = functools.partial(option, group="model")
+_training = functools.partial(option, group="training")
+_evaluation = functools.partial(option, group="data and evaluation")
+_output = functools.partial(option, group="output")
+_table = functools.partial(option, group="your own data")
+
+
+@dataclass
+class RunOptions:
+    """The options of every run: the model, its training, its evaluation and its output."""
+
+    demo: ClassVar[str] = "demo"  # the demo's name: its run folder, its checkpoints
+    description: ClassVar[str] = ""  # --help's first paragraph
+    epilog: ClassVar[str | None] = None  # --help's last paragraph
+    mode: ClassVar[str] = ""  # the flags that choose this class, for a demo with modes ("--likelihood ...")
+    binary: ClassVar[bool] = False  # the demo's features are 0/1: --noise flip applies
+    RESUME_MAY_CHANGE: ClassVar[tuple] = ("quiet", "visualize", "interpret", "device", "iw_samples")
+
+    # ---- model
+    model: str = _model(
+        "vae", "; ".join(f"{name}: {MODELS[name].summary}" for name in CHOICES), choices=CHOICES
+    )
+    latent_dim: int = _model(2, "size of the continuous latent z", type=POSITIVE_INT, metavar="Z")
+    hidden_dim: int = _model(
+        64, "width of the hidden layers of encoder and decoder", type=POSITIVE_INT, metavar="H"
+    )
+    clusters: int | str | None = _model(
+        None,
+        "number of clusters: the gmvae's categories, or the Gaussian mixture fitted on the codes of the "
+        "other models; 'auto' tries K = 2 .. 2 x the true number and keeps, for the gmvae, the smallest K "
+        "within one standard error of the best held-out likelihood, for the other models the K of the "
+        "lowest BIC",
+        type=clusters_type,
+        metavar="K",
+        shown="the world's number of classes; auto for --data without --label-column",
+    )
+    beta: float = _model(
+        1.0, "weight of the KL term in the ELBO; 1 is the true ELBO, >1 a beta-VAE", type=NON_NEGATIVE
+    )
+    anneal_epochs: int = _model(
+        0,
+        "raise beta linearly from 0 to --beta over the first N epochs (KL annealing); 0 is off",
+        type=NON_NEGATIVE_INT,
+        metavar="N",
+    )
+    corruption: float | None = _model(
+        None,
+        "dae only: share of inputs corrupted during training, in [0, 1)",
+        type=CORRUPTION,
+        metavar="P",
+        shown="0.2",
+    )
+    noise: str | None = _model(
+        None,
+        "dae only: how inputs are corrupted; flip (binary data only) flips bits",
+        choices=("dropout", "flip"),
+        shown="dropout",
+    )
+
+    # ---- training
+    epochs: int = _training(50, "passes over the training rows", type=POSITIVE_INT)
+    batch_size: int = _training(
+        256,
+        "rows per gradient step",
+        type=POSITIVE_INT,
+        metavar="B",
+        shown="{default}; unless given, at most an eighth of the training rows (at least 16), so that "
+        "small tables get several steps per epoch, and doubled on big data until an epoch is at most 1000 "
+        "steps",
+    )
+    lr: float = _training(
+        5e-3, "Adam learning rate at the start; it decays to 0 along a cosine", type=POSITIVE
+    )
+    restarts: int = _training(
+        1,
+        "train R models from different random starts and keep the best training ELBO",
+        type=POSITIVE_INT,
+        metavar="R",
+    )
+    device: str = _training(
+        "auto", "where to train; auto picks cuda when a GPU is present", choices=("auto", "cpu", "cuda")
+    )
+    seed: int = _training(
+        0, f"seed of the world, the split, the model and the baselines, in {SEED}", type=SEED
+    )
+    quiet: bool = _training(False, "no progress bar and no summary")
+    resume: str | None = _training(
+        None,
+        "continue an interrupted run from its model.pt (weights, optimizer state, epoch) with its "
+        "config.json; only " + ", ".join(map(flag_name, RESUME_MAY_CHANGE)) + " may be given besides",
+        metavar="RUN_DIR",
+        shown="off",
+    )
+    load: str | None = _training(
+        None,
+        "skip training: evaluate and plot the model saved in a run folder's model.pt",
+        metavar="MODEL.pt",
+        shown="off",
+    )
+
+    # ---- data and evaluation
+    test_fraction: float = _evaluation(
+        0.2, "share of rows held out for evaluation, in (0, 1)", type=OPEN_FRACTION, metavar="F"
+    )
+    iw_samples: int = _evaluation(
+        1000, "importance samples per row for the held-out log-likelihood", type=POSITIVE_INT, metavar="S"
+    )
+
+    # ---- output
+    out: str = _output(None, "run folder for metrics, history, config, model and figures", metavar="DIR")
+    overwrite: bool = _output(False, "allow --out to be a folder holding another demo's run")
+    visualize: bool = _output(False, "write the figures as PNG files")
+    interpret: bool = _output(
+        False,
+        "decode the latent space: traversals, magnitude of change per factor and mutual information with "
+        "the true factors, in interpret.csv and metrics.json",
+    )
+    save_data: bool = _output(False, "also write the rows (train.csv, test.csv) and the world (world.json)")
+
+    # ---- filled in by the command line, not flags
+    argv: list = field(default_factory=list, init=False)  # the command line, as typed
+    given: frozenset = field(default=frozenset(), init=False)  # the options it gave
+    resumed_with: list | None = field(default=None, init=False)  # with --resume: this command line
+
+    def __post_init__(self):
+        if self.out is None:
+            self.out = os.path.join("results", self.demo)
+
+    @property
+    def prog(self):
+        """The demo's script, for messages: 'disease_dlvm.py'."""
+        return script_of(type(self))
+
+    def check(self):
+        """Refuse options that make no sense together, with the reason; fill in dae's defaults."""
+        if self.model != "dae":
+            for name in ("corruption", "noise"):
+                if getattr(self, name) is not None:
+                    raise UsageError(
+                        flag_name(name), f"applies to --model dae only (got --model {self.model})"
+                    )
+        else:
+            self.corruption = 0.2 if self.corruption is None else self.corruption
+            self.noise = self.noise or "dropout"
+        if self.noise == "flip" and not self.binary:
+            raise UsageError("--noise", "flip needs binary features; use dropout")
+        if self.load is not None and self.restarts > 1:
+            raise UsageError("--load", "evaluates a saved model, so --resume and --restarts do not apply")
+        if self.anneal_epochs > self.epochs:
+            raise UsageError(
+                "--anneal-epochs",
+                f"{self.anneal_epochs} is more than --epochs {self.epochs}; beta would never reach --beta",
+            )
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise UsageError("--device", "'cuda' requested but no CUDA device is available; use cpu")
+        if self.load is not None:
+            self.check_load()
+
+    def check_load(self):
+        """--load: the file must be a model.pt of this demo; it says which model it holds, and flags that
+        describe another one are refused, not silently overridden."""
+        from common import runio
+
+        try:
+            config = runio.load_model_file(self.load, demo=self.demo)["config"]
+        except runio.CheckpointError as err:
+            raise UsageError("--load", str(err)) from None
+        held = {"model": config.get("model"), "latent_dim": config.get("latent_dim")}
+        held["hidden_dim"] = config.get("hidden_dim")
+        for name, value in held.items():
+            asked = name in self.given or (name == "model" and self.model_flag != "--model")  # a mode's model
+            if asked and getattr(self, name) != value:
+                flag = self.model_flag if name == "model" else flag_name(name)
+                raise UsageError(
+                    flag,
+                    f"{self.load} holds a {held['model']} model with --latent-dim {held['latent_dim']} "
+                    f"and --hidden-dim {held['hidden_dim']}; drop {flag}",
+                )
+        self.model, self.latent_dim, self.hidden_dim = held["model"], held["latent_dim"], held["hidden_dim"]
+
+    @property
+    def model_flag(self):
+        """The flag that chose the model (a demo whose own flag chooses one says so)."""
+        return "--model"
+
+    def resumable(self, folder):
+        """Raise UsageError when the run in `folder` (these are its options) cannot be continued."""
+        if self.load is not None:
+            raise UsageError(
+                "--resume",
+                f"{folder} holds an evaluation of a loaded model (--load), not a training run; there is "
+                "nothing to resume",
+            )
+        if self.restarts > 1 or self.clusters == "auto":
+            raise UsageError(
+                "--resume", "runs with --restarts > 1 or --clusters auto cannot be resumed; rerun them"
+            )
+        from common import runio
+
+        file = os.path.join(folder, "model.pt")
+        try:
+            checkpoint = runio.load_model_file(file, demo=self.demo)
+        except runio.CheckpointError as err:
+            raise UsageError("--resume", str(err)) from None
+        done = checkpoint.get("training", {}).get("epoch")
+        if done is None:
+            raise UsageError("--resume", f"{file} has no training state to continue from")
+        if done >= self.epochs:
+            raise UsageError("--resume", f"{folder} already finished all {self.epochs} epochs")
+
+    def config(self, **resolved):
+        """config.json: every option as the run used it, what was typed, and `resolved` (the device)."""
+        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "given"}
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return {**values, "given": sorted(self.given), "demo": self.demo, **resolved}
+
+
+@dataclass
+class DataOptions(RunOptions):
+    """The options of a demo that can also learn from a CSV table of your own (--data)."""
+
+    data: str | None = _table(
+        None,
+        "train on a CSV table with a header row and columns of this demo's kind (0/1 features for yes/no "
+        "data, numbers for real ones) instead of the synthetic world; there is no truth then, so "
+        "truth-based metrics are left out",
+        metavar="FILE.csv",
+        shown="the world",
+    )
+    label_column: str | None = _table(
+        None,
+        "with --data: a column of known classes, never shown to the model, used to colour the plots and "
+        "score recovery",
+        metavar="NAME",
+    )
+    drop_columns: tuple = _table((), "with --data: columns to ignore, e.g. ids", nargs="+", metavar="NAME")
+
+    def check(self):
+        for name in ("label_column", "drop_columns", *self.DATA_ONLY):
+            if getattr(self, name) and self.data is None:
+                raise UsageError(flag_name(name), "applies to --data only")
+        if self.data is not None:
+            written = {"history.csv"} | ({"interpret.csv"} if self.interpret else set())
+            written |= {"train.csv", "test.csv"} if self.save_data else set()
+            if os.path.realpath(self.data) in {os.path.realpath(os.path.join(self.out, n)) for n in written}:
+                raise UsageError(
+                    "--data",
+                    f"the run would write its own {os.path.basename(self.data)} over your table "
+                    f"{self.data}; choose another --out",
+                )
+        super().check()
+
+    DATA_ONLY: ClassVar[tuple] = ()  # a demo's own options that apply to --data only
+
+    def resumable(self, folder):
+        if self.data is not None:
+            raise UsageError("--resume", "runs on --data cannot be resumed; rerun them")
+        super().resumable(folder)
