@@ -17,9 +17,6 @@ import sys
 import time
 from dataclasses import dataclass
 
-from common.cli import UsageError
-
-MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (fitted_batch_size)
 HISTORY_COLUMNS = ["epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "test_elbo"]
 
 
@@ -30,21 +27,6 @@ class Result:
     code: int
     model: object = None
     metrics: dict | None = None
-
-
-@dataclass
-class Data:
-    """The data stage's output: the rows, as samples and as tensors on the device."""
-
-    world: object  # the demo's world, or a TableWorld standing in for it with --data
-    train: object  # common.world.Sample: x (n, D), labels (n,), factors
-    test: object
-    x_train: object  # (n, D) float32 tensor on the device
-    x_test: object
-    x_fit: object  # what the model trains on: x_train, with the one-hot class for a model trained with labels
-    x_valid: object
-    mixture: object  # the classical latent class model fitted on the training rows
-    n_mixture: int  # its components
 
 
 @dataclass
@@ -59,182 +41,85 @@ class Demo:
     summary: object = None
 
 
+@dataclass
+class Job:
+    """One run under way: what every stage reads, and `report`, the metrics it fills in."""
+
+    args: object  # the checked options
+    data: object  # common.data.Data
+    folder: object  # common.runio.RunFolder
+    config: dict  # config.json
+    report: dict  # metrics.json, as far as the run has got
+    device: str
+    demo: Demo
+
+
 def run(world, args, demo=None):
     """Run the demo of `args` on `world`; return a Result."""
     import numpy as np
     import torch
 
     from common import fitting, runio
+    from common.data import load_data
     from common.speed.allocator import keep_freed_memory
     from common.speed.painter import Painter
     from common.train import Diverged, Interrupted, StopRequest, device_for
 
     started = time.perf_counter()
-    device, demo = device_for(args.device), demo or Demo()
+    device = device_for(args.device)
     keep_freed_memory()  # common/speed/allocator.py: page faults cost 10-15% of a gmvae's step
     torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data
     data = load_data(world, args, np.random.default_rng(args.seed), device)
     checkpoint = fitting.checked_checkpoint(args, data.world)
-    folder = runio.RunFolder(args.out)
     config = args.config(demo=data.world.name, device=device)
-    folder.begin(config)
-    report = metrics_head(args, data)
-    stopped = lambda *state, **how: interrupted(folder, args, data, config, report, *state, **how)  # noqa: E731
+    job = Job(args, data, runio.RunFolder(args.out), config, metrics_head(args, data), device, demo or Demo())
+    job.folder.begin(config)
 
     with Painter(args.visualize) as painter, StopRequest() as stop:
         train_started = time.perf_counter()
         try:
-            model, history, state, selection = fitting.model(args, data, checkpoint, stop)
+            model, history, state, choices = fitting.model(args, data, checkpoint, stop)
         except Diverged as err:  # the model holds the last good weights: keep them, say what to try
-            return diverged(folder, args, data, config, report, err)
+            return diverged(job, err)
         except Interrupted as err:
-            return stopped(err.model, err.history, err.state)
+            return interrupted(job, err.model, err.history, err.state)
         train_seconds = time.perf_counter() - train_started
-        report.update(selection)
+        job.report.update(choices)
         if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
-            return stopped(model, history, state)
+            return interrupted(job, model, history, state)
         try:  # a second Ctrl-C or SIGTERM here (the first lets the evaluation finish) keeps the model
-            z_test, clusters = recover(args, data, model, report)
-            if args.visualize and not stop.requested:
-                with torch.random.fork_rng(
-                    devices=[] if device == "cpu" else None
-                ):  # the run's draws untouched
-                    draw_figures(
-                        painter.draw, folder, data, model, history, z_test, clusters, report, device, demo
-                    )
-            score(args, data, model, report, device, folder, demo)
-            interpret_seconds = None
-            if args.interpret:
-                draw = painter.draw if args.visualize and not stop.requested else None
-                interpret_seconds = interpret(folder, data, model, z_test, clusters, report, device, draw)
+            draw = painter.draw if args.visualize and not stop.requested else None
+            interpret_seconds = evaluate(job, model, history, draw)
         except KeyboardInterrupt:
             painter.cancel()
-            return stopped(model, history, state, evaluating=True)
-
+            return interrupted(job, model, history, state, evaluating=True)
         if args.save_data:
-            write_data(folder, data)
+            write_data(job.folder, data)
         painter.cancel() if stop.requested else painter.finish()  # figures sent to the worker are finished
-        report["timing"] = {
+        steps = len(data.train) * len(history or []) * args.restarts
+        job.report["timing"] = {
             "train_seconds": train_seconds,
             "total_seconds": time.perf_counter() - started,
-            "samples_per_second": len(data.train)
-            * len(history or [])
-            * args.restarts
-            / max(train_seconds, 1e-9),
+            "samples_per_second": steps / max(train_seconds, 1e-9),
         }
         if interpret_seconds is not None:  # the cost of --interpret, figures not included
-            report["timing"]["interpret_seconds"] = interpret_seconds
+            job.report["timing"]["interpret_seconds"] = interpret_seconds
         if stop.requested:
-            report["status"] = "interrupted"
-        save(folder, args, data, config, report, model, history, state)
+            job.report["status"] = "interrupted"
+        save(job, model, history, state)
     if stop.requested:
         print(
             f"{args.prog}: interrupted; the evaluated run is in {args.out}, figures not all drawn",
             file=sys.stderr,
         )
-        return Result(130, model, report)
+        return Result(130, model, job.report)
     if not args.quiet:
-        print(summary(report, data.world, args.out, demo.summary(report) if demo.summary else ()))
-    return Result(0, model, report)
-
-
-# ---- data ----------------------------------------------------------------------------------------------
-
-
-def fitted_batch_size(n_rows, preferred):
-    """--batch-size when not given: `preferred`, but at least 8 steps per epoch on small tables (never
-    fewer than 16 rows), and doubled on big data until an epoch takes at most MAX_UPDATES_PER_EPOCH steps
-    (docs/speed.md: a million rows train as well in batches of 1024, in three quarters of the time)."""
-    batch = min(preferred, max(16, n_rows // 8))
-    while n_rows > MAX_UPDATES_PER_EPOCH * batch:
-        batch *= 2
-    return batch
-
-
-def load_data(world, args, rng, device):
-    """The rows to learn from, split; the world (a TableWorld for --data); the classical mixture."""
-    import torch
-
-    from common.baselines import fit_mixture
-    from common.model_table import model_class
-    from common.speed.threads import limit_threads
-    from common.world import split
-
-    world, rows = read_rows(world, args, rng)
-    limit_threads(device, world.n_features, args.hidden_dim)
-    if args.clusters is None and world.n_classes == 0:  # a table without labels: let the data say K
-        args.clusters = "auto"
-    train, test = split(rows, args.test_fraction, rng)
-    check_sizes(args, world, len(train), len(rows))
-    if "batch_size" not in args.given:
-        args.batch_size = fitted_batch_size(len(train), args.batch_size)
-    if getattr(args, "standardize", False):  # an option of the demos with real-valued tables
-        train, test = standardized(train, test)
-    x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
-    x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
-    x_fit, x_valid = x_train, x_test
-    if model_class(args.model).trained_with_labels:  # rows that carry their class
-        from common.models import with_labels
-
-        x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
-        x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
-    n_mixture = world.n_classes or (args.clusters if isinstance(args.clusters, int) else 4)
-    mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
-    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture)
-
-
-def read_rows(world, args, rng):
-    """(world, rows): a sample of the world, or the --data table with a TableWorld in its place."""
-    if getattr(args, "data", None) is None:  # an option of the demos that read tables
-        return world, world.sample(args.samples, rng)
-    from common.tabular import TableError, load_table
-    from common.world import TableWorld
-
-    try:
-        table = load_table(
-            args.data,
-            binary=world.likelihood == "bernoulli",
-            label_column=args.label_column,
-            drop_columns=args.drop_columns,
+        print(
+            summary(
+                job.report, data.world, args.out, job.demo.summary(job.report) if job.demo.summary else ()
+            )
         )
-    except TableError as err:
-        raise UsageError("--data", str(err)) from None
-    table_world = TableWorld(table, world)
-    return table_world, table_world.rows()
-
-
-def check_sizes(args, world, n, n_rows):
-    """A mixture of K components needs K training rows: a K (--clusters, or the classes of a label
-    column) beyond the `n` rows the split leaves for training is refused, before any work."""
-    if isinstance(args.clusters, int) and args.clusters > n:
-        raise UsageError(
-            "--clusters",
-            f"{args.clusters} clusters need at least as many training rows; these data leave {n}; "
-            f"use at most {n}",
-        )
-    needed = max(2, world.n_classes)
-    if n >= needed:
-        return
-    if not world.has_truth and world.n_classes > n_rows / 2:  # as many classes as rows: ids
-        raise UsageError(
-            "--label-column",
-            f"{args.label_column!r} has {world.n_classes} classes, more than the {n} training rows (an id "
-            "column? leave it out with --drop-columns)",
-        )
-    raise UsageError(
-        "--test-fraction",
-        f"{args.test_fraction} leaves {n} of the {n_rows} rows for training; {needed} clusters need at "
-        f"least {needed}; hold out fewer rows",
-    )
-
-
-def standardized(train, test):
-    """z-scores with the training rows' mean and sd (the held-out rows never inform the scaling)."""
-    from common.world import Sample
-
-    mean, sd = train.x.mean(0), train.x.std(0)
-    sd[sd == 0] = 1.0
-    return tuple(Sample((part.x - mean) / sd, part.labels, part.factors) for part in (train, test))
+    return Result(0, model, job.report)
 
 
 def metrics_head(args, data):
@@ -264,13 +149,27 @@ def metrics_head(args, data):
 # ---- recover, figures, score, interpret -----------------------------------------------------------------
 
 
-def recover(args, data, model, report):
+def evaluate(job, model, history, draw):
+    """recover, figures (drawn meanwhile by `draw`, when given), score, interpret (with --interpret: its
+    seconds, else None). The figures' own random draws leave the run's untouched."""
+    import torch
+
+    z_test, clusters = recover(job, model)
+    if draw is not None:
+        with torch.random.fork_rng(devices=[] if job.device == "cpu" else None):
+            draw_figures(job, draw, model, history, z_test, clusters)
+    score(job, model)
+    return interpret(job, model, z_test, clusters, draw) if job.args.interpret else None
+
+
+def recover(job, model):
     """Latent codes of the held-out rows and each one's cluster; recovery of the hidden cause beside the
     Bayes-optimal classifier that knows the world. Returns (codes (n, Z), clusters (n,))."""
     import numpy as np
 
     from common import evaluate
 
+    args, data, report = job.args, job.data, job.report
     world, test = data.world, data.test
     report["test"] = {}  # filled in by score(), after the figures are on their way: it keeps its place
     z_test = evaluate.latent_codes(model, data.x_test)
@@ -312,19 +211,21 @@ def latent_clusters(args, world, model, x_train, z_test, report):
     return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed)
 
 
-def draw_figures(draw, folder, data, model, history, z_test, clusters, report, device, demo):
+def draw_figures(job, draw, model, history, z_test, clusters):
     """Every figure of the run, the demo's own after the shared ones (common/figures.py)."""
     from common import figures
 
-    figures.draw_shared(draw, folder, data, model, history, z_test, clusters, report, device)
-    if demo.figures is not None:
-        demo.figures(folder, draw=draw, world=data.world, model=model, test=data.test, device=device)
+    figures.draw_shared(draw, job.folder, job.data, model, history, z_test, clusters, job.report, job.device)
+    if job.demo.figures is not None:
+        job.demo.figures(job.folder, draw=draw, world=job.data.world, model=model, test=job.data.test,
+                         device=job.device)  # fmt: skip
 
 
-def score(args, data, model, report, device, folder, demo):
+def score(job, model):
     """Held-out likelihood (against the world's exact one), reconstruction, baselines, the demo's numbers."""
     from common import evaluate
 
+    args, data, report, demo = job.args, job.data, job.report, job.demo
     world = data.world
     if model.has_likelihood:
         report["test"] = evaluate.held_out_likelihood(model, data.x_test, args.iw_samples)
@@ -339,37 +240,38 @@ def score(args, data, model, report, device, folder, demo):
         labelled=world.n_classes > 0,
     )  # fmt: skip
     if demo.metrics is not None:
-        report.update(demo.metrics(folder=folder, model=model, train=data.train, test=data.test,
-                                   mixture=data.mixture, device=device))  # fmt: skip
+        report.update(demo.metrics(folder=job.folder, model=model, train=data.train, test=data.test,
+                                   mixture=data.mixture, device=job.device))  # fmt: skip
 
 
-def interpret(folder, data, model, z_test, clusters, report, device, draw):
+def interpret(job, model, z_test, clusters, draw):
     """--interpret: what each latent dimension means (common/interpret.py), in interpret.csv and, with a
     `draw`, its figures. Returns its seconds, figures not included."""
     from common import figures
     from common.interpret import interpret, names_of_clusters
 
     started = time.perf_counter()
-    names = names_of_clusters(data.world, model, data.test, clusters)
-    table, report["interpret"], traversals = interpret(model, data.world, data.test, z_test, device, names)
-    folder.write_csv("interpret.csv", table)
+    world, test = job.data.world, job.data.test
+    names = names_of_clusters(world, model, test, clusters)
+    table, job.report["interpret"], traversals = interpret(model, world, test, z_test, job.device, names)
+    job.folder.write_csv("interpret.csv", table)
     seconds = time.perf_counter() - started
     if draw is not None:
-        figures.interpretation(draw, folder, data.world, report["interpret"], traversals)
+        figures.interpretation(draw, job.folder, world, job.report["interpret"], traversals)
     return seconds
 
 
 # ---- write ----------------------------------------------------------------------------------------------
 
 
-def save(folder, args, data, config, report, model, history, state):
+def save(job, model, history, state):
     """The run folder of a run that got as far as a model, finished or stopped."""
     from common.model_table import model_config
 
-    world = data.world
-    folder.save(
-        config=config,
-        metrics=report,
+    args, world = job.args, job.data.world
+    job.folder.save(
+        config=job.config,
+        metrics=job.report,
         history=history,
         history_columns=HISTORY_COLUMNS,
         model=model,
@@ -378,22 +280,24 @@ def save(folder, args, data, config, report, model, history, state):
     )
 
 
-def diverged(folder, args, data, config, report, err):
+def diverged(job, err):
     """The loss became NaN or infinite: keep the last good weights and say what to try."""
-    report.update(status="diverged", epoch=err.epoch)
-    save(folder, args, data, config, report, err.model, err.history, None)
+    args = job.args
+    job.report.update(status="diverged", epoch=err.epoch)
+    save(job, err.model, err.history, None)
     beta = f" or --beta (now {args.beta})" if args.beta > 1 else ""
     print(
         f"{args.prog}: error: training diverged in epoch {err.epoch} (the loss became NaN or infinite); "
         f"try a lower --lr (now {args.lr}){beta}",
         file=sys.stderr,
     )
-    return Result(1, err.model, report)
+    return Result(1, err.model, job.report)
 
 
-def interrupted(folder, args, data, config, report, model, history, state, evaluating=False):
+def interrupted(job, model, history, state, evaluating=False):
     """Ctrl-C or SIGTERM: keep the model of the last complete epoch (or, during the evaluation, the
     trained model and the numbers so far), with the training state --resume continues from."""
+    args, report = job.args, job.report
     report["status"] = "interrupted"
     if evaluating:
         if not report.get("test"):  # its placeholder, still empty
@@ -401,11 +305,11 @@ def interrupted(folder, args, data, config, report, model, history, state, evalu
         report["evaluation"] = "incomplete"
     if state is not None or not evaluating:  # a loaded model has no training state
         report["epochs_completed"] = state["epoch"] if state else 0
-    save(folder, args, data, config, report, model, history, state)
+    save(job, model, history, state)
     if evaluating:
         message = (
             f"interrupted during the evaluation; the trained model is in {args.out} (evaluate it with: "
-            f"python {args.prog} --load {folder.file('model.pt')})"
+            f"python {args.prog} --load {job.folder.file('model.pt')})"
         )
     else:
         resume = (

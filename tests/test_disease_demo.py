@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import disease_dlvm
+from common.data import fitted_batch_size
 from common.model_table import build_model
-from common.pipeline import fitted_batch_size
 from tests.conftest import second_process
 
 TINY = ["--samples", "400", "--epochs", "3", "--iw-samples", "20", "--hidden-dim", "16", "--quiet"]

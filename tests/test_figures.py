@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from common import figures
+from common.data import Data
 from common.model_table import build_model
-from common.pipeline import Data
 from common.runio import RunFolder
 from common.world import split
 from cuisine_dlvm import CuisineWorld

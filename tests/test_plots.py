@@ -10,7 +10,8 @@ from common.models import AE, GMVAE, VAE
 def _drawn(monkeypatch):
     """Keep the figures a plot function would save and close."""
     figures = []
-    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig))
+    for module in (plots.latent, plots.scores):
+        monkeypatch.setattr(module, "save_figure", lambda fig, path: figures.append(fig))
     return figures
 
 

@@ -69,6 +69,7 @@ def figures(folder, data, history, per_fold, split, outcome, device, name):
     from scipy import sparse
 
     from common import plots
+    from common.recsys.plots import ranking_history, recall_curves
 
     # Every user of fold 1 through its model: training users from all their items, held-out users from
     # their fold-in items (what the model saw of them).
@@ -85,12 +86,12 @@ def figures(folder, data, history, per_fold, split, outcome, device, name):
     )
     fold_1 = [row for row in history if row["fold"] == 1]
     plots.training_curves(folder.file("training.png"), fold_1, model.kl_term, f"Training of {name}, fold 1")
-    plots.ranking_history(folder.file("ranking_history.png"), history)
+    ranking_history(folder.file("ranking_history.png"), history)
     curves = {
         CURVE_LABELS.get(method, name): np.mean([o["results"][method]["curve"] for o in per_fold], axis=0)
         for method in per_fold[0]["results"]
     }
-    plots.recall_curves(folder.file("recall_curve.png"), CURVE_KS, curves, n_folds=len(per_fold))
+    recall_curves(folder.file("recall_curve.png"), CURVE_KS, curves, n_folds=len(per_fold))
 
 
 def summary(metrics, recommendations, data, out, name, n_users=3):

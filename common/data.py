@@ -1,0 +1,124 @@
+"""The data stage of a run: the rows to learn from and the classical mixture fitted on them.
+
+A sample of the world, or a CSV table (--data) with a TableWorld in the world's place, split into
+training and held-out rows and checked against what the run asks of them (K clusters need K rows);
+as tensors on the device; with the classical latent class model fitted on the training rows, which is
+both a baseline and the gmvae's start.
+"""
+
+from dataclasses import dataclass
+
+from common.cli import UsageError
+
+MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (fitted_batch_size)
+
+
+@dataclass
+class Data:
+    """The data stage's output: the rows, as samples and as tensors on the device."""
+
+    world: object  # the demo's world, or a TableWorld standing in for it with --data
+    train: object  # common.world.Sample: x (n, D), labels (n,), factors
+    test: object
+    x_train: object  # (n, D) float32 tensor on the device
+    x_test: object
+    x_fit: object  # what the model trains on: x_train, with the one-hot class for a model trained with labels
+    x_valid: object
+    mixture: object  # the classical latent class model fitted on the training rows
+    n_mixture: int  # its components
+
+
+def fitted_batch_size(n_rows, preferred):
+    """--batch-size when not given: `preferred`, but at least 8 steps per epoch on small tables (never
+    fewer than 16 rows), and doubled on big data until an epoch takes at most MAX_UPDATES_PER_EPOCH steps
+    (docs/speed.md: a million rows train as well in batches of 1024, in three quarters of the time)."""
+    batch = min(preferred, max(16, n_rows // 8))
+    while n_rows > MAX_UPDATES_PER_EPOCH * batch:
+        batch *= 2
+    return batch
+
+
+def load_data(world, args, rng, device):
+    """The rows to learn from, split; the world (a TableWorld for --data); the classical mixture."""
+    import torch
+
+    from common.baselines import fit_mixture
+    from common.model_table import model_class
+    from common.speed.threads import limit_threads
+    from common.world import split
+
+    world, rows = read_rows(world, args, rng)
+    limit_threads(device, world.n_features, args.hidden_dim)
+    if args.clusters is None and world.n_classes == 0:  # a table without labels: let the data say K
+        args.clusters = "auto"
+    train, test = split(rows, args.test_fraction, rng)
+    check_sizes(args, world, len(train), len(rows))
+    if "batch_size" not in args.given:
+        args.batch_size = fitted_batch_size(len(train), args.batch_size)
+    if getattr(args, "standardize", False):  # an option of the demos with real-valued tables
+        train, test = standardized(train, test)
+    x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
+    x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
+    x_fit, x_valid = x_train, x_test
+    if model_class(args.model).trained_with_labels:  # rows that carry their class
+        from common.models import with_labels
+
+        x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
+        x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
+    n_mixture = world.n_classes or (args.clusters if isinstance(args.clusters, int) else 4)
+    mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
+    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture)
+
+
+def read_rows(world, args, rng):
+    """(world, rows): a sample of the world, or the --data table with a TableWorld in its place."""
+    if getattr(args, "data", None) is None:  # an option of the demos that read tables
+        return world, world.sample(args.samples, rng)
+    from common.tabular import TableError, load_table
+    from common.world import TableWorld
+
+    try:
+        table = load_table(
+            args.data,
+            binary=world.likelihood == "bernoulli",
+            label_column=args.label_column,
+            drop_columns=args.drop_columns,
+        )
+    except TableError as err:
+        raise UsageError("--data", str(err)) from None
+    table_world = TableWorld(table, world)
+    return table_world, table_world.rows()
+
+
+def check_sizes(args, world, n, n_rows):
+    """A mixture of K components needs K training rows: a K (--clusters, or the classes of a label
+    column) beyond the `n` rows the split leaves for training is refused, before any work."""
+    if isinstance(args.clusters, int) and args.clusters > n:
+        raise UsageError(
+            "--clusters",
+            f"{args.clusters} clusters need at least as many training rows; these data leave {n}; "
+            f"use at most {n}",
+        )
+    needed = max(2, world.n_classes)
+    if n >= needed:
+        return
+    if not world.has_truth and world.n_classes > n_rows / 2:  # as many classes as rows: ids
+        raise UsageError(
+            "--label-column",
+            f"{args.label_column!r} has {world.n_classes} classes, more than the {n} training rows (an id "
+            "column? leave it out with --drop-columns)",
+        )
+    raise UsageError(
+        "--test-fraction",
+        f"{args.test_fraction} leaves {n} of the {n_rows} rows for training; {needed} clusters need at "
+        f"least {needed}; hold out fewer rows",
+    )
+
+
+def standardized(train, test):
+    """z-scores with the training rows' mean and sd (the held-out rows never inform the scaling)."""
+    from common.world import Sample
+
+    mean, sd = train.x.mean(0), train.x.std(0)
+    sd[sd == 0] = 1.0
+    return tuple(Sample((part.x - mean) / sd, part.labels, part.factors) for part in (train, test))

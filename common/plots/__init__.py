@@ -1,0 +1,46 @@
+"""Figures every demo shares, by kind; common/figures.py decides which a run draws.
+
+    style.py    the look: palette (Okabe-Ito for classes, viridis for heatmaps), annotated heatmaps
+    latent.py   the latent space: codes, clusters and their priors, decoded maps and traversals
+    scores.py   a run's numbers: training curves, profiles, confusion, model selection, information
+
+Every axis carries the world's own names; docs/figures.md shows each figure.
+"""
+
+from common.plots.latent import (
+    decoded_map,
+    latent_clusters,
+    latent_scatter,
+    plane_points,
+    traversal_grid,
+    traversal_heatmaps,
+    traversal_points,
+)
+from common.plots.scores import (
+    confusion_matrices,
+    factor_heatmaps,
+    model_selection,
+    profiles_side_by_side,
+    training_curves,
+)
+from common.plots.style import CLASS_COLORS, HEATMAP, _pyplot, class_colors, heatmap
+
+__all__ = [
+    "CLASS_COLORS",
+    "HEATMAP",
+    "_pyplot",
+    "class_colors",
+    "confusion_matrices",
+    "decoded_map",
+    "factor_heatmaps",
+    "heatmap",
+    "latent_clusters",
+    "latent_scatter",
+    "model_selection",
+    "plane_points",
+    "profiles_side_by_side",
+    "training_curves",
+    "traversal_grid",
+    "traversal_heatmaps",
+    "traversal_points",
+]
