@@ -114,7 +114,7 @@ class MovieWorld(World):
     value_label = "rating (1-5)"
     era_names = ERAS
     per_feature_figures = False  # 160 movies: the demo's figures summarise them by genre
-    # The gmvae's warm start (common/train.warm_start): 640 updates of 64 users with q(y | x) held and the
+    # The gmvae's warm start (common/warm_start.py): 640 updates of 64 users with q(y | x) held and the
     # KL weight warmed up, without which z goes unused and the clusters carry the leniency (docs/movie.md).
     warm_start = {"batch_size": 64, "lr": 5e-3, "max_held_steps": 640, "kl_warmup": True}
 

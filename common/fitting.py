@@ -107,10 +107,10 @@ def train(args, data, x_train, x_valid, n_clusters, checkpoint=None, stop=None):
 
 
 def start_from_mixture(model, args, data, rows, n_clusters, distinct_rows):
-    """common.train.warm_start from a classical mixture: the data stage's, or one of the world's own
+    """common.warm_start.warm_start from a classical mixture: the data stage's, or one of the world's own
     kind (world.cluster_start), or one with n_clusters components when K differs."""
     from common.baselines import ObservedPatternMixture, fit_mixture
-    from common.train import warm_start
+    from common.warm_start import warm_start
 
     world, start = data.world, data.mixture
     if world.cluster_start == "observed pattern":

@@ -109,8 +109,11 @@ def dense_rows(x, index, device):
 
 def batch_rows(x, index, repeats, device):
     """(rows, weights, which) of the batch of x's rows `index`: without `repeats` those rows, no weights,
-    which = index; with repeats = repeated_binary_rows(x), its distinct rows once each, weighted by
-    their counts in the batch, which = their positions among the distinct rows."""
+    which = index; with repeats = repeated_binary_rows(x) (fit's distinct_rows, when at most half the
+    rows are distinct), its distinct rows once each, weighted by their counts in the batch, which =
+    their positions among the distinct rows. The loss and its expected gradient are those of the rows
+    themselves, but equal rows in a batch share one draw of z, so the gradient is noisier: off by default
+    (docs/speed.md). An autoencoder draws nothing: its training is the same either way."""
     if repeats is None:
         return dense_rows(x, index, device), None, index
     which, counts = torch.unique(repeats[1][index], return_counts=True)
@@ -152,37 +155,27 @@ def fit(
     on_epoch=None,
     distinct_rows=False,
 ):
-    """Train `model` in place; return (history, state): one dict per epoch, and the training state.
+    """Train `model` in place; return (history, state): one row per epoch, and the training state.
 
-    Each row: epoch, loss, recon, kl, beta, lr, seconds (wall time of the epoch) and, with x_valid,
-    test_elbo (held-out ELBO at beta = 1, one sample per row, on at most VALID_ROWS of its rows: a
-    curve to watch, cheap on big data; the run's final evaluation uses every held-out row).
-    x_train is a tensor or a scipy.sparse matrix (densified one batch at a time).
-    anneal_steps > 0 raises beta per update instead of per epoch (Liang et al. 2018); the row's beta is
-    then the last update's. on_epoch(model), when given, returns a dict of held-out figures for the row.
-    `resume` is a state returned earlier (or saved in model.pt): training continues after its epoch.
-    distinct_rows: when at most half the training rows are distinct (0/1 data: repeated_binary_rows),
-    each batch goes through the model once per distinct row, weighted by how often it occurs in the
-    batch. The batches, the loss and its expected gradient are those of the rows themselves, but equal
-    rows in a batch share one draw of z (or corruption), so the gradient is noisier: off by default
-    (README, "Speed and scale": the disease gmvae trains 10% faster at 10,000 rows and 48% at a
-    million, with held-out NLL gaps 0.003 and 0.0007 nats larger). The autoencoder draws nothing:
-    its training is the same either way.
-    When `stop.requested` turns true, the current batch finishes, the model goes back to the end of
-    the last complete epoch and Interrupted is raised. Raises Diverged (after restoring the last
-    good weights) when the loss stops being finite.
+    A row: epoch, loss, recon, kl, beta, lr, seconds and, with x_valid, test_elbo (the held-out ELBO at
+    beta = 1 on at most VALID_ROWS rows: a curve to watch; the run's evaluation uses every row). x_train
+    is a tensor or a scipy.sparse matrix (densified a batch at a time). beta rises over anneal_epochs
+    epochs, or per update over anneal_steps updates (Liang et al. 2018; a row's beta is then its last
+    update's). on_epoch(model) adds held-out figures to each row. `resume`, a state returned earlier (and
+    saved in model.pt), continues after its epoch. distinct_rows: see batch_rows (docs/speed.md).
+    When `stop.requested` turns true, the batch finishes, the model goes back to the end of the last
+    complete epoch and Interrupted is raised; a loss that stops being finite restores the last good
+    weights and raises Diverged.
     """
     optimizer = adam(model, lr)
-    device = next(model.parameters()).device
     history, first_epoch = [], 1
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
         torch.set_rng_state(resume["rng"])
         history, first_epoch = list(resume["history"]), resume["epoch"] + 1
     n = x_train.shape[0]
-    step = (first_epoch - 1) * math.ceil(n / batch_size)  # updates so far, for per-update annealing
-    if x_valid is not None:
-        x_valid = x_valid[:VALID_ROWS]  # rows are in random order already (common.world.split)
+    updates = (first_epoch - 1) * math.ceil(n / batch_size)  # so far, for per-update annealing
+    x_valid = None if x_valid is None else x_valid[:VALID_ROWS]  # in random order already (world.split)
     repeats = repeated_binary_rows(x_train) if distinct_rows else None
     epochs_bar = tqdm(
         range(first_epoch, epochs + 1),
@@ -197,25 +190,18 @@ def fit(
         # Snapshot at the epoch boundary: where a divergence or an interruption sends the model back.
         last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         state = _training_state(epoch - 1, optimizer, history)
-        beta_now = beta_at(epoch, beta, anneal_epochs)
         optimizer.lr = cosine_lr(epoch, epochs, lr)
-        model.train()
-        sums = torch.zeros(len(PARTS), device=device)
-        order = torch.randperm(n, device=device)
-        for first in range(0, n, batch_size):
-            index = order[first : first + batch_size]
-            if anneal_steps > 0:
-                step += 1
-                beta_now = beta_at_step(step, beta, anneal_steps)
-            xb, weights, _ = batch_rows(x_train, index, repeats, device)
-            parts = model.loss_parts(xb, beta=beta_now, weights=weights)
-            optimizer.zero_grad()
-            parts["loss"].backward()
-            optimizer.step()
-            sums += torch.stack([parts[k].detach() for k in PARTS]) * len(index)
-            if stop is not None and stop.requested:
-                model.load_state_dict(last_good)
-                raise Interrupted(epoch - 1, history, model, state)
+        epoch_beta = beta_at(epoch, beta, anneal_epochs)
+
+        def beta_of(update, epoch_beta=epoch_beta):  # the KL weight of each update
+            return beta_at_step(update, beta, anneal_steps) if anneal_steps > 0 else epoch_beta
+
+        sums, updates, beta_now = train_epoch(
+            model, optimizer, x_train, batch_size, repeats, updates, beta_of, stop
+        )
+        if sums is None:  # a stop was requested
+            model.load_state_dict(last_good)
+            raise Interrupted(epoch - 1, history, model, state)
         row = {"epoch": epoch, **dict(zip(PARTS, (sums / n).tolist(), strict=True)), "beta": beta_now}
         row["lr"] = optimizer.lr
         if not all(math.isfinite(row[k]) for k in PARTS):
@@ -231,76 +217,28 @@ def fit(
     return history, _training_state(epochs, optimizer, history)
 
 
-def warm_start(
-    model,
-    weights,
-    means,
-    *,
-    steps=100,
-    batch_size=256,
-    lr=3e-3,
-    rows=None,
-    responsibilities=None,
-    epochs=10,
-    max_held_steps=320,
-    kl_warmup=False,
-    distinct_rows=False,
-):
-    """Start a GMVAE at a fitted classical mixture (weights (K,), mean profiles (K, D)).
-
-    p(y) is set to the mixture's weights and the decoder is taught, for a few steps, to map
-    z ~ p(z | y) to component y's mean profile. The first responsibilities q(y | x) are then close to
-    the mixture's, so no component starts empty and the ELBO refines a sensible clustering.
-    With training `rows` (n, D; a tensor or a scipy.sparse matrix, densified a batch at a time) and the
-    mixture's `responsibilities` (n, K), the model then trains
-    for `epochs` (at most `max_held_steps` updates) with q(y | x) held at them: encoder and decoder
-    learn each component's shape before q(y | x) is set free (without this, two components of a
-    real-valued mixture can merge early).
-    kl_warmup raises the KL weight from 0 to 1 over the first half of those updates, and skips the
-    first stage (decoding z ~ p(z | y) to the mean profile rewards a decoder that ignores z): with
-    the clusters given, a decoder otherwise learns to explain every row by its cluster before the
-    encoder says anything, and z stays unused for good (movie world: 0.01 nats of KL on z). Off by
-    default: on the disease world it does not help (seeds 0-4: ARI / Bayes 0.951 against 0.960).
-    distinct_rows: as fit's, when equal rows have equal responsibilities.
-    """
-    device = model.prior_logits.device
-    targets = model.scale(torch.as_tensor(means, dtype=torch.float32, device=device))  # (K, D), as decoded
-    with torch.no_grad():
-        model.prior_logits.copy_(torch.log(torch.as_tensor(weights, dtype=torch.float32, device=device)))
-    optimizer = adam(model, lr)
-    for _ in range(0 if kl_warmup else steps):
-        _, prior_mu, prior_log_var = model.prior()
-        z = prior_mu + torch.exp(0.5 * prior_log_var) * torch.randn(
-            batch_size, *prior_mu.shape, device=device
-        )
-        decoded = model.head.mean(model.decode(z))  # (B, K, D)
-        loss = (decoded - targets).pow(2).mean()
+def train_epoch(model, optimizer, x, batch_size, repeats, updates, beta_of, stop=None):
+    """One pass over the rows of x in random batches, beta_of(update number) weighting each batch's KL.
+    Returns (the loss parts summed over rows (3,), updates so far, the last beta); the sums are None when
+    a stop was requested (after the batch it came in)."""
+    device = next(model.parameters()).device
+    model.train()
+    sums = torch.zeros(len(PARTS), device=device)
+    order = torch.randperm(x.shape[0], device=device)
+    beta = beta_of(updates)
+    for first in range(0, x.shape[0], batch_size):
+        index = order[first : first + batch_size]
+        updates += 1
+        beta = beta_of(updates)
+        xb, weights, _ = batch_rows(x, index, repeats, device)
+        parts = model.loss_parts(xb, beta=beta, weights=weights)
         optimizer.zero_grad()
-        loss.backward()
+        parts["loss"].backward()
         optimizer.step()
-    if rows is None:
-        return
-    held = torch.as_tensor(responsibilities, dtype=torch.float32, device=device)  # (n, K)
-    repeats = repeated_binary_rows(rows) if distinct_rows else None
-    held_of = held  # responsibilities of what batch_rows' `which` indexes
-    if repeats is not None:
-        held_of = torch.zeros(len(repeats[0]), held.shape[1], device=device).index_copy_(0, repeats[1], held)
-        if not torch.allclose(held_of[repeats[1]], held):  # not a function of the row: use every row
-            repeats, held_of = None, held
-    # At most `epochs` passes and `max_held_steps` updates: the default runs' 10 epochs (8000 rows,
-    # batch 256: 320 updates), and no more on big data, where 10 passes would cost more than training.
-    n_updates = min(max_held_steps, epochs * math.ceil(rows.shape[0] / batch_size))
-    step = 0
-    while step < n_updates:  # one pass over the rows per round, cut short at the last update
-        order = torch.randperm(rows.shape[0], device=device)
-        for first in range(0, min(rows.shape[0], (n_updates - step) * batch_size), batch_size):
-            step += 1
-            xb, weights, which = batch_rows(rows, order[first : first + batch_size], repeats, device)
-            beta = min(1.0, 2 * step / n_updates) if kl_warmup else 1.0
-            loss = model.loss_parts(xb, beta=beta, responsibilities=held_of[which], weights=weights)["loss"]
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        sums += torch.stack([parts[k].detach() for k in PARTS]) * len(index)  # summed on the device: no sync
+        if stop is not None and stop.requested:
+            return None, updates, beta
+    return sums, updates, beta
 
 
 def fit_restarts(build, x_train, *, restarts, seed, prepare=None, resume=None, **fit_kwargs):

@@ -45,7 +45,7 @@ class World:
     class_noun = "class"  # what the hidden cause is called in plots and tables ("disease")
     value_label = "feature value"  # what a decoded feature is ("symptom probability")
     per_feature_figures = True  # one panel or column per feature; False when there are too many to read
-    # How the gmvae starts on this world's data: keyword arguments of common.train.warm_start, and the
+    # How the gmvae starts on this world's data: keyword arguments of common.warm_start.warm_start, and the
     # mixture its clusters start from ("baseline": the classical mixture the run reports; "observed
     # pattern": a mixture of Bernoullis on which entries are observed, common.baselines, with
     # cluster_start_options as its keyword arguments).

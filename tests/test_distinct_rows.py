@@ -6,7 +6,8 @@ import torch
 
 from common.models import AE, GMVAE, VAE
 from common.speed.rows import repeated_binary_rows
-from common.train import batch_rows, fit, warm_start
+from common.train import batch_rows, fit
+from common.warm_start import warm_start
 
 
 def _repeating_rows(n=200, d=5, seed=0):

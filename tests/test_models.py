@@ -187,7 +187,7 @@ def test_the_model_table_names_each_class_and_says_what_it_can_do():
 
 @pytest.mark.parametrize("kl_warmup", [False, True])
 def test_warm_start_warms_the_kl_weight_up_over_half_the_held_updates(kl_warmup):
-    from common.train import warm_start
+    from common.warm_start import warm_start
 
     torch.manual_seed(0)
     model = GMVAE(6, latent_dim=2, hidden_dim=8, n_clusters=3)
@@ -210,7 +210,7 @@ def test_warm_start_reads_sparse_rows_as_their_dense_twin():
     # The implicit mode's gmvae warms up on a scipy.sparse user-item matrix, a batch densified at a time.
     from scipy import sparse
 
-    from common.train import warm_start
+    from common.warm_start import warm_start
 
     rows = torch.bernoulli(torch.full((48, 6), 0.3))
     held = torch.softmax(torch.randn(48, 3), -1).numpy()

@@ -409,7 +409,7 @@ def test_implicit_gmvae_starts_from_the_mixture_and_ranks(tmp_path, monkeypatch)
     # The warm start sets p(y) to the mixture's weights and holds q(y | x) at its responsibilities,
     # whose mean the prior then keeps: right after it, p(y) is still the mixture's.
     from common.baselines import MultinomialMixture
-    from common.train import warm_start
+    from common.warm_start import warm_start
 
     started = {}
 
@@ -418,7 +418,7 @@ def test_implicit_gmvae_starts_from_the_mixture_and_ranks(tmp_path, monkeypatch)
         started.update(weights=weights, prior=torch.softmax(model.prior_logits.detach(), 0).numpy())
         started["mixture"] = MultinomialMixture(6, random_state=0).fit(rows)
 
-    monkeypatch.setattr("common.train.warm_start", spy)
+    monkeypatch.setattr("common.warm_start.warm_start", spy)
     assert movie_dlvm.main([*IMPLICIT, "--model", "gmvae", "--out", str(tmp_path)]) == 0
     np.testing.assert_allclose(started["weights"], started["mixture"].weights_)  # the same fit
     np.testing.assert_allclose(started["prior"], started["weights"], atol=0.05)

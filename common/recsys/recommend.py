@@ -23,7 +23,7 @@ from common.pipeline import Result
 from common.recsys.options import REAL_DATA_COMPONENTS
 
 EPOCH_EVAL_USERS = 1000  # held-out users scored after every epoch: enough for a curve, cheap on ML-20M
-# The Mult-GMVAE's warm start (common/train.warm_start), measured for the explicit gmvae on the synthetic
+# The Mult-GMVAE's warm start (common/warm_start.py), measured for the explicit gmvae on the synthetic
 # movie world (docs/movie.md): 640 updates with q(y | x) held at the mixture's, the KL weight warmed up.
 MIXTURE_START = {"batch_size": 64, "lr": 5e-3, "max_held_steps": 640, "kl_warmup": True}
 
@@ -187,7 +187,8 @@ def run_fold(fold, split, data, args, device, with_ease, stop=None):
     from common.model_table import build_model
     from common.recsys.ranking import ease_weights, ndcg_at_k, popularity_scores
     from common.recsys.scoring import rank_heldout, score
-    from common.train import Interrupted, fit, warm_start
+    from common.train import Interrupted, fit
+    from common.warm_start import warm_start
 
     # The classical mixture first: a baseline, and the start of a model that starts from a mixture.
     started = time.perf_counter()
