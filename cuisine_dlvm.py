@@ -298,8 +298,6 @@ MODEL_MARKERS = {"marker": "o", "markersize": 4.5, "markerfacecolor": "white", "
 def plot_region_radar(path, feature_names, region_names, truth, spread, model, model_label):
     """A radar chart per region: the world's mean profile (solid, with a band of +-1 sd) and the model's
     (dashed). truth, spread, model: (K, D); a row of NaN in model is left out (no cluster matched)."""
-    from matplotlib.patches import Patch
-
     from common.plots import _pyplot, class_colors
     from common.runio import save_figure
 
@@ -339,29 +337,27 @@ def plot_region_radar(path, feature_names, region_names, truth, spread, model, m
         ax.set_rlabel_position(180 / d)  # between the first two flavours, clear of their names
         title = region_names[r] + ("" if not np.isnan(model[r]).any() else "\n(no cluster matched)")
         ax.set_title(title, fontsize=12, fontweight="bold", color=colors[r], pad=14)
-    legend = axes.flat[k]
-    legend.legend(
-        handles=[
-            plt.Line2D([], [], color="0.45", linewidth=2.2, label="the world: mean profile"),
-            Patch(color="0.45", alpha=0.25, label="the world: \u00b11 sd of its dishes"),
-            plt.Line2D(
-                [],
-                [],
-                color="0.15",
-                linewidth=1.4,
-                linestyle="--",
-                label=textwrap.fill(model_label, 34, subsequent_indent="  "),
-                **MODEL_MARKERS,
-            ),
-        ],
-        loc="center left",
-        bbox_to_anchor=(0.0, 0.5),
-        frameon=False,
-        fontsize=10,
-    )
+    _radar_legend(axes.flat[k], model_label)
     fig.suptitle("Mean flavour profile of each region (scores 0-10): the world and the model", fontsize=14)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _radar_legend(ax, model_label):
+    """The legend of the radar charts, in the spare panel."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    model_line = plt.Line2D(
+        [], [], color="0.15", linewidth=1.4, linestyle="--", **MODEL_MARKERS,
+        label=textwrap.fill(model_label, 34, subsequent_indent="  "),
+    )  # fmt: skip
+    handles = [
+        plt.Line2D([], [], color="0.45", linewidth=2.2, label="the world: mean profile"),
+        Patch(color="0.45", alpha=0.25, label="the world: \u00b11 sd of its dishes"),
+        model_line,
+    ]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(0.0, 0.5), frameon=False, fontsize=10)
 
 
 # ---- Options: the shared ones (common/options.py) with this demo's defaults, and its own -------------

@@ -44,13 +44,8 @@ def beta_at_step(step, beta, anneal_steps):
     return beta * min(1.0, step / anneal_steps)
 
 
-# Activations of the widest layer held at once when evaluating in chunks: 2 MB of floats. Chunks
-# this size are reused from the heap and stay in the CPU's caches between layers; 32 MB ones (2**23,
-# the earlier budget) are at glibc's limit for reusing freed memory, so (likely the cause) each one
-# is mapped fresh from the OS. Measured on this 2-core CPU (L2 1 MB per core, L3 32 MB): the
-# importance-weighted NLL of the disease default's 560 held-out patterns x 1000 samples, 1.4-1.6 s
-# -> 1.1-1.2 s; 600 random patterns, untrained gmvae 1.5-2.9 -> 1.0-1.3 s, vae 0.9-1.2 -> 0.5-0.6 s,
-# a movie gmvae 1.8 -> 0.9 s. 2**18-2**20 are as fast.
+# Activations of the widest layer held at once when evaluating in chunks: 2 MB of floats, reused from
+# the heap and kept in the CPU's caches; bigger chunks were slower (docs/speed.md).
 MAX_ELEMENTS = 2**19
 
 

@@ -93,20 +93,13 @@ def run(world, args, demo=None):
         except KeyboardInterrupt:
             painter.cancel()
             return interrupted(job, model, history, state, evaluating=True)
-        if args.save_data:
-            write_data(job.folder, data)
         painter.cancel() if stop.requested else painter.finish()  # figures sent to the worker are finished
-        steps = len(data.train) * len(history or []) * args.restarts
-        job.report["timing"] = {
-            "train_seconds": train_seconds,
-            "total_seconds": time.perf_counter() - started,
-            "samples_per_second": steps / max(train_seconds, 1e-9),
+        seconds = {
+            "train": train_seconds,
+            "total": time.perf_counter() - started,
+            "interpret": interpret_seconds,
         }
-        if interpret_seconds is not None:  # the cost of --interpret, figures not included
-            job.report["timing"]["interpret_seconds"] = interpret_seconds
-        if stop.requested:
-            job.report["status"] = "interrupted"
-        save(job, model, history, state)
+        finish(job, model, history, state, seconds, stop.requested)
     if stop.requested:
         print(
             f"{args.prog}: interrupted; the evaluated run is in {args.out}, figures not all drawn",
@@ -262,6 +255,24 @@ def interpret(job, model, z_test, clusters, draw):
 
 
 # ---- write ----------------------------------------------------------------------------------------------
+
+
+def finish(job, model, history, state, seconds, stopping):
+    """The run folder of an evaluated run: --save-data's files, the timings, the status, then save()."""
+    args = job.args
+    if args.save_data:
+        write_data(job.folder, job.data)
+    rows_trained = len(job.data.train) * len(history or []) * args.restarts
+    job.report["timing"] = {
+        "train_seconds": seconds["train"],
+        "total_seconds": seconds["total"],
+        "samples_per_second": rows_trained / max(seconds["train"], 1e-9),
+    }
+    if seconds["interpret"] is not None:  # the cost of --interpret, figures not included
+        job.report["timing"]["interpret_seconds"] = seconds["interpret"]
+    if stopping:
+        job.report["status"] = "interrupted"
+    save(job, model, history, state)
 
 
 def save(job, model, history, state):

@@ -138,23 +138,8 @@ def evaluate_loss(model, x):
     return dict(zip(PARTS, (sums / x.shape[0]).tolist(), strict=True))
 
 
-def fit(
-    model,
-    x_train,
-    *,
-    epochs,
-    batch_size,
-    lr,
-    beta,
-    anneal_epochs=0,
-    anneal_steps=0,
-    x_valid=None,
-    quiet=False,
-    stop=None,
-    resume=None,
-    on_epoch=None,
-    distinct_rows=False,
-):
+def fit(model, x_train, *, epochs, batch_size, lr, beta, anneal_epochs=0, anneal_steps=0, x_valid=None,
+        quiet=False, stop=None, resume=None, on_epoch=None, distinct_rows=False):  # fmt: skip
     """Train `model` in place; return (history, state): one row per epoch, and the training state.
 
     A row: epoch, loss, recon, kl, beta, lr, seconds and, with x_valid, test_elbo (the held-out ELBO at
@@ -177,14 +162,8 @@ def fit(
     updates = (first_epoch - 1) * math.ceil(n / batch_size)  # so far, for per-update annealing
     x_valid = None if x_valid is None else x_valid[:VALID_ROWS]  # in random order already (world.split)
     repeats = repeated_binary_rows(x_train) if distinct_rows else None
-    epochs_bar = tqdm(
-        range(first_epoch, epochs + 1),
-        desc="training",
-        unit="epoch",
-        initial=first_epoch - 1,
-        total=epochs,
-        disable=True if quiet else None,
-    )
+    epochs_bar = tqdm(range(first_epoch, epochs + 1), desc="training", unit="epoch", initial=first_epoch - 1,
+                      total=epochs, disable=True if quiet else None)  # fmt: skip
     for epoch in epochs_bar:
         start = time.perf_counter()
         # Snapshot at the epoch boundary: where a divergence or an interruption sends the model back.

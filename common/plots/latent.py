@@ -72,8 +72,6 @@ def latent_clusters(
     the two panels read alike where the model agrees with the truth; unmatched clusters get new colours.
     components: [(mean (Z,), variance (Z,), name)] per cluster.
     """
-    from matplotlib.patches import Ellipse
-
     plt, _ = _pyplot()
     points, (xlabel, ylabel), project = _projection(z)
     colors = np.array(class_colors(len(class_names) + len(cluster_names)))
@@ -105,29 +103,38 @@ def latent_clusters(
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, frameon=False)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     for c, (mean, variance, _) in enumerate(components):
-        center, cov = project(mean, variance)
-        values, vectors = np.linalg.eigh(cov)
-        angle = np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1]))
         for ax in axes:
-            for n_sd, style in ((1, "-"), (2, ":")):
-                ax.add_patch(
-                    Ellipse(
-                        center,
-                        2 * n_sd * np.sqrt(values[1]),
-                        2 * n_sd * np.sqrt(values[0]),
-                        angle=angle,
-                        fill=False,
-                        edgecolor=cluster_color[c] if ax is axes[1] else "0.25",
-                        linestyle=style,
-                        linewidth=1.6,
-                    )
-                )
-            ax.annotate(str(c + 1), center, ha="center", va="center", fontsize=10, fontweight="bold")
+            _prior_ellipses(
+                ax, *project(mean, variance), cluster_color[c] if ax is axes[1] else "0.25", c + 1
+            )
     fig.suptitle(
         "Latent space with the learned prior p(z | y): numbered ellipses at 1 sd (solid) and 2 sd (dotted)"
     )
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _prior_ellipses(ax, center, cov, edgecolor, number):
+    """A prior component N(center, cov) as its 1-sd (solid) and 2-sd (dotted) ellipses, numbered."""
+    from matplotlib.patches import Ellipse
+
+    values, vectors = np.linalg.eigh(cov)
+    angle = np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1]))
+    for n_sd, style in ((1, "-"), (2, ":")):
+        width, height = 2 * n_sd * np.sqrt(values[1]), 2 * n_sd * np.sqrt(values[0])
+        ax.add_patch(
+            Ellipse(
+                center,
+                width,
+                height,
+                angle=angle,
+                fill=False,
+                edgecolor=edgecolor,
+                linestyle=style,
+                linewidth=1.6,
+            )
+        )
+    ax.annotate(str(number), center, ha="center", va="center", fontsize=10, fontweight="bold")
 
 
 def plane_points(bounds=(-3.0, 3.0), steps=61):

@@ -49,17 +49,7 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
         fig.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncols=2, fontsize="small")
     else:
         axes[0].legend(fontsize="small")
-    axes[1].plot(epochs, [row["recon"] for row in history], color="C2")
-    axes[1].set(title="reconstruction: -E[log p(x|z)], training rows", xlabel="epoch", ylabel="nats per row")
-    if has_kl:
-        axes[2].plot(epochs, [row["kl"] for row in history], color="C3", label="KL")
-        axes[2].set(title=f"{kl_term}, training rows", xlabel="epoch")
-        axes[2].set_ylabel("nats per row")
-        if any(row["beta"] != history[-1]["beta"] for row in history):
-            twin = axes[2].twinx()
-            twin.plot(epochs, [row["beta"] for row in history], color="C7", linestyle="--", label="beta")
-            twin.set_ylabel("beta, the KL weight (dashed)")
-            twin.grid(False)
+    _terms(axes, epochs, history, kl_term)
     from matplotlib.ticker import MaxNLocator
 
     for ax in axes:  # epochs are whole: a 3-epoch run showed 1.0, 1.5, 2.0 ...
@@ -67,6 +57,21 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.11 if lines else 0, 1, 1))
     save_figure(fig, path)
+
+
+def _terms(axes, epochs, history, kl_term):
+    """The reconstruction term and, with a kl_term, the KL term (beside beta while it changes)."""
+    axes[1].plot(epochs, [row["recon"] for row in history], color="C2")
+    axes[1].set(title="reconstruction: -E[log p(x|z)], training rows", xlabel="epoch", ylabel="nats per row")
+    if kl_term is None:
+        return
+    axes[2].plot(epochs, [row["kl"] for row in history], color="C3", label="KL")
+    axes[2].set(title=f"{kl_term}, training rows", xlabel="epoch", ylabel="nats per row")
+    if any(row["beta"] != history[-1]["beta"] for row in history):
+        twin = axes[2].twinx()
+        twin.plot(epochs, [row["beta"] for row in history], color="C7", linestyle="--", label="beta")
+        twin.set_ylabel("beta, the KL weight (dashed)")
+        twin.grid(False)
 
 
 def profiles_side_by_side(path, left, right, row_names, feature_names, titles, value_label, fmt=".2f"):

@@ -107,6 +107,9 @@ def ratings_format(path):
     )
 
 
+RATINGS_COLUMNS = ["user", "item", "rating", "timestamp", "_extra"]  # _extra catches a fifth field
+
+
 def load_ratings(path):
     """Ratings of a MovieLens file as a DataFrame (user, item, rating) with the original ids.
 
@@ -114,7 +117,22 @@ def load_ratings(path):
     df.attrs["format"] says which layout was read.
     """
     fmt = ratings_format(path)
-    names = ["user", "item", "rating", "timestamp", "_extra"]  # _extra catches a fifth field
+    table = _read_ratings_table(path, fmt)
+    numbers = {c: pd.to_numeric(table[c], errors="coerce") for c in RATINGS_COLUMNS[:4]}
+    _check_ratings(path, fmt, table, numbers)
+    ratings = pd.DataFrame(
+        {
+            "user": numbers["user"].to_numpy(np.int64),
+            "item": numbers["item"].to_numpy(np.int64),
+            "rating": numbers["rating"].to_numpy(np.float64),
+        }
+    )
+    ratings.attrs["format"] = fmt
+    return ratings
+
+
+def _read_ratings_table(path, fmt):
+    """The fields of every non-blank line, as text, indexed by line (0 = the first data line)."""
     header_lines = 1 if fmt == "csv" else 0
     with open(path, "rb") as f:
         if f.read(len(UTF8_BOM)) != UTF8_BOM:
@@ -128,7 +146,7 @@ def load_ratings(path):
                     source,
                     sep="," if fmt == "csv" else "\t",
                     header=None,
-                    names=names,
+                    names=RATINGS_COLUMNS,
                     skiprows=header_lines,
                     skip_blank_lines=False,  # keep row i on file line i + 1 + header_lines
                     index_col=False,
@@ -144,15 +162,18 @@ def load_ratings(path):
                 raise MovieLensFormatError(f"{path}: {error}") from error
             line = int(match.group(1))
             _fail(path, line, f"expected 4 fields, found {match.group(2)}", _line(path, line))
-    table = table[table[names[:4]].notna().any(axis=1) | table["_extra"].notna()]  # blank lines are harmless
+    fields = RATINGS_COLUMNS[:4]
+    return table[table[fields].notna().any(axis=1) | table["_extra"].notna()]  # blank lines are harmless
 
-    # Every check marks its bad rows; the earliest bad line in the file is reported.
-    numbers = {c: pd.to_numeric(table[c], errors="coerce") for c in names[:4]}
+
+def _check_ratings(path, fmt, table, numbers):
+    """Each check marks its bad rows; the earliest bad line of the file is reported (MovieLensFormatError)."""
+    fields = RATINGS_COLUMNS[:4]
     checks = [
         (table["_extra"].notna(), "expected 4 fields, found more"),
-        (table[names[:4]].isna().any(axis=1), "expected 4 fields, found fewer (or an empty field)"),
+        (table[fields].isna().any(axis=1), "expected 4 fields, found fewer (or an empty field)"),
     ]
-    for column in names[:4]:
+    for column in fields:
         checks.append((numbers[column].isna() & table[column].notna(), f"non-numeric {column}"))
     for column in ("user", "item"):
         value = numbers[column]
@@ -167,18 +188,8 @@ def load_ratings(path):
     bad = [(mask.to_numpy().argmax(), what) for mask, what in checks if mask.any()]
     if bad:
         row, what = min(bad, key=lambda b: b[0])
-        line = table.index[row] + 1 + header_lines
+        line = table.index[row] + 1 + (1 if fmt == "csv" else 0)
         _fail(path, line, what, _line(path, line))
-
-    ratings = pd.DataFrame(
-        {
-            "user": numbers["user"].to_numpy(np.int64),
-            "item": numbers["item"].to_numpy(np.int64),
-            "rating": numbers["rating"].to_numpy(np.float64),
-        }
-    )
-    ratings.attrs["format"] = fmt
-    return ratings
 
 
 def load_titles(path):

@@ -15,6 +15,7 @@ block of held-out users at a time.
 
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,16 +44,42 @@ def model_config(args, n_items):
     }
 
 
+@dataclass
+class Folds:
+    """A recommender run under way: what each step reads, and what the folds have produced so far."""
+
+    args: object
+    data: object  # common.recsys.data.ImplicitData
+    folder: object  # common.runio.RunFolder
+    config: dict
+    metrics: dict  # metrics.json, as far as the run has got
+    device: str
+    ease_note: str | None  # why EASE is skipped, or None
+    per_fold: list = field(default_factory=list)  # each fold's outcome (run_fold)
+    history: list = field(default_factory=list)
+    recommendations: list = field(default_factory=list)
+    first: tuple = None  # fold 1's (split, outcome): the model and the latent space a run keeps
+
+    @property
+    def name(self):
+        return f"Mult-{self.args.model.upper()}"
+
+    def keep(self, fold, split, model, history):
+        """A fold's history; fold 1's model goes to model.pt (complete, or as of its last good epoch)."""
+        self.history += [{"fold": fold, **row} for row in history]
+        if fold == 1:
+            self.folder.save_config(self.config)
+            self.folder.save_model(model, config_of_model(self.args, self.data, split))
+
+
 def run(data, args, rng):
     """Train and score over --folds folds; write the run folder; return a Result (0 done, 1 diverged,
     130 interrupted). rng (numpy Generator) draws the folds and the fold-in/target splits."""
-    import pandas as pd
     import torch
 
     from common import runio
     from common.recsys import report
     from common.recsys.movielens import folds, strong_generalization_split
-    from common.recsys.scoring import ranking_summary
     from common.speed.allocator import keep_freed_memory
     from common.speed.threads import limit_threads
     from common.train import Diverged, Interrupted, StopRequest, device_for
@@ -61,70 +88,71 @@ def run(data, args, rng):
     device = device_for(args.device)
     torch.manual_seed(args.seed)
     matrix = data.interactions.matrix
-    n_users, n_items = matrix.shape
-    limit_threads(device, n_items, args.hidden_dim)
+    limit_threads(device, matrix.shape[1], args.hidden_dim)
     keep_freed_memory()  # common/speed/allocator.py: freed blocks reused, not mapped afresh every step
     try:
-        fold_users = folds(n_users, args.folds, rng, n_heldout=round(args.test_fraction * n_users))
+        fold_users = folds(
+            matrix.shape[0], args.folds, rng, n_heldout=round(args.test_fraction * matrix.shape[0])
+        )
     except ValueError as error:
         raise UsageError("--folds", str(error)) from None
     if args.mixture_components is None:  # the world's classes, when the data come from one
         args.mixture_components = data.extra.get("n_classes", REAL_DATA_COMPONENTS)
-    folder = runio.RunFolder(args.out)
     config = args.config(device=device)
-    folder.begin(config)
-    ease_note = ease_skipped(args, n_items)
-    metrics = metrics_head(data, args, n_users, n_items)
-    name = f"Mult-{args.model.upper()}"
-
-    per_fold, history, recommendations = [], [], []
+    job = Folds(args, data, runio.RunFolder(args.out), config, metrics_head(data, args), device,
+                ease_skipped(args, matrix.shape[1]))  # fmt: skip
+    job.folder.begin(config)
     with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the batch, keep what the run has, exit 130
         for fold, heldout in enumerate(fold_users, 1):
             split = strong_generalization_split(matrix, heldout, rng)
             try:
-                outcome = run_fold(fold, split, data, args, device, ease_note is None, stop)
+                outcome = run_fold(fold, split, data, args, device, job.ease_note is None, stop)
             except (Diverged, Interrupted) as err:  # err.model holds the weights of the last good epoch
-                history += [{"fold": fold, **row} for row in err.history]
-                if fold == 1:
-                    folder.save_config(config)
-                    folder.save_model(err.model, config_of_model(args, data, split))
-                status = "diverged" if isinstance(err, Diverged) else "interrupted"
-                return stopped(folder, status, fold, err.epoch, per_fold, history, metrics, ease_note, args)
-            per_fold.append(outcome)
-            history += [{"fold": fold, **row} for row in outcome["history"]]
-            recommendations.append(report.recommendation_rows(fold, split, outcome, data))
-            if fold == 1:  # one model (and one latent space) to keep: the first fold's
-                folder.save_config(config)
-                folder.save_model(outcome["model"], config_of_model(args, data, split))
-                first = (split, outcome)
-            if stop.requested:  # the signal came while the fold was scored: stop after it
+                job.keep(fold, split, err.model, err.history)
                 return stopped(
-                    folder, "interrupted", fold, args.epochs, per_fold, history, metrics, ease_note, args
+                    job, "diverged" if isinstance(err, Diverged) else "interrupted", fold, err.epoch
                 )
-
-        metrics["ranking"] = ranking_summary(per_fold, ease_note, args)
-        train_seconds = sum(outcome["train_seconds"] for outcome in per_fold)
-        recommendations = pd.concat(recommendations, ignore_index=True)
-        folder.write_csv("recommendations.csv", recommendations)
-        folder.save_history(history, report.HISTORY_COLUMNS)
-        if args.save_data:
-            report.write_data(folder, data, first[0])
-        if args.visualize and not stop.requested:
-            report.figures(folder, data, history, per_fold, *first, device, name)
-        metrics["timing"] = {
-            "train_seconds": train_seconds,
-            "total_seconds": time.perf_counter() - started,
-            "users_per_second": sum(o["n_train_users"] for o in per_fold) * args.epochs / train_seconds,
-        }
-        if stop.requested:  # while the files were written: every number is there, figures may not be
-            metrics["status"] = "interrupted"
-        folder.save_metrics(metrics)
+            job.keep(fold, split, outcome["model"], outcome["history"])
+            job.per_fold.append(outcome)
+            job.recommendations.append(report.recommendation_rows(fold, split, outcome, data))
+            job.first = job.first or (split, outcome)
+            if stop.requested:  # the signal came while the fold was scored: stop after it
+                return stopped(job, "interrupted", fold, args.epochs)
+        write(job, stop.requested, started)
+    model = job.first[1]["model"]
     if stop.requested:
         print(f"{args.prog}: interrupted; the scored run is in {args.out}, figures skipped", file=sys.stderr)
-        return Result(130, first[1]["model"], metrics)
+        return Result(130, model, job.metrics)
     if not args.quiet:
-        print(report.summary(metrics, recommendations, data, args.out, name))
-    return Result(0, first[1]["model"], metrics)
+        print(report.summary(job.metrics, job.recommendations, data, args.out, job.name))
+    return Result(0, model, job.metrics)
+
+
+def write(job, stopping, started):
+    """The run folder of a run whose folds are all scored: rankings, recommendations, history, figures."""
+    import pandas as pd
+
+    from common.recsys import report
+    from common.recsys.scoring import ranking_summary
+
+    args, metrics, per_fold = job.args, job.metrics, job.per_fold
+    metrics["ranking"] = ranking_summary(per_fold, job.ease_note, args)
+    train_seconds = sum(outcome["train_seconds"] for outcome in per_fold)
+    job.recommendations = pd.concat(job.recommendations, ignore_index=True)
+    job.folder.write_csv("recommendations.csv", job.recommendations)
+    job.folder.save_history(job.history, report.HISTORY_COLUMNS)
+    if args.save_data:
+        report.write_data(job.folder, job.data, job.first[0])
+    if args.visualize and not stopping:
+        report.figures(job.folder, job.data, job.history, per_fold, *job.first, job.device, job.name)
+    metrics["timing"] = {
+        "train_seconds": train_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "users_per_second": sum(o["n_train_users"] for o in per_fold) * args.epochs / train_seconds,
+    }
+    if stopping:  # a signal while the files were written: every number is there, figures may not be
+        metrics["status"] = "interrupted"
+    job.folder.save_metrics(metrics)
 
 
 def ease_skipped(args, n_items):
@@ -150,14 +178,15 @@ def config_of_model(args, data, split):
     return config
 
 
-def stopped(folder, status, fold, epoch, per_fold, history, metrics, ease_note, args):
+def stopped(job, status, fold, epoch):
     """A run that diverged (in `epoch`) or was interrupted (after `epoch`) in `fold`: its history and
     metrics.json (status, where it stopped, the rankings of the folds it completed); model.pt is fold 1's,
     saved already: complete, or as of its last good epoch."""
     from common.recsys import report
     from common.recsys.scoring import ranking_summary
 
-    folder.save_history(history, report.HISTORY_COLUMNS)
+    args, metrics = job.args, job.metrics
+    job.folder.save_history(job.history, report.HISTORY_COLUMNS)
     if status == "diverged":
         metrics |= {"status": status, "fold": fold, "epoch": epoch}
         message = (
@@ -170,10 +199,10 @@ def stopped(folder, status, fold, epoch, per_fold, history, metrics, ease_note, 
             f"interrupted in fold {fold} after epoch {epoch} of {args.epochs}; model.pt (fold 1's) and "
             f"metrics.json saved in {args.out}; implicit-feedback runs cannot be resumed, run it again"
         )
-    metrics["folds_completed"] = len(per_fold)
-    if per_fold:
-        metrics["ranking"] = ranking_summary(per_fold, ease_note, args)
-    folder.save_metrics(metrics)
+    metrics["folds_completed"] = len(job.per_fold)
+    if job.per_fold:
+        metrics["ranking"] = ranking_summary(job.per_fold, job.ease_note, args)
+    job.folder.save_metrics(metrics)
     print(f"{args.prog}: {message}", file=sys.stderr)
     return Result(1 if status == "diverged" else 130, None, metrics)
 
@@ -181,29 +210,49 @@ def stopped(folder, status, fold, epoch, per_fold, history, metrics, ease_note, 
 def run_fold(fold, split, data, args, device, with_ease, stop=None):
     """Train on the fold's training users; score its held-out users with the model and the baselines.
     Raises Interrupted when `stop` is requested during training, or right after it (scoring skipped)."""
-    import torch
-
     from common.baselines import MultinomialMixture
-    from common.model_table import build_model
-    from common.recsys.ranking import ease_weights, ndcg_at_k, popularity_scores
-    from common.recsys.scoring import rank_heldout, score
-    from common.train import Interrupted, fit
-    from common.warm_start import warm_start
+    from common.recsys.scoring import rank_heldout
 
     # The classical mixture first: a baseline, and the start of a model that starts from a mixture.
     started = time.perf_counter()
     mixture = MultinomialMixture(args.mixture_components, random_state=args.seed).fit(split.train)
     mixture_seconds = time.perf_counter() - started
+    model, history, train_seconds = train_fold(fold, split, mixture, args, device, stop)
+    scorers, ease_seconds = scorers_of(model, split, mixture, data, args, device, with_ease)
+    results, n_users = rank_heldout(scorers, split)
+    return {
+        "model": model,
+        "history": history,
+        "results": results,
+        "n_users": n_users,
+        "n_train_users": split.train.shape[0],
+        "train_seconds": train_seconds,
+        "ease_seconds": ease_seconds,
+        "mixture_seconds": mixture_seconds,
+    }
+
+
+def train_fold(fold, split, mixture, args, device, stop):
+    """The fold's model, trained on its training users (a model that starts from a mixture, from
+    `mixture`), with the held-out NDCG@100 of up to EPOCH_EVAL_USERS users after every epoch. Returns
+    (model, history, seconds, warm start included)."""
+    import torch
+
+    from common.model_table import build_model
+    from common.recsys.ranking import ndcg_at_k
+    from common.recsys.scoring import score
+    from common.train import Interrupted, fit
+    from common.warm_start import warm_start
+
     torch.manual_seed(args.seed + 1000 * (fold - 1))  # fold 1 is the same as a run without folds
     model = build_model(model_config(args, len(split.items))).to(device)
-    started = time.perf_counter()  # training time includes the warm start
+    started = time.perf_counter()
     if model.starts_from_mixture:
         held = mixture.predict_proba(split.train)
         warm_start(
             model, mixture.weights_, mixture.theta_, rows=split.train, responsibilities=held, **MIXTURE_START
         )
-    watch = slice(0, EPOCH_EVAL_USERS)
-    fold_in, target = split.fold_in[watch], split.target[watch]
+    fold_in, target = split.fold_in[:EPOCH_EVAL_USERS], split.target[:EPOCH_EVAL_USERS]
 
     def on_epoch(model):  # held-out NDCG@100 for the curve in ranking_history.png (no model selection)
         scores = score(model, fold_in, device)
@@ -221,9 +270,16 @@ def run_fold(fold, split, data, args, device, with_ease, stop=None):
         on_epoch=on_epoch,
         stop=stop,
     )
-    train_seconds = time.perf_counter() - started
     if stop is not None and stop.requested:  # the signal came after the last batch: skip the scoring
         raise Interrupted(args.epochs, history, model, state)
+    return model, history, time.perf_counter() - started
+
+
+def scorers_of(model, split, mixture, data, args, device, with_ease):
+    """{method: scores of a block of held-out users (b, I)}: the model, popularity, EASE (with_ease), the
+    mixture, and the world's oracle and posterior when the data have them; and EASE's fit seconds."""
+    from common.recsys.ranking import ease_weights, popularity_scores
+    from common.recsys.scoring import score
 
     model_scores = score(model, split.fold_in, device)  # (n_heldout, I)
     popularity = popularity_scores(split.train, 1)  # (1, I): the same for everyone
@@ -244,20 +300,12 @@ def run_fold(fold, split, data, args, device, with_ease, stop=None):
         scorers["oracle"] = lambda part: data.oracle(split.heldout_users[part], split.items)
     if data.posterior is not None:
         scorers["posterior"] = lambda part: data.posterior(split.fold_in[part], split.items)
-    results, n_users = rank_heldout(scorers, split)
-    return {
-        "model": model,
-        "history": history,
-        "results": results,
-        "n_users": n_users,
-        "n_train_users": split.train.shape[0],
-        "train_seconds": train_seconds,
-        "ease_seconds": ease_seconds,
-        "mixture_seconds": mixture_seconds,
-    }
+    return scorers, ease_seconds
 
 
-def metrics_head(data, args, n_users, n_items):
+def metrics_head(data, args):
+    """metrics.json's first keys: what ran on what."""
+    n_users, n_items = data.interactions.matrix.shape
     return {
         "demo": args.demo,
         "model": args.model,
