@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import movie_dlvm  # noqa: E402
 from common.cli import Interval  # noqa: E402
-from common.recsys.movielens import binarize, load_ratings  # noqa: E402
+from common.recsys.movielens import binarize, load_ratings, ml100k_folder  # noqa: E402
 
 METRICS = ["ndcg@100", "recall@20", "recall@50"]
 
@@ -142,7 +142,10 @@ def main(argv=None):
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data", default="/work/shared/data/ml-100k", help="folder with u.data (default: %(default)s)"
+        "--data",
+        default=ml100k_folder(),
+        help="folder with u.data (default: $MOVIELENS_100K, or ../shared/data/ml-100k beside the repository: "
+        "%(default)s)",
     )
     parser.add_argument(
         "--folds",

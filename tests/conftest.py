@@ -54,6 +54,18 @@ def tiny_rows(tiny_movies):
     return np.array(list(itertools.product(range(6), repeat=tiny_movies.n_movies)), dtype=float)
 
 
+@pytest.fixture(scope="session")
+def ml100k():
+    """The MovieLens 100K folder (common.recsys.movielens.ml100k_folder); the test is skipped, with where
+    it looked, when the files are not there."""
+    from common.recsys.movielens import ml100k_folder
+
+    folder = ml100k_folder()
+    if not os.path.isfile(os.path.join(folder, "u.data")):
+        pytest.skip(f"MovieLens 100K is not at {folder} (set MOVIELENS_100K to its folder)")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _seeded_torch():
     import torch

@@ -15,7 +15,6 @@ import movie_dlvm
 from common.cli import parse
 from tests.conftest import ROOT, comparable_metrics, second_process, stop_after
 
-ML100K = "/work/shared/data/ml-100k"
 TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
 EXPLICIT = [*TINY, "--users", "200", "--movies", "5", "--iw-samples", "5"]  # 40 movies, ~5 rated each
 IMPLICIT = [*TINY, "--likelihood", "multinomial", "--users", "400", "--movies", "10", "--latent-dim", "4"]
@@ -170,9 +169,8 @@ def test_ease_is_skipped_with_a_message_above_its_item_limit(tmp_path, capsys):
     assert "skipped" in _metrics(tmp_path / "run")["ranking"]["baselines"]["ease"]
 
 
-@pytest.mark.skipif(not os.path.isdir(ML100K), reason="MovieLens 100K is not at " + ML100K)
-def test_real_movielens_100k_for_one_epoch(tmp_path):
-    argv = ["--ratings", os.path.join(ML100K, "u.data"), "--epochs", "1", "--quiet", "--out", str(tmp_path)]
+def test_real_movielens_100k_for_one_epoch(tmp_path, ml100k):
+    argv = ["--ratings", os.path.join(ml100k, "u.data"), "--epochs", "1", "--quiet", "--out", str(tmp_path)]
     assert movie_dlvm.main(argv) == 0
     m = _metrics(tmp_path)
     assert m["data"]["n_users"] == 938 and m["data"]["n_items"] == 1447

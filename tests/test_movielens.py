@@ -19,8 +19,6 @@ from common.recsys.movielens import (
     strong_generalization_split,
 )
 
-ML100K = "/work/shared/data/ml-100k"
-
 
 def _write(tmp_path, name, text, encoding="utf-8"):
     path = tmp_path / name
@@ -281,11 +279,10 @@ def test_folds_are_disjoint_heldout_sets():
         folds(103, 5, np.random.default_rng(0), n_heldout=30)
 
 
-@pytest.mark.skipif(not os.path.isdir(ML100K), reason="MovieLens 100K is not at " + ML100K)
-def test_real_movielens_100k():
-    ratings = load_ratings(os.path.join(ML100K, "u.data"))
+def test_real_movielens_100k(ml100k):
+    ratings = load_ratings(os.path.join(ml100k, "u.data"))
     assert len(ratings) == 100_000 and ratings["user"].nunique() == 943 and ratings["item"].nunique() == 1682
-    titles = load_titles(os.path.join(ML100K, "u.item"))
+    titles = load_titles(os.path.join(ml100k, "u.item"))
     assert len(titles) == 1682 and "Café" in titles.loc[titles["item"] == 1322, "title"].item()
     interactions = binarize(ratings)
     shape, positives = interactions.matrix.shape, interactions.matrix.nnz

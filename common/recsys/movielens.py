@@ -79,6 +79,15 @@ def _first_line(path):
     return first
 
 
+def ml100k_folder():
+    """Where MovieLens 100K is: the folder the environment variable MOVIELENS_100K names, or
+    ../shared/data/ml-100k beside the repository (the files are never part of it)."""
+    repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.environ.get("MOVIELENS_100K") or os.path.normpath(
+        os.path.join(repository, "..", "shared", "data", "ml-100k")
+    )
+
+
 def locate(directory):
     """(ratings path, titles path or None) of a MovieLens folder such as ml-100k/ or ml-20m/."""
     found = {name: os.path.join(directory, name) for name in RATINGS_FILES + TITLES_FILES}
