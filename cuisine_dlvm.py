@@ -439,7 +439,7 @@ class Options(DataOptions):
 
 @dataclass
 class ConditionalOptions(Options):
-    """--conditional: the conditional VAE and its defaults."""
+    """The conditional VAE, trained on the region labels, with KL annealing over its first 10 epochs."""
 
     mode: ClassVar[str] = "--conditional"
     model: str = "cvae"

@@ -1,21 +1,19 @@
 """User archetypes from movie ratings: a VAE finds kinds of viewers in a sparse ratings matrix.
 
-The world. Invented movies, `--movies` in each of eight genres, each from an era and with a hidden
-quality q ~ N(0, 1). Every user is one of six archetypes (action fan, romantic, cinephile, family,
-horror buff, sci-fi geek) with a personal leniency l ~ N(0, 1). An archetype's taste for movie i is
+The world. Invented movies in eight genres, each from an era and with a hidden quality q ~ N(0, 1).
+Every user is one of six archetypes (action fan, romantic, cinephile, family, horror buff, sci-fi
+geek) with a personal leniency l ~ N(0, 1). An archetype's taste for movie i, in log-odds, is
 
-    taste[a, i] = genre_taste[a, genre_i] + era_taste[a, era_i] + quality_weight[a] * q_i   (log-odds)
+    taste[a, i] = genre_taste[a, genre_i] + era_taste[a, era_i] + quality_weight[a] * q_i
 
-People watch what they expect to like, p(watch i | a) = sigmoid(watch_intercept + watch_slope * taste),
-so most of the matrix is missing and which movies were rated already says who the user is. A watched
-movie gets 1..5 stars by an ordered logit, P(r <= c | a, l) = sigmoid(t_c - taste - bias[a] - scale * l).
-A row holds 0 for "not rated" and the stars otherwise; the model sees only that. The truth is exact:
-given the archetype, watching does not depend on the leniency, so p(x) sums over archetypes and
-integrates the leniency by Gauss-Hermite quadrature: the exact NLL, the Bayes-optimal archetype, the
-oracle's expected ratings and its ranking.
+People watch what they expect to like (p(watch i | a) = sigmoid(intercept + slope * taste)), so which
+movies were rated already says who the user is, and give 1..5 stars by an ordered logit,
+P(r <= c | a, l) = sigmoid(t_c - taste - bias[a] - scale * l). A row holds 0 for "not rated" and the
+stars otherwise. The truth is exact: given the archetype, watching does not depend on the leniency, so
+p(x) sums over archetypes and integrates the leniency by Gauss-Hermite quadrature.
 
-Explicit ratings (default; docs/movie.md) or implicit feedback (--likelihood multinomial, or --ratings
-with a MovieLens file: 4 or 5 stars are "liked"; docs/movielens.md):
+Explicit ratings (default; docs/movie.md) or implicit feedback, 4 or 5 stars = liked (--likelihood
+multinomial, or --ratings with a MovieLens file; docs/movielens.md):
 
     python movie_dlvm.py --visualize
     python movie_dlvm.py --ratings ml-100k/u.data --folds 5 --visualize
@@ -30,7 +28,7 @@ import numpy as np
 
 from common.cli import Interval, UsageError, entry_point, option, parse, typed
 from common.recsys.options import MovieLensOptions, RecommenderOptions
-from common.world import Sample, World
+from common.world import Sample, World, groups_of, top_items_reading
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
 ERAS = ["classic", "80s-90s", "modern"]
@@ -189,26 +187,13 @@ class MovieWorld(World):
         }
 
     def output_factors(self, x):
-        """How a row of expected ratings (n, I) reads: the distribution of genre, era and quality band
-        over its TOP_K highest-rated movies, each count plus PSEUDO_COUNT, {factor: (n, values)}. This is
-        the metadata reading of a movie VAE's recommendations in the work issue 6 follows."""
-        x = np.asarray(x, dtype=np.float64)
-        k = min(TOP_K, self.n_movies)
-        top = np.argsort(-x, axis=1, kind="stable")[:, :k]  # (n, k) movie columns, best first
-        out = {}
-        for factor, (names, of_movie) in self.metadata().items():
-            counts = (of_movie[top][..., None] == np.arange(len(names))).sum(1)  # (n, values)
-            out[factor] = (counts + PSEUDO_COUNT) / (k + PSEUDO_COUNT * len(names))
-        return out
+        """How a row of expected ratings (n, I) reads: the shares of each genre, era and quality band among
+        its TOP_K highest-rated movies, {factor: (n, values)} (common/world.py)."""
+        return top_items_reading(x, self.metadata(), TOP_K, PSEUDO_COUNT)
 
     def feature_groups(self):
         """Movies by genre, era and quality band, for figures that summarise 160 columns."""
-        return {
-            factor: {
-                name: np.flatnonzero(of_movie == v) for v, name in enumerate(names) if (of_movie == v).any()
-            }
-            for factor, (names, of_movie) in self.metadata().items()
-        }
+        return groups_of(self.metadata())
 
     def taste(self, labels):
         """Taste of each user's archetype for every movie in log-odds units, (n, I), from labels (n,)."""
@@ -385,12 +370,7 @@ class MovieWorld(World):
 # ---- Options: the shared ones (common/options.py) with each mode's defaults, and the demo's own -----
 
 LIKELIHOODS = ("ordinal+missing", "categorical+missing", "ordinal", "categorical", "multinomial")
-MODES = """Two modes, each with its own defaults (`--help` after the flags that choose one shows them):
-  explicit ratings (default): the gmvae reads each user's stars (--likelihood ordinal+missing, ...);
-    `--model vae` (or ae, dae) has defaults of its own
-  implicit feedback: --likelihood multinomial, or --ratings with a MovieLens file; `--model gmvae` too
-
-examples:
+EXAMPLES = """examples:
   python movie_dlvm.py --visualize
   python movie_dlvm.py --likelihood multinomial --folds 5 --visualize
   python movie_dlvm.py --ratings ml-100k/u.data --titles ml-100k/u.item --visualize"""
@@ -400,7 +380,7 @@ examples:
 class MovieOptions(MovieLensOptions):
     demo: ClassVar[str] = "movie"
     description: ClassVar[str] = __doc__.split("\n\n")[0]
-    epilog: ClassVar[str] = MODES
+    epilog: ClassVar[str] = EXAMPLES
     WORLD_SIZES: ClassVar[tuple] = ("users", "movies")
 
     users: int = option(
@@ -440,8 +420,9 @@ class ExplicitOptions(MovieOptions):
 
 @dataclass
 class ContinuousOptions(ExplicitOptions):
-    """--model vae, ae or dae: 64 users a step, and KL annealing over half the run, without which the
-    VAE's codes collapse onto the prior in two epochs (docs/movie.md)."""
+    """Explicit ratings with --model vae, ae or dae: 64 users a step, KL annealing over half the run.
+
+    Without the annealing the VAE's codes collapse onto the prior in two epochs (docs/movie.md)."""
 
     mode: ClassVar[str] = "--model vae"
     model: str = "vae"
@@ -458,8 +439,9 @@ class ContinuousOptions(ExplicitOptions):
 
 @dataclass
 class ImplicitOptions(RecommenderOptions, MovieOptions):
-    """Mult-VAE's settings (Liang et al. 2018, Sec. 4.3): [I-600-200], Adam at 1e-3, beta up to 0.2; 100
-    users a step and 100 epochs, measured on ML-100K (docs/movielens.md)."""
+    """Implicit feedback with Mult-VAE (or --model dae): the paper's [I-600-200], Adam at 1e-3, beta 0.2.
+
+    Liang et al. 2018, Sec. 4.3; 100 users a step and 100 epochs measured on ML-100K (docs/movielens.md)."""
 
     mode: ClassVar[str] = "--likelihood multinomial"
     likelihood: str = "multinomial"
@@ -484,8 +466,9 @@ class ImplicitOptions(RecommenderOptions, MovieOptions):
 
 @dataclass
 class ImplicitGMVAEOptions(ImplicitOptions):
-    """The Mult-GMVAE: the explicit gmvae's network, started from the mixture baseline; beta 1 and no
-    annealing, as its warm start raises the KL weight from 0 already (docs/movielens.md)."""
+    """Implicit feedback with the Mult-GMVAE: the explicit gmvae, started from the mixture baseline.
+
+    Beta 1 and no annealing: its warm start raises the KL weight from 0 already (docs/movielens.md)."""
 
     mode: ClassVar[str] = "--likelihood multinomial --model gmvae"
     model: str = "gmvae"

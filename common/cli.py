@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 
 MIN_FREE_BYTES = 50 * 2**20  # a run folder needs a few MB; refuse before training on a full disk
 
@@ -221,7 +222,7 @@ def build_parser(cls):
     parser = Parser(
         prog=script_of(cls),
         description=cls.description,
-        epilog=cls.epilog,
+        epilog="\n\n".join(filter(None, [modes_of(cls), cls.epilog])) or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.options = cls
@@ -243,6 +244,19 @@ def build_parser(cls):
             **flag,
         )
     return parser
+
+
+def modes_of(cls):
+    """--help's list of the modes of cls's demo (its OPTIONS), each by the first paragraph of its
+    docstring; '' for a demo of one mode."""
+    modes = [klass for klass in getattr(sys.modules[cls.__module__], "OPTIONS", ()) if klass.mode]
+    if not modes:
+        return ""
+    lines = ["modes, each with defaults of its own (give --help after the flags that choose one):"]
+    for klass in modes:
+        first = " ".join((klass.__doc__ or "").split("\n\n")[0].split()).rstrip(".")  # its first paragraph
+        lines.append(textwrap.fill(f"  {klass.mode}: {first}", 96, subsequent_indent="      "))
+    return "\n".join(lines)
 
 
 def typed(argv, *flags, switches=()):
