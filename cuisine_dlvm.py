@@ -40,6 +40,7 @@ from typing import ClassVar
 import numpy as np
 
 from common.cli import POSITIVE_INT, Interval, UsageError, entry_point, option, parse, typed
+from common.model_table import model_class
 from common.options import DataOptions
 from common.world import Sample, World
 
@@ -362,13 +363,6 @@ def _radar_legend(ax, model_label):
 
 # ---- Options: the shared ones (common/options.py) with this demo's defaults, and its own -------------
 
-# Models that cannot generate a dish of a named region, and why.
-CANNOT_GENERATE = {
-    "vae": "a vae has one Gaussian latent and no notion of region to sample from",
-    "ae": "an autoencoder has no prior to sample from",
-    "dae": "an autoencoder has no prior to sample from",
-}
-
 
 def region_name(text):
     """--generate: a region by name in any case, with spaces, hyphens or underscores ('west-african')."""
@@ -428,11 +422,15 @@ class Options(DataOptions):
                 raise UsageError(f"--{name}", "works on the cuisine world's regions; drop it or --data")
         if "count" in self.given and self.generate is None:
             raise UsageError("--count", "says how many dishes --generate makes; add --generate REGION")
-        if self.generate is not None and self.model in CANNOT_GENERATE:
+        if (
+            self.generate is not None and not model_class(self.model).cluster_latent
+        ):  # a region to sample from
+            cannot = "an autoencoder has no prior to sample from"
+            if model_class(self.model).has_likelihood:
+                cannot = f"a {self.model} has no discrete latent whose clusters could stand for regions"
             raise UsageError(
                 "--generate",
-                f"{CANNOT_GENERATE[self.model]}; use --model gmvae (samples the cluster matched to the "
-                "region) or --conditional",
+                f"{cannot}; use --model gmvae (samples the cluster matched to the region) or --conditional",
             )
         super().check()
 

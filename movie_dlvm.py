@@ -438,7 +438,7 @@ class ContinuousOptions(ExplicitOptions):
 
 
 @dataclass
-class ImplicitOptions(RecommenderOptions, MovieOptions):
+class ImplicitOptions(MovieOptions, RecommenderOptions):
     """Implicit feedback with Mult-VAE (or --model dae): the paper's [I-600-200], Adam at 1e-3, beta 0.2.
 
     Liang et al. 2018, Sec. 4.3; 100 users a step and 100 epochs measured on ML-100K (docs/movielens.md)."""

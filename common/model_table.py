@@ -9,18 +9,24 @@ import importlib
 import inspect
 from collections import namedtuple
 
-# where: "module:Class". labelled: trains on rows with their class, so no --model choice of its own (a
-# demo with labels offers it: cuisine_dlvm.py --conditional).
-Entry = namedtuple("Entry", "where summary labelled", defaults=(False,))
+# where: "module:Class". options: the options only some models read, which the others refuse. labelled:
+# trains on rows with their class, so no --model choice of its own (a demo with labels offers it:
+# cuisine_dlvm.py --conditional).
+Entry = namedtuple("Entry", "where summary options labelled", defaults=((), False))
 
 MODELS = {
-    "vae": Entry("common.models:VAE", "Gaussian latent"),
+    "vae": Entry("common.models:VAE", "Gaussian latent", ("dropout",)),
     "gmvae": Entry("common.models:GMVAE", "mixture prior with a discrete cluster latent"),
-    "ae": Entry("common.models:AE", "deterministic autoencoder baseline"),
-    "dae": Entry("common.models:DAE", "denoising autoencoder baseline (--corruption, --noise)"),
+    "ae": Entry("common.models:AE", "deterministic autoencoder baseline", ("dropout",)),
+    "dae": Entry("common.models:DAE", "denoising autoencoder baseline", ("corruption", "noise", "dropout")),
     "cvae": Entry("common.models:CVAE", "conditional VAE: y is the known class", labelled=True),
 }
 CHOICES = tuple(name for name, entry in MODELS.items() if not entry.labelled)
+
+
+def models_reading(option):
+    """The models that read an option only some read (e.g. --corruption: the dae)."""
+    return [name for name in CHOICES if option in MODELS[name].options]
 
 
 def model_class(name):

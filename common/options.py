@@ -25,7 +25,7 @@ from common.cli import (
     option,
     script_of,
 )
-from common.model_table import CHOICES, MODELS
+from common.model_table import CHOICES, MODELS, models_reading
 
 _model = functools.partial(option, group="model")
 _training = functools.partial(option, group="training")
@@ -162,13 +162,11 @@ class RunOptions:
 
     def check(self):
         """Refuse options that make no sense together, with the reason; fill in dae's defaults."""
-        if self.model != "dae":
-            for name in ("corruption", "noise"):
-                if getattr(self, name) is not None:
-                    raise UsageError(
-                        flag_name(name), f"applies to --model dae only (got --model {self.model})"
-                    )
-        else:
+        for name in ("corruption", "noise"):
+            if getattr(self, name) is not None and name not in MODELS[self.model].options:
+                readers = " or ".join(f"--model {m}" for m in models_reading(name))
+                raise UsageError(flag_name(name), f"applies to {readers} only (got --model {self.model})")
+        if "corruption" in MODELS[self.model].options:  # a denoising model: its defaults
             self.corruption = 0.2 if self.corruption is None else self.corruption
             self.noise = self.noise or "dropout"
         if self.noise == "flip" and not self.binary:

@@ -145,7 +145,7 @@ def test_region_names_match_in_any_case_and_spelling(name):
         (["--generate", "Nordic", "--count", "0"], "argument --count: 0 is out of range"),
         (["--generate", "Nordic", "--model", "ae"], "argument --generate: an autoencoder has no prior"),
         (["--generate", "Nordic", "--model", "dae"], "argument --generate: an autoencoder has no prior"),
-        (["--generate", "Nordic", "--model", "vae"], "argument --generate: a vae has one Gaussian latent"),
+        (["--generate", "Nordic", "--model", "vae"], "argument --generate: a vae has no discrete latent"),
         (["--conditional", "--model", "gmvae"], "argument --conditional: trains its own model"),
         (["--conditional", "--clusters", "5"], "argument --clusters: the conditional VAE has one class per"),
         (["--conditional", "--epochs", "4", "--anneal-epochs", "6"], "argument --anneal-epochs: 6 is more"),

@@ -5,12 +5,12 @@ Mult-VAE's paper (Liang et al. 2018, Sec. 4.3) where it applies; docs/movielens.
 """
 
 import functools
-import inspect
 import os
 from dataclasses import dataclass
 from typing import ClassVar
 
 from common.cli import Interval, UsageError, flag_name, option
+from common.model_table import MODELS
 from common.options import RunOptions
 
 _files = functools.partial(option, group="real data: MovieLens (implicit feedback)")
@@ -132,15 +132,10 @@ class RecommenderOptions(RunOptions):
     )
 
     def check(self):
-        from common.model_table import model_class
-
         for name, reason in self.REFUSED.items():
             if name in self.given:
                 raise UsageError(flag_name(name), reason)
-        if (
-            "dropout" in self.given
-            and "input_dropout" not in inspect.signature(model_class(self.model)).parameters
-        ):
+        if "dropout" in self.given and "dropout" not in MODELS[self.model].options:
             raise UsageError(
                 "--dropout", f"Mult-VAE's and Mult-DAE's input dropout; the {self.model} reads rows whole"
             )
