@@ -174,10 +174,6 @@ class MovieWorld(World):
                 titles.append(title)
         self.feature_names = titles
 
-    @property
-    def n_movies(self):
-        return len(self.feature_names)
-
     def metadata(self):
         """{factor: (names of its values, value index of every movie (I,))}: genre, era, quality band."""
         return {
@@ -236,31 +232,21 @@ class MovieWorld(World):
         liked = expit(self.affinity(labels, leniency) - self.thresholds[2])  # P(r >= 4) = 1 - P(r <= 3)
         return self.watch_probability(labels) * liked
 
-    def liked_posterior_scores(self, shown, movies, shown_share):
-        """The world's own ranking from what a recommender is shown (b, len(movies)): each liked movie shown
-        with probability s = `shown_share`, an unshown movie is a held-back like with probability
-        (1 - s) p / (1 - s p), p = `preference`, averaged over the posterior of the user's archetype and
-        leniency given `shown`. What a model that knew the world but not the user could rank by."""
-        from scipy.special import softmax
-
-        n_classes, q = self.n_classes, len(self.nodes)
-        p = self.preference(np.repeat(np.arange(n_classes), q), np.tile(self.nodes, n_classes))
-        p = p[:, movies]  # (A*Q, M): archetype-major, as log_prior below
-        p_shown = shown_share * p
-        shown = np.asarray(shown, dtype=np.float64)
-        log_lik = shown @ np.log(p_shown).T + (1 - shown) @ np.log1p(-p_shown).T  # (b, A*Q)
-        log_prior = (np.log(self.prior)[:, None] + self.log_node_weights).reshape(-1)  # (A*Q,)
-        posterior = softmax(log_lik + log_prior, axis=1)
-        return posterior @ ((p - p_shown) / (1 - p_shown))  # (1 - s) p / (1 - s p)
+    def grid(self):
+        """The hypotheses the exact likelihood sums over, archetype-major: every (archetype, leniency node)
+        pair's labels (H,), factors {"leniency": (H,)} and log prior weight (H,) (the quadrature's)."""
+        labels = np.repeat(np.arange(self.n_classes), len(self.nodes))
+        log_prior = (np.log(self.prior)[:, None] + self.log_node_weights).reshape(-1)
+        return labels, {"leniency": np.tile(self.nodes, self.n_classes)}, log_prior
 
     def sample(self, n, rng):
         labels = rng.choice(self.n_classes, size=n, p=self.prior)  # (n,)
         leniency = rng.standard_normal(n)  # (n,)
-        watched = rng.random((n, self.n_movies)) < self.watch_probability(labels)  # (n, I)
-        u = rng.random((n, self.n_movies, 1))
-        ratings = np.empty((n, self.n_movies))
+        watched = rng.random((n, self.n_features)) < self.watch_probability(labels)  # (n, I)
+        u = rng.random((n, self.n_features, 1))
+        ratings = np.empty((n, self.n_features))
         # (users, movies, 5 stars) probabilities for ~2M (user, movie) cells at a time: bounded memory.
-        rows = max(1, 2**21 // self.n_movies)
+        rows = max(1, 2**21 // self.n_features)
         for first in range(0, n, rows):
             block = slice(first, first + rows)
             cumulative = np.cumsum(self.rating_probabilities(labels[block], leniency[block]), axis=-1)
@@ -271,8 +257,8 @@ class MovieWorld(World):
 
     def _check(self, x):
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.n_movies:
-            raise ValueError(f"expected rows of {self.n_movies} movies, got shape {x.shape}")
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected rows of {self.n_features} movies, got shape {x.shape}")
         codes = np.rint(x)
         if np.any(codes != x) or np.any((codes < 0) | (codes > N_RATINGS)):
             raise ValueError("ratings must be 0 (not rated) or an integer 1..5")
@@ -284,10 +270,9 @@ class MovieWorld(World):
 
         codes = self._check(x)  # (n, I)
         n_classes, q = self.n_classes, len(self.nodes)
-        archetypes = np.arange(n_classes)
         # Rating log-likelihood at every (archetype, node) pair: one-hot ratings times log P(r = c).
-        pairs = np.repeat(archetypes, q)  # (A*Q,)
-        log_p = np.log(self.rating_probabilities(pairs, np.tile(self.nodes, n_classes)))  # (A*Q, I, 5)
+        labels, factors, _ = self.grid()  # (A*Q,)
+        log_p = np.log(self.rating_probabilities(labels, **factors))  # (A*Q, I, 5)
         log_p = log_p.reshape(n_classes * q, -1).T  # (I*5, A*Q)
         out = np.empty((len(codes), n_classes))
         for start in range(0, len(codes), batch_size):  # blocks keep the one-hot matrix small
@@ -410,8 +395,7 @@ class MovieOptions(MovieLensOptions):
 
 @dataclass
 class ExplicitOptions(MovieOptions):
-    """The gmvae: its warm start finds the archetypes, then 3 gentle epochs; longer or faster training
-    raises the ELBO while the clusters drift from the archetypes (docs/movie.md)."""
+    """The gmvae: its warm start finds the archetypes, then 3 gentle epochs (docs/movie.md: why so few)."""
 
     model: str = "gmvae"
     epochs: int = 3
@@ -420,9 +404,7 @@ class ExplicitOptions(MovieOptions):
 
 @dataclass
 class ContinuousOptions(ExplicitOptions):
-    """Explicit ratings with --model vae, ae or dae: 64 users a step, KL annealing over half the run.
-
-    Without the annealing the VAE's codes collapse onto the prior in two epochs (docs/movie.md)."""
+    """Explicit ratings with --model vae, ae or dae: 64 users a step, KL annealing over half the run."""
 
     mode: ClassVar[str] = "--model vae"
     model: str = "vae"
@@ -439,9 +421,7 @@ class ContinuousOptions(ExplicitOptions):
 
 @dataclass
 class ImplicitOptions(MovieOptions, RecommenderOptions):
-    """Implicit feedback with Mult-VAE (or --model dae): the paper's [I-600-200], Adam at 1e-3, beta 0.2.
-
-    Liang et al. 2018, Sec. 4.3; 100 users a step and 100 epochs measured on ML-100K (docs/movielens.md)."""
+    """Implicit feedback with Mult-VAE (or --model dae): the paper's [I-600-200], Adam at 1e-3, beta 0.2."""
 
     mode: ClassVar[str] = "--likelihood multinomial"
     likelihood: str = "multinomial"
@@ -455,20 +435,16 @@ class ImplicitOptions(MovieOptions, RecommenderOptions):
     test_fraction: float = 0.1
 
     def check(self):
-        if self.likelihood != "multinomial":
+        if self.likelihood != "multinomial":  # --ratings with an explicit --likelihood
             raise UsageError(
-                "--likelihood",
-                f"{self.likelihood} needs the synthetic world; MovieLens runs are implicit feedback "
-                "(multinomial)",
+                "--likelihood", f"{self.likelihood} needs the synthetic world; MovieLens runs are implicit"
             )
         super().check()
 
 
 @dataclass
 class ImplicitGMVAEOptions(ImplicitOptions):
-    """Implicit feedback with the Mult-GMVAE: the explicit gmvae, started from the mixture baseline.
-
-    Beta 1 and no annealing: its warm start raises the KL weight from 0 already (docs/movielens.md)."""
+    """Implicit feedback with the Mult-GMVAE: the explicit gmvae, started from the mixture baseline."""
 
     mode: ClassVar[str] = "--likelihood multinomial --model gmvae"
     model: str = "gmvae"
@@ -491,29 +467,19 @@ def options_for(argv):
     return ExplicitOptions if given["model"] in (None, "gmvae") else ContinuousOptions
 
 
-# ---- The two modes' data ----------------------------------------------------------------------------
-
-
-def synthetic_interactions(args, rng):
-    """The world's users as implicit feedback (4 or 5 stars = liked), with the world's truth."""
-    from common.recsys.data import from_world
-
-    world = MovieWorld(args.movies)
-    genres = [[world.genre_names[g]] for g in world.movie_genre]
-    return from_world(world, world.sample(args.users, rng), genres, args.users, flag="--movies")
-
-
 @entry_point
 def main(argv=None):
     args = parse(options_for, argv)
     if args.likelihood == "multinomial":
         from common.recsys import recommend
-        from common.recsys.data import load_movielens
+        from common.recsys.data import from_world, load_movielens
 
         rng = np.random.default_rng(args.seed)  # one stream: the world's sample, then the folds and splits
-        data = (
-            load_movielens(args.ratings, args.titles) if args.ratings else synthetic_interactions(args, rng)
-        )
+        if args.ratings:
+            return recommend.run(load_movielens(args.ratings, args.titles), args, rng).code
+        world = MovieWorld(args.movies)
+        genres = [[world.genre_names[g]] for g in world.movie_genre]
+        data = from_world(world, world.sample(args.users, rng), genres, args.users, flag="--movies")
         return recommend.run(data, args, rng).code
     from common.pipeline import run
     from common.recsys import explicit

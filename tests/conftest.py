@@ -51,7 +51,7 @@ def tiny_rows(tiny_movies):
 
     import numpy as np
 
-    return np.array(list(itertools.product(range(6), repeat=tiny_movies.n_movies)), dtype=float)
+    return np.array(list(itertools.product(range(6), repeat=tiny_movies.n_features)), dtype=float)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import expit
 
+from common.recsys.data import posterior_scores
 from movie_dlvm import GENRES, MovieWorld
 
 
@@ -66,7 +67,7 @@ def test_posterior_is_bayes_rule(world, tiny_movies, tiny_rows):
 
 def test_log_prob_agrees_with_frequencies_of_a_large_sample(tiny_movies, tiny_rows):
     x = tiny_movies.sample(200_000, np.random.default_rng(0)).x
-    codes = x @ (6 ** np.arange(tiny_movies.n_movies)[::-1])  # row -> index into tiny_rows (base-6 digits)
+    codes = x @ (6 ** np.arange(tiny_movies.n_features)[::-1])  # row -> index into tiny_rows (base-6 digits)
     observed = np.bincount(codes.astype(int), minlength=len(tiny_rows))
     expected = np.exp(tiny_movies.log_prob(tiny_rows)) * len(x)
     common = expected > 20  # a chi-square test needs enough expected counts per cell
@@ -78,7 +79,7 @@ def test_log_prob_agrees_with_frequencies_of_a_large_sample(tiny_movies, tiny_ro
 def test_users_rate_a_minority_of_movies(world, big_sample):
     rated = big_sample.x > 0  # (n, I)
     assert 0.05 < rated.mean() < 0.20
-    assert rated.sum(1).min() >= 1 and rated.sum(1).max() < world.n_movies / 2
+    assert rated.sum(1).min() >= 1 and rated.sum(1).max() < world.n_features / 2
     assert set(np.unique(big_sample.x)) == {0.0, 1.0, 2.0, 3.0, 4.0, 5.0}
     assert big_sample.x.dtype == np.float32 and big_sample.x.shape == (20_000, 160)
 
@@ -133,7 +134,7 @@ def test_bayes_posterior_recovers_most_archetypes(world, big_sample):
 
 def test_metadata_and_names(world):
     assert world.name == "movie" and world.class_noun == "archetype"
-    assert world.n_features == world.n_movies == 8 * 20 and len(set(world.feature_names)) == 160
+    assert world.n_features == 8 * 20 and len(set(world.feature_names)) == 160
     assert world.movie_genre.shape == world.movie_era.shape == world.movie_quality.shape == (160,)
     assert np.bincount(world.movie_genre).tolist() == [20] * 8
     assert len(world.class_names) >= 5 and len(world.genre_names) >= 6 and len(world.era_names) == 3
@@ -163,7 +164,7 @@ def test_rejects_rows_that_are_not_ratings(tiny_movies):
 
 def test_to_dict_names_every_parameter(world):
     d = json.loads(json.dumps(world.to_dict()))  # must survive world.json
-    assert d["archetypes"] == world.class_names and len(d["movies"]) == world.n_movies
+    assert d["archetypes"] == world.class_names and len(d["movies"]) == world.n_features
     assert sum(d["audience_share"].values()) == pytest.approx(1.0)
     assert d["movies"][0]["title"] == world.feature_names[0]
     for key in ("genre_taste", "era_taste", "quality_weight", "leniency_bias", "thresholds", "watch_slope"):
@@ -190,7 +191,7 @@ def test_log_joint_does_not_depend_on_the_batch_size(world):
 def test_log_prob_ratings_is_a_distribution_over_stars_given_the_rated_set(tiny_movies, tiny_rows):
     for rated in ([0, 2], [1, 2, 3], [3]):
         pattern = (tiny_rows > 0).astype(int)
-        same = (pattern == np.isin(np.arange(tiny_movies.n_movies), rated)).all(
+        same = (pattern == np.isin(np.arange(tiny_movies.n_features), rated)).all(
             1
         )  # every row with that rated set
         assert np.exp(tiny_movies.log_prob_ratings(tiny_rows[same])).sum() == pytest.approx(1.0, abs=1e-10)
@@ -255,9 +256,9 @@ def _held_back_by_quad(world, shown, movies, share):
     return np.array([sum(quad(held_back, a, j) for a in archetypes) for j in range(len(movies))]) / evidence
 
 
-def test_liked_posterior_scores_match_adaptive_quadrature(tiny_movies):
+def test_the_posterior_ranking_matches_adaptive_quadrature(tiny_movies):
     movies, shown = np.array([0, 2, 3]), np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
-    scores = tiny_movies.liked_posterior_scores(shown, movies, 0.8)
+    scores = posterior_scores(tiny_movies, shown, movies, 0.8)
     for row, expected in zip(shown, scores, strict=True):
         np.testing.assert_allclose(expected, _held_back_by_quad(tiny_movies, row, movies, 0.8), rtol=1e-6)
 
@@ -265,9 +266,9 @@ def test_liked_posterior_scores_match_adaptive_quadrature(tiny_movies):
 def test_liked_posterior_ranks_the_genre_a_user_was_shown(world):
     """A user shown five liked horror movies gets unshown horror movies ranked first."""
     horror = np.flatnonzero(world.movie_genre == world.genre_names.index("Horror"))
-    shown = np.zeros((1, world.n_movies))
+    shown = np.zeros((1, world.n_features))
     shown[0, horror[:5]] = 1
-    scores = world.liked_posterior_scores(shown, np.arange(world.n_movies), 0.8)[0]
+    scores = posterior_scores(world, shown, np.arange(world.n_features), 0.8)[0]
     scores[horror[:5]] = -np.inf  # a recommender never ranks what it was shown
     top = np.argsort(-scores)[:10]
     assert (world.movie_genre[top] == world.genre_names.index("Horror")).sum() >= 8

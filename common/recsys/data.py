@@ -99,7 +99,7 @@ def favourite_genres(matrix, genres, n_shown=7):
 def from_world(world, sample, item_groups, n_sampled, flag="--users"):
     """A synthetic world's users as implicit feedback (4 or 5 stars = liked, users with 5 likes or more),
     with its truth: the oracle's scores, world.preference(labels, **factors) (P(watch and like) knowing
-    the user), and the world's own ranking from what a model is shown, world.liked_posterior_scores.
+    the user), and the world's own ranking from what a model is shown (posterior_scores).
     item_groups (I,): each item's list of genres. Too few users with 5 likes: UsageError naming `flag`."""
     import pandas as pd
 
@@ -123,7 +123,7 @@ def from_world(world, sample, item_groups, n_sampled, flag="--users"):
         ]
 
     def posterior(fold_in, columns):  # the world's ranking from the liked items a model is shown
-        return world.liked_posterior_scores(fold_in.toarray(), interactions.item_ids[columns], FOLD_IN)
+        return posterior_scores(world, fold_in.toarray(), interactions.item_ids[columns], FOLD_IN)
 
     return ImplicitData(
         interactions,
@@ -137,3 +137,25 @@ def from_world(world, sample, item_groups, n_sampled, flag="--users"):
         posterior=posterior,
         extra={"n_classes": world.n_classes, "n_sampled_users": n_sampled},
     )
+
+
+def posterior_scores(world, shown, items, shown_share):
+    """A synthetic world's own ranking from what a recommender is shown, (b, len(items)).
+
+    `shown` (b, len(items)) marks the liked items folded in; each liked item is taken to be shown with
+    probability s = `shown_share`, independently (the fold-in keeps 80% of them). With p = P(likes the
+    item | hypothesis) (world.preference), an item is shown with probability s p, and an unshown one is a
+    held-back like with probability (1 - s) p / (1 - s p). Its score is that probability averaged over the
+    posterior of the user's hidden variables (world.grid(): every hypothesis and its prior weight) given
+    `shown`: what a model that knew the world but not the user could rank by, and a fairer ceiling than
+    the oracle, which knows the user.
+    """
+    from scipy.special import softmax
+
+    labels, factors, log_prior = world.grid()  # (H,) each
+    p = world.preference(labels, **factors)[:, items]  # (H, M)
+    p_shown = shown_share * p
+    shown = np.asarray(shown, dtype=np.float64)
+    log_lik = shown @ np.log(p_shown).T + (1 - shown) @ np.log1p(-p_shown).T  # (b, H)
+    posterior = softmax(log_lik + log_prior, axis=1)
+    return posterior @ ((p - p_shown) / (1 - p_shown))  # (1 - s) p / (1 - s p)
