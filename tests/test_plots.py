@@ -109,3 +109,17 @@ def test_training_curves_draw_the_worlds_log_likelihood_beside_each_elbo(monkeyp
     assert dotted(annealed) == {"world's log p(x), held-out rows": -1.2}  # beta < 1: no ELBO on training rows
     assert dotted(autoencoder) == {}  # an autoencoder's curve is no bound on log p(x)
     assert [text.get_text() for text in figures[0].legends[0].get_texts()][2:] == list(dotted(elbo))
+
+
+def test_a_wobble_of_a_loss_term_is_not_drawn_as_a_trend(monkeypatch):
+    """The KL of a few epochs that moves by 1% fills 5% of its size, not the whole panel; one that moves
+    by 20% keeps the panel matplotlib gives it."""
+    figures = _drawn(monkeypatch)
+    wobble = [{**row, "kl": 1.48 + 0.015 * (e % 2)} for e, row in enumerate(_history([1.0] * 4))]
+    trend = [{**row, "kl": 1.0 + 0.1 * e} for e, row in enumerate(_history([1.0] * 4))]
+    plots.training_curves("unused.png", wobble, VAE.kl_term, "wobble")
+    plots.training_curves("unused.png", trend, VAE.kl_term, "trend")
+    low, high = figures[0].axes[2].get_ylim()
+    assert high - low >= 0.05 * 1.495 - 1e-9 and low < 1.48 and high > 1.495
+    low, high = figures[1].axes[2].get_ylim()
+    assert high - low < 0.5  # autoscaled around 1.0 .. 1.3

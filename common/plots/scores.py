@@ -59,14 +59,26 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     save_figure(fig, path)
 
 
+def _span_at_least(ax, values, share=0.05):
+    """Widen a panel whose values move by less than `share` of their size to that span, centred: an
+    epoch-to-epoch wobble of 1% (a sampled KL term) is then drawn as the wobble it is, not as a trend."""
+    low, high = min(values), max(values)
+    span = share * max(abs(low), abs(high))
+    if high - low < span:
+        middle = (low + high) / 2
+        ax.set_ylim(middle - span / 2, middle + span / 2)
+
+
 def _terms(axes, epochs, history, kl_term):
     """The reconstruction term and, with a kl_term, the KL term (beside beta while it changes)."""
     axes[1].plot(epochs, [row["recon"] for row in history], color="C2")
     axes[1].set(title="reconstruction: -E[log p(x|z)], training rows", xlabel="epoch", ylabel="nats per row")
+    _span_at_least(axes[1], [row["recon"] for row in history])
     if kl_term is None:
         return
     axes[2].plot(epochs, [row["kl"] for row in history], color="C3", label="KL")
     axes[2].set(title=f"{kl_term}, training rows", xlabel="epoch", ylabel="nats per row")
+    _span_at_least(axes[2], [row["kl"] for row in history])
     if any(row["beta"] != history[-1]["beta"] for row in history):
         twin = axes[2].twinx()
         twin.plot(epochs, [row["beta"] for row in history], color="C7", linestyle="--", label="beta")
