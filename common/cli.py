@@ -17,12 +17,8 @@ import importlib
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import textwrap
-
-MIN_FREE_BYTES = 50 * 2**20  # a run folder needs a few MB; refuse before training on a full disk
 
 # ---- Values: each flag's `type` checks its value as it is parsed ------------------------------------
 
@@ -287,6 +283,8 @@ def parse(options_for, argv=None):
     cls = options_for if isinstance(options_for, type) else options_for(argv)
     parser = build_parser(cls)
     given = vars(parser.parse_args(argv))
+    from common.runio import check_out_dir
+
     try:
         if "resume" in given:
             args = resumed(options_for, given, argv)
@@ -371,35 +369,3 @@ def resumed(options_for, given, argv):
     args.device = given.get("device", "auto")  # where to continue is this machine's business
     args.resume, args.out, args.resumed_with = folder, folder, argv
     return args
-
-
-# ---- The run folder: checked before anything runs ----------------------------------------------------
-
-
-def check_out_dir(path, demo=None, overwrite=False):
-    """Raise UsageError if the run folder cannot be written or holds another demo's run (when `demo`)."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError("--out", f"{path!r} is a file; give a folder path")
-    previous = os.path.join(path, "config.json")
-    if demo is not None and os.path.exists(previous) and not overwrite:
-        try:
-            with open(previous) as f:
-                other = json.load(f).get("demo")
-        except (OSError, ValueError, AttributeError):
-            other = "unknown"
-        if other != demo:
-            raise UsageError(
-                "--out",
-                f"{path!r} holds a run of the {other} demo; choose another folder or pass --overwrite",
-            )
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise UsageError(
-            "--out", f"cannot write to {path!r} ({err.strerror}); choose another folder"
-        ) from None
-    free = shutil.disk_usage(path).free
-    if free < MIN_FREE_BYTES:
-        raise UsageError("--out", f"only {free / 2**20:.1f} MB free on the disk of {path!r}; free some space")

@@ -20,7 +20,8 @@ import os
 import sys
 from collections import namedtuple
 
-from common.cli import Parser, UsageError, check_out_dir
+from common.cli import Parser, UsageError
+from common.runio import check_out_dir
 
 Metric = namedtuple("Metric", "words higher_is_better fmt")
 

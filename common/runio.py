@@ -9,7 +9,11 @@ half-written file, even if the run is killed. docs/run-folder.md describes every
 import json
 import os
 import platform
+import shutil
+import tempfile
 from contextlib import contextmanager
+
+MIN_FREE_BYTES = 50 * 2**20  # a run folder needs a few MB; refuse before training on a full disk
 
 
 @contextmanager
@@ -156,6 +160,38 @@ class RunFolder:
         if model is not None:
             self.save_model(model, model_config, training)
         self.save_metrics(metrics)
+
+
+def check_out_dir(path, demo=None, overwrite=False):
+    """--out, checked before anything runs: UsageError when the folder cannot be written, or holds another
+    demo's run (checked when `demo` is given)."""
+    from common.cli import UsageError
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError("--out", f"{path!r} is a file; give a folder path")
+    previous = os.path.join(path, "config.json")
+    if demo is not None and os.path.exists(previous) and not overwrite:
+        try:
+            with open(previous) as f:
+                other = json.load(f).get("demo")
+        except (OSError, ValueError, AttributeError):
+            other = "unknown"
+        if other != demo:
+            raise UsageError(
+                "--out",
+                f"{path!r} holds a run of the {other} demo; choose another folder or pass --overwrite",
+            )
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise UsageError(
+            "--out", f"cannot write to {path!r} ({err.strerror}); choose another folder"
+        ) from None
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        raise UsageError("--out", f"only {free / 2**20:.1f} MB free on the disk of {path!r}; free some space")
 
 
 def versions():

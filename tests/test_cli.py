@@ -217,7 +217,7 @@ def test_a_read_only_or_full_disk_is_refused_before_anything_runs(
 
     # Root writes to read-only folders, and a test cannot fill the disk: the operating system's answer
     # is replaced, what the run does with it is tested.
-    monkeypatch.setattr(f"common.cli.{target}", {"read-only": read_only, "full": full}[replacement])
+    monkeypatch.setattr(f"common.runio.{target}", {"read-only": read_only, "full": full}[replacement])
     out = str(tmp_path / "run")
     with pytest.raises(SystemExit) as exit_info:
         disease_dlvm.main(["--out", out])
