@@ -232,11 +232,12 @@ def build_parser(cls):
         flag = {k: v for k, v in meta.items() if k in ("type", "choices", "metavar", "nargs")}
         if isinstance(value, bool):
             flag = {"action": "store_true"}
+        refused = field.name in cls.REFUSED  # still parsed, to be refused with the reason
         groups[meta["group"]].add_argument(
             flag_name(field.name),
             dest=field.name,
             default=argparse.SUPPRESS,
-            help=f"{meta['help']} (default: {shown})",
+            help=argparse.SUPPRESS if refused else f"{meta['help']} (default: {shown})",
             **flag,
         )
     return parser

@@ -6,6 +6,7 @@ here). common/cli.py turns the class into the command line: `--help` shows every
 values are checked as they are parsed and combinations by `check()`, before any work.
 """
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class RunOptions:
     mode: ClassVar[str] = ""  # the flags that choose this class, for a demo with modes ("--likelihood ...")
     binary: ClassVar[bool] = False  # the demo's features are 0/1: --noise flip applies
     RESUME_MAY_CHANGE: ClassVar[tuple] = ("quiet", "visualize", "interpret", "device", "iw_samples")
+    REFUSED: ClassVar[dict] = {}  # shared options a mode has no use for -> why; left out of its --help
 
     # ---- model
     model: str = _model(
@@ -240,7 +242,7 @@ class RunOptions:
 
     def config(self, **resolved):
         """config.json: every option as the run used it, what was typed, and `resolved` (the device)."""
-        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "given"}
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "given"}
         values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
         return {**values, "given": sorted(self.given), "demo": self.demo, **resolved}
 

@@ -364,6 +364,11 @@ def summary(metrics, world, out, extra_lines=()):
             f"  held-out NLL {test['nll']:.4f} nats/row   world's true NLL {test['true_nll']:.4f}   "
             f"gap {test['nll_gap']:+.4f}"
         )
+    elif "recon" in test and "nll" not in test:
+        name, value = next((k, v) for k, v in test["recon"].items() if not k.endswith("per_feature"))
+        lines.append(
+            f"  reconstruction {name} {value:.3f} on held-out rows (an autoencoder: no likelihood, no NLL)"
+        )
     elif "nll" in test:
         lines.append(
             f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"

@@ -74,7 +74,14 @@ def load_model_file(path, demo=None):
     import torch
 
     try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":  # torch.save writes a zip archive
+                raise CheckpointError(
+                    f"{path} is not a model.pt (not a PyTorch checkpoint); give a run's model.pt"
+                )
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -35,15 +35,16 @@ def test_checkpoint_of_another_demo_is_refused(tmp_path):
 
 @pytest.mark.parametrize("keep", [0.5, 5000, "text"])
 def test_truncated_or_garbled_file_is_refused(tmp_path, keep):
-    """Each breaks torch.load differently: half a file (RuntimeError), its first 5000 bytes (OSError),
-    a text file renamed model.pt (KeyError)."""
+    """Each breaks torch.load differently: half a file (RuntimeError), its first 5000 bytes (OSError);
+    a text file renamed model.pt is no PyTorch checkpoint at all (no zip archive)."""
     path = _saved(tmp_path)
     data = path.read_bytes()
     if keep == "text":
         path.write_bytes(b"hello, this is not a model\n")
     else:
         path.write_bytes(data[: int(len(data) * keep) if keep < 1 else keep])
-    with pytest.raises(runio.CheckpointError, match="truncated or corrupt"):
+    expected = "not a PyTorch checkpoint" if keep == "text" else "truncated or corrupt"
+    with pytest.raises(runio.CheckpointError, match=expected):
         runio.load_model_file(path)
 
 

@@ -1,5 +1,6 @@
 """Flags: validation errors are one line with exit code 2; --help stays free of heavy imports."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -73,6 +74,9 @@ def test_every_help_text_ends_with_the_default_the_run_uses(demo, cls):
     defaults = cls()
     for action in parser._actions:
         if not action.option_strings or action.dest == "help":
+            continue
+        if action.dest in cls.REFUSED:  # a mode's refused options are parsed (to say why) but not offered
+            assert action.help == argparse.SUPPRESS
             continue
         assert action.help.endswith(")") and "(default: " in action.help, action.dest
         shown = action.help.rsplit("(default: ", 1)[1][:-1]

@@ -86,6 +86,7 @@ class RecommenderOptions(RunOptions):
         "implicit-feedback runs have none to read it against",
         "load": "the implicit mode trains and scores a model per fold of held-out users and cannot "
         "evaluate a saved one; drop --load",
+        "resume": "implicit-feedback runs keep no optimizer or fold state to continue from; run it again",
     }
 
     folds: int = _ranking(
