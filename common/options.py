@@ -251,6 +251,8 @@ class RunOptions:
 class DataOptions(RunOptions):
     """The options of a demo that can also learn from a CSV table of your own (--data)."""
 
+    DATA_ONLY: ClassVar[tuple] = ()  # a demo's own options that apply to --data only
+
     data: str | None = _table(
         None,
         "train on a CSV table with a header row and columns of this demo's kind (0/1 features for yes/no "
@@ -281,8 +283,6 @@ class DataOptions(RunOptions):
                     f"{self.data}; choose another --out",
                 )
         super().check()
-
-    DATA_ONLY: ClassVar[tuple] = ()  # a demo's own options that apply to --data only
 
     def resumable(self, folder):
         if self.data is not None:
