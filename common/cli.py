@@ -149,9 +149,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line}\n")
 
 
-def script_of(cls):
-    """The demo script a class is declared in, e.g. 'disease_dlvm.py'."""
-    return os.path.basename(sys.modules[cls.__module__].__file__)
+def script_of(declared):
+    """The demo script a class or function is declared in, e.g. 'disease_dlvm.py'."""
+    return os.path.basename(sys.modules[declared.__module__].__file__)
 
 
 def flags_elsewhere(cls, tokens):
@@ -184,7 +184,7 @@ def entry_point(main):
 
     @functools.wraps(main)
     def guarded(argv=None):
-        prog = os.path.basename(sys.modules[main.__module__].__file__)
+        prog = script_of(main)
         try:
             return main(argv)
         except UsageError as err:
@@ -281,14 +281,16 @@ def parse(options_for, argv=None):
     """Checked options of a command line. `options_for` is the demo's options class, or, for a demo with
     modes, a function of argv that returns the class of the mode argv asks for."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    cls = options_for if isinstance(options_for, type) else options_for(argv)
+    if isinstance(options_for, type):  # a demo of one mode
+        options_for = (lambda cls: lambda _argv: cls)(options_for)
+    cls = options_for(argv)
     parser = build_parser(cls)
     given = vars(parser.parse_args(argv))
     from common.runio import check_out_dir
 
     try:
         if "resume" in given:
-            args = resumed(options_for, given, argv)
+            args = resumed(cls, options_for, given, argv)
         else:
             args = cls(**given)
             args.argv, args.given = argv, frozenset(given)
@@ -329,11 +331,11 @@ def from_saved(cls, saved, path):
     return cls(**values)
 
 
-def resumed(options_for, given, argv):
-    """--resume RUN_DIR: the run's own options from its config.json, of which only a few presentation
-    options (cls.RESUME_MAY_CHANGE) may be given again."""
+def resumed(cls, options_for, given, argv):
+    """--resume RUN_DIR: the run's own options from its config.json, read as the options class of the
+    mode its command line chose (options_for), of which only a few presentation options
+    (cls.RESUME_MAY_CHANGE) may be given again."""
     folder = given["resume"]
-    cls = options_for if isinstance(options_for, type) else options_for(argv)
     changed = sorted(set(given) - {"resume", *cls.RESUME_MAY_CHANGE})
     if changed:
         allowed = ", ".join(map(flag_name, cls.RESUME_MAY_CHANGE))
@@ -359,10 +361,10 @@ def resumed(options_for, given, argv):
             f"{folder} holds a run of the {saved.get('demo')} demo; "
             f"resume it with {saved.get('demo')}_dlvm.py",
         )
-    saved_argv = saved.get("argv") if isinstance(saved.get("argv"), list) else []
-    saved_cls = options_for if isinstance(options_for, type) else options_for(saved_argv)
-    args = from_saved(saved_cls, saved, path)
-    args.argv, args.given = saved_argv, frozenset(saved.get("given", ()))
+    strings = lambda value: [v for v in value if isinstance(v, str)] if isinstance(value, list) else []  # noqa: E731
+    saved_argv = strings(saved.get("argv"))
+    args = from_saved(options_for(saved_argv), saved, path)
+    args.argv, args.given = saved_argv, frozenset(strings(saved.get("given")))
     args.resumable(folder)
     for name in cls.RESUME_MAY_CHANGE:  # given on this command line: it wins
         if name in given:

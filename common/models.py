@@ -59,15 +59,10 @@ class VAE(Model):
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim = latent_dim
-        front, act = input_layers(normalize_input, input_dropout), ACTIVATIONS[activation]
-        hidden = [hidden_dim] * hidden_layers
-        self.encoder = nn.Sequential(
-            *front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, 2 * latent_dim)
-        )
-        self.decoder = nn.Sequential(
-            mlp([latent_dim, *hidden], act),
-            nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
-        )
+        self.encoder, self.decoder = encoder_decoder(
+            n_features, 2 * latent_dim, latent_dim, hidden_dim, self.head.params_per_feature,
+            hidden_layers, activation, normalize_input, input_dropout,
+        )  # fmt: skip
 
     def encode(self, x):
         mu, log_var = self.encoder(self.scale(x)).chunk(2, dim=-1)  # (B, Z) each
@@ -312,15 +307,10 @@ class AE(Model):
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim, self.corruption, self.noise = latent_dim, corruption, noise
-        front, act = input_layers(normalize_input, input_dropout), ACTIVATIONS[activation]
-        hidden = [hidden_dim] * hidden_layers
-        self.encoder = nn.Sequential(
-            *front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, latent_dim)
-        )
-        self.decoder = nn.Sequential(
-            mlp([latent_dim, *hidden], act),
-            nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
-        )
+        self.encoder, self.decoder = encoder_decoder(
+            n_features, latent_dim, latent_dim, hidden_dim, self.head.params_per_feature,
+            hidden_layers, activation, normalize_input, input_dropout,
+        )  # fmt: skip
 
     def corrupt(self, x):
         if not self.training or self.corruption == 0:
@@ -364,6 +354,19 @@ class L2Normalize(nn.Module):
 
     def forward(self, x):
         return F.normalize(x, dim=-1)
+
+
+def encoder_decoder(n_features, code_size, latent_dim, hidden_dim, outputs_per_feature, hidden_layers=2,
+                    activation="relu", normalize_input=False, input_dropout=0.0):  # fmt: skip
+    """A VAE's or AE's networks: x -> code_size numbers (q(z|x)'s mean and log-variance, or the code), and
+    z -> the head's outputs per feature. Built encoder first: the order their initial weights are drawn."""
+    front, act = input_layers(normalize_input, input_dropout), ACTIVATIONS[activation]
+    hidden = [hidden_dim] * hidden_layers
+    encoder = nn.Sequential(*front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, code_size))
+    decoder = nn.Sequential(
+        mlp([latent_dim, *hidden], act), nn.Linear(hidden_dim, n_features * outputs_per_feature)
+    )
+    return encoder, decoder
 
 
 def input_layers(normalize_input=False, input_dropout=0.0):

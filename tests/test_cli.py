@@ -124,6 +124,8 @@ def test_a_flag_of_another_demo_or_mode_says_where_it_belongs(demo, argv, hint, 
         ("epochs", -5, "epochs is -5"),
         ("restarts", "1", None),  # a number written as text is the number its flag would read
         ("quiet", "yes", "quiet is 'yes'"),
+        ("given", 5, None),  # not a list of names: read as none typed, not a traceback
+        ("argv", {"a": 1}, None),
     ],
 )
 def test_values_read_back_from_a_run_folder_are_checked_as_flags_are(key, value, expected, tmp_path, capsys):

@@ -131,13 +131,14 @@ def parts(world, seed, item_group, group_names, group_noun, item_noun="item"):
 
     def metrics(folder, model, train, test, mixture, device):
         rng = np.random.default_rng([seed, 1])  # its own stream: the same hidden ratings for every model
-        report["ratings"] = rating_metrics(model, train, test, mixture, device, rng, oracle(test), item_noun)
+        expected = oracle(test)
+        report["ratings"] = rating_metrics(model, train, test, mixture, device, rng, expected, item_noun)
         groups = np.asarray(group_names)[item_group]
         report["recommendations"] = recommend_unrated(
             model,
             test,
             device,
-            oracle(test),
+            expected,
             world.feature_names,
             groups,
             world.class_names,
