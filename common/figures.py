@@ -241,11 +241,10 @@ def model_selection(draw, folder, world, selection):
         selection["nll" if by_nll else "bic"],
         selection["best_k"],
         world.n_classes,
-        "validation NLL (nats per row; a part of the training rows)"
-        if by_nll
-        else "BIC of the latent mixture",
+        "validation NLL (nats per row)" if by_nll else "BIC of the latent mixture",
         selection.get("standard_error"),
-        "the smallest K within 1 s.e. of the lowest NLL\n(bars: s.e. of each K's difference from it)"
+        "the smallest K within 1 s.e. of the lowest NLL, on rows held back from training\n"
+        "(bars: s.e. of each K's difference from it)"
         if by_nll
         else "the lowest BIC",
     )
