@@ -428,6 +428,7 @@ class ImplicitOptions(MovieOptions, RecommenderOptions):
     model: str = "vae"
     latent_dim: int = 200
     hidden_dim: int = 600
+    hidden_layers: int = 1
     beta: float = 0.2
     lr: float = 1e-3
     batch_size: int = 100
@@ -450,6 +451,7 @@ class ImplicitGMVAEOptions(ImplicitOptions):
     model: str = "gmvae"
     latent_dim: int = 2
     hidden_dim: int = 64
+    hidden_layers: int = 2
     beta: float = 1.0
     batch_size: int = 64
     epochs: int = 10

@@ -4,6 +4,7 @@
     python bench/quality.py cuisine --seeds 5
     python bench/quality.py movie --seeds 5          # explicit ratings: archetypes, NLL gap
     python bench/quality.py disease --seeds 3 --config "beta4=--model vae --beta 4"
+    python bench/quality.py disease --set extensions   # priors, flows, IWAE, two layers, codebook
 
 Every configuration runs the demo once per seed (a new world sample, split and initialisation each
 time) and the table reports medians and [min, max] over seeds of: held-out NLL gap to the world's
@@ -50,6 +51,24 @@ DEFAULT_CONFIGS = {
 }
 
 
+# The seeds' extensions (docs/extensions.md), beside today's vae and gmvae, on every world.
+EXTENSIONS = {
+    "vae": "--model vae",
+    "gmvae (default)": "--model gmvae",
+    "vae, VampPrior": "--model vae --prior vamp",
+    "vae, IAF posterior": "--model vae --flow iaf",
+    "vae, planar posterior": "--model vae --flow planar",
+    "vae, VampPrior + IAF": "--model vae --prior vamp --flow iaf",
+    "vae, IWAE K=5": "--model vae --iw-train 5",
+    "gmvae, IWAE K=5": "--model gmvae --iw-train 5",
+    "vae, 3 hidden layers": "--model vae --hidden-layers 3",
+    "gmvae, 3 hidden layers": "--model gmvae --hidden-layers 3",
+    "hvae (two stochastic layers)": "--model hvae",
+    "vqvae (codebook of K)": "--model vqvae",
+}
+SETS = {"default": DEFAULT_CONFIGS, "extensions": dict.fromkeys(DEFAULT_CONFIGS, EXTENSIONS)}
+
+
 def measure(demo, argv, seed):
     module = importlib.import_module(f"{demo}_dlvm")
     with tempfile.TemporaryDirectory() as out:
@@ -68,6 +87,7 @@ def measure(demo, argv, seed):
         "ari/bayes": rec["ari"] / rec["bayes_ari"],
         "best baseline ari/bayes": best / rec["bayes_ari"],
         "seconds": seconds,
+        "train seconds": m["timing"]["train_seconds"],
     }
 
 
@@ -90,13 +110,19 @@ def main(argv=None):
         "--seeds", type=Interval(int, 1, None), default=5, help="seeds per configuration, 0..N-1 (default: 5)"
     )
     parser.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="default",
+        help="the built-in configurations: the models (default) or the extensions of docs/extensions.md",
+    )
+    parser.add_argument(
         "--config",
         action="append",
         metavar="NAME=FLAGS",
         help="a configuration to measure, e.g. 'beta4=--model vae --beta 4' (default: the built-in list)",
     )
     args = parser.parse_args(argv)
-    configs = DEFAULT_CONFIGS[args.demo]
+    configs = SETS[args.set][args.demo]
     if args.config:
         for config in args.config:
             if "=" not in config:
@@ -116,7 +142,7 @@ def main(argv=None):
                 key: spread([r[key] for r in runs])
                 for key in ("nll_gap", "ari/bayes", "best baseline ari/bayes")
             }
-            | {"seconds": spread([r["seconds"] for r in runs])}
+            | {key: spread([r[key] for r in runs]) for key in ("train seconds", "seconds")}
         )
         print(f"{name}: done", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)

@@ -5,6 +5,7 @@ The training loss is recon + beta * kl, with recon = -E_q[log p(x|z)] (one repar
 """
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -44,6 +45,29 @@ def beta_at_step(step, beta, anneal_steps):
     return beta * min(1.0, step / anneal_steps)
 
 
+def iw_loss_parts(model, x, n_samples, beta=1.0, weights=None):
+    """The IWAE objective (Burda, Grosse, Salakhutdinov 2016, eq. 8): minus the K-sample bound
+
+        L_K = E[log (1/K) sum_k w_k] <= log p(x),   w_k = p(x | z_k) p(z_k)^beta / q(z_k | x)^beta
+
+    which is the ELBO at K = 1 and rises to log p(x) with K. beta < 1 tempers the prior's share, as the
+    ELBO's KL weight does while annealing. Its gradient is the ELBO's, each sample weighted by its
+    normalised weight w_k / sum w; the reported parts use those weights too: recon = -sum_k w~_k log
+    p(x | z_k), kl = the rest of -L_K at beta = 1. model.log_weight_terms(x, K) gives log p(x | z) and
+    log p(z) - log q(z | x) per sample, (B, K, ...): trailing axes (the gmvae's clusters) are summed
+    over exactly, like the samples. Returns the dict of mean_parts.
+    """
+    log_lik, log_ratio = (t.flatten(1) for t in model.log_weight_terms(x, n_samples))  # (B, K * ...)
+    tempered = log_lik + beta * log_ratio
+    bound = torch.logsumexp(tempered, dim=1) - math.log(n_samples)  # (B,)
+    with torch.no_grad():
+        w = torch.softmax(tempered, dim=1)
+        recon = -(w * log_lik).sum(1)
+        kl = -(w * log_ratio).sum(1) + (w * torch.log(w.clamp_min(1e-30))).sum(1) + math.log(n_samples)
+    share = torch.full_like(bound, 1 / len(bound)) if weights is None else weights / weights.sum()
+    return {"loss": -(share * bound).sum(), "recon": (share * recon).sum(), "kl": (share * kl).sum()}
+
+
 # Activations of the widest layer held at once when evaluating in chunks: 2 MB of floats, reused from
 # the heap and kept in the CPU's caches; bigger chunks were slower (docs/speed.md).
 MAX_ELEMENTS = 2**19
@@ -56,6 +80,20 @@ def widest_layer(model):
     return fan_out * max(m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
+class Estimate(NamedTuple):
+    """An importance-sampled estimate per row, each (n,): log p(x), the mean log weight (an ELBO
+    estimate) and the effective sample size (sum w)^2 / sum w^2 of the row's S weights."""
+
+    log_px: torch.Tensor
+    elbo: torch.Tensor
+    ess: torch.Tensor
+
+    def variance(self, n_samples):
+        """Monte Carlo variance of each row's log p(x) estimate, by the delta method:
+        Var[log mean(w)] ~= Var[w] / (S mean(w)^2) = 1 / ESS - 1 / S (0 when every weight is equal)."""
+        return (1 / self.ess - 1 / n_samples).clamp_min(0)
+
+
 @torch.no_grad()
 def importance_weighted(model, x, n_samples, max_elements=MAX_ELEMENTS):
     """Importance-weighted estimate of log p(x) per row (Burda, Grosse, Salakhutdinov 2016):
@@ -63,24 +101,27 @@ def importance_weighted(model, x, n_samples, max_elements=MAX_ELEMENTS):
         log p(x) ~= log (1/S) sum_s w_s,   w_s = p(x, z_s) / q(z_s | x),   z_s ~ q(z | x)
 
     It is a lower bound in expectation that tightens to log p(x) as S grows; the mean of log w_s is
-    an estimate of the ELBO and comes for free. Rows and samples are processed in chunks so that
-    at most `max_elements` activations of the widest layer exist at once, whatever n and S are.
-    Returns (log_px, mean_log_w), each (n,).
+    an estimate of the ELBO and comes for free, and so does the effective sample size, from which
+    Estimate.variance gives the estimate's Monte Carlo error. Rows and samples are processed in chunks
+    so that at most `max_elements` activations of the widest layer exist at once, whatever n and S are.
     """
     n = x.shape[0]
     pairs = max(1, max_elements // widest_layer(model))  # (row, sample) pairs per chunk
     samples_per_chunk = min(n_samples, pairs)
     rows_per_chunk = max(1, pairs // samples_per_chunk)
-    log_px = torch.empty(n, device=x.device)
-    mean_log_w = torch.empty(n, device=x.device)
+    log_px, mean_log_w, ess = (torch.empty(n, device=x.device) for _ in range(3))
     for start in range(0, n, rows_per_chunk):
         xb = x[start : start + rows_per_chunk]
-        running = torch.full((xb.shape[0],), -math.inf, device=x.device)
+        log_sum = torch.full((xb.shape[0],), -math.inf, device=x.device)  # log sum_s w_s
+        log_sum_sq = log_sum.clone()  # log sum_s w_s^2
         total = torch.zeros(xb.shape[0], device=x.device)
         for s0 in range(0, n_samples, samples_per_chunk):
             log_w = model.log_weights(xb, min(samples_per_chunk, n_samples - s0))  # (b, s)
-            running = torch.logaddexp(running, torch.logsumexp(log_w, dim=1))
+            log_sum = torch.logaddexp(log_sum, torch.logsumexp(log_w, dim=1))
+            log_sum_sq = torch.logaddexp(log_sum_sq, torch.logsumexp(2 * log_w, dim=1))
             total += log_w.sum(1)
-        log_px[start : start + rows_per_chunk] = running - math.log(n_samples)
-        mean_log_w[start : start + rows_per_chunk] = total / n_samples
-    return log_px, mean_log_w
+        rows = slice(start, start + rows_per_chunk)
+        log_px[rows] = log_sum - math.log(n_samples)
+        mean_log_w[rows] = total / n_samples
+        ess[rows] = torch.exp(2 * log_sum - log_sum_sq)
+    return Estimate(log_px, mean_log_w, ess)

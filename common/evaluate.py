@@ -35,25 +35,51 @@ def on_unique_rows(fn, x, any_repeat=False):
     Exact for deterministic fn, and exact in distribution for Monte Carlo estimates: a row's
     estimate depends only on its values. fn maps (n, D) to (n, ...).
     """
+    values, inverse = per_distinct_row(fn, x, any_repeat)
+    return values if inverse is None else values[inverse]
+
+
+def per_distinct_row(fn, x, any_repeat=False):
+    """(fn of the rows it was computed on, inverse): as on_unique_rows, with the values of the distinct
+    rows and the index of each row's among them; inverse is None when every row was computed."""
     unique, inverse = unique_rows_tensor(x)
     if len(unique) > (len(x) - 1 if any_repeat else len(x) // 2):
-        return fn(x)
-    return fn(unique)[inverse]
+        return fn(x), None
+    return fn(unique), inverse
 
 
 def log_likelihood(model, x, n_samples):
     """Importance-weighted estimate of log p(x) per row, (n,) tensor."""
-    return on_unique_rows(lambda rows: importance_weighted(model, rows, n_samples)[0], x)
+    return on_unique_rows(lambda rows: importance_weighted(model, rows, n_samples).log_px, x)
 
 
 def held_out_likelihood(model, x, n_samples, elbo_rows=200_000):
-    """ELBO and importance-weighted NLL on held-out rows. The ELBO averages draws of z over about
+    """ELBO and importance-weighted NLL on held-out rows, with the NLL's Monte Carlo standard error and
+    the effective sample size per row (docs/models.md). The ELBO averages draws of z over about
     `elbo_rows` row evaluations: 10 passes over 2000 rows, one over 200,000 (as precise, a tenth of
     the time)."""
-    log_px = log_likelihood(model, x, n_samples)
+    estimate, inverse = per_distinct_row(lambda rows: importance_weighted(model, rows, n_samples), x)
+    counts = torch.ones(len(x), device=x.device) if inverse is None else torch.bincount(inverse).float()
+    # Equal rows share one estimate, so their errors add up before they average out: (count * se)^2.
+    mc_se = float(torch.sqrt((counts.pow(2) * estimate.variance(n_samples)).sum()) / len(x))
+    log_px, ess = (v if inverse is None else v[inverse] for v in (estimate.log_px, estimate.ess))
     passes = min(10, max(1, elbo_rows // len(x)))
     elbo = np.mean([-evaluate_loss(model, x)["loss"] for _ in range(passes)])
-    return {"elbo": float(elbo), "nll": float(-log_px.mean()), "iw_samples": n_samples}
+    return {
+        "elbo": float(elbo),
+        "nll": float(-log_px.mean()),
+        "nll_mc_se": mc_se,
+        "iw_samples": n_samples,
+        "iw_ess": {"median": float(ess.median()), "min": float(ess.min())},
+    }
+
+
+def trained_bound(model, x, elbo_rows=200_000):
+    """The K-sample importance-weighted bound a model trained with --iw-train K maximised, on rows x,
+    averaged over as many passes as the ELBO of held_out_likelihood (a few samples per row are noisy)."""
+    k, passes = model.train_samples, min(10, max(1, elbo_rows // len(x)))
+    bound = np.mean([float(log_likelihood(model, x, k).mean()) for _ in range(passes)])
+    return {"iw_train": k, "iw_bound": float(bound)}
 
 
 def batched(fn, batch_size=1024):

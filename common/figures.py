@@ -106,11 +106,7 @@ def decoded(draw, folder, world, model, z_test, device):
         )
         return
     reach = max(3.0, float(np.abs(z_test).max()) * 1.1)  # [-3, 3]^2 holds most of N(0, I), and every code
-    note = (
-        "each point decoded by the cluster whose prior p(z | y) is highest there"
-        if model.cluster_latent
-        else None
-    )
+    note = model.decode_rule
     draw(
         plots.decoded_map,
         folder.file("decoded.png"),

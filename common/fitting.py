@@ -84,6 +84,7 @@ def train(args, data, x_train, x_valid, n_clusters, checkpoint=None, stop=None):
     def prepare(fresh):
         rows = x_train[:, : world.n_features]  # without the one-hot class of a model trained with labels
         fresh.scale.fit(rows)  # standardise real features with the training rows
+        fresh.start_from_rows(rows)  # the VampPrior's pseudo-inputs, the VQ-VAE's codebook
         if fresh.starts_from_mixture:
             start_from_mixture(fresh, args, data, rows, n_clusters, distinct_rows)
 

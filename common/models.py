@@ -1,5 +1,8 @@
-"""The model family: VAE, mixture-prior VAE (GMVAE), conditional VAE (CVAE), AE and DAE.
-The likelihood heads, which score a row given the decoder's output, are in common/heads.py.
+"""The model family's core: VAE (with its priors and flow posteriors), mixture-prior VAE (GMVAE) and
+conditional VAE (CVAE). The other members have their own modules (common/model_table.py lists them all):
+the hierarchical VAE (common/hvae.py), the VQ-VAE (common/vqvae.py), the AE and DAE
+(common/autoencoders.py). The likelihood heads, which score a row given the decoder's output, are in
+common/heads.py.
 
 Every model answers the same questions, so training, evaluation and plots never ask which it is
 (Model lists what each can say about itself; common/model_table.py lists the family):
@@ -20,8 +23,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from common.elbo import LOG_2PI, MAX_ELEMENTS, diagonal_normal_log_prob, gaussian_kl, widest_layer
+from common.elbo import (
+    LOG_2PI,
+    MAX_ELEMENTS,
+    diagonal_normal_log_prob,
+    gaussian_kl,
+    iw_loss_parts,
+    widest_layer,
+)
+from common.flows import Flow
 from common.heads import HEADS, ObservedUnits, make_scaling
+from common.priors import StandardNormal, VampPrior
 
 
 class Model(ObservedUnits, nn.Module):
@@ -35,10 +47,27 @@ class Model(ObservedUnits, nn.Module):
     starts_from_mixture = False  # warm-started from the classical mixture (common/fitting.py)
     recovery_method = None  # how a row's cluster is read off the model; None: a Gaussian mixture on its codes
     kl_term = "KL(q(z|x) || p(z))"  # its KL term, for training.png; None: no KL (an autoencoder)
+    decode_rule = None  # how decode_mean(z) picks a discrete latent, for decoded.png; None: it has none
+    train_samples = 1  # --iw-train: K > 1 trains on the K-sample importance-weighted bound
+
+    def objective(self, x, beta=1.0, weights=None):
+        """What training minimises: the ELBO's loss_parts, or with train_samples K > 1 the IWAE bound."""
+        if self.train_samples == 1:
+            return self.loss_parts(x, beta=beta, weights=weights)
+        return iw_loss_parts(self, x, self.train_samples, beta, weights)
+
+    def start_from_rows(self, rows):
+        """Called once before training with the training rows (after scale.fit): a data-dependent start
+        for models that have one (the VampPrior's pseudo-inputs, the VQ-VAE's codebook)."""
 
 
 class VAE(Model):
-    """Gaussian latent z ~ N(0, I), MLP encoder to q(z|x) = N(mu, diag sigma^2), MLP decoder to p(x|z)."""
+    """Gaussian latent z ~ p(z), MLP encoder to q(z|x) = N(mu, diag sigma^2), MLP decoder to p(x|z).
+
+    p(z) is N(0, I) or, with prior="vamp", the VampPrior (common/priors.py); with flow="iaf" or
+    "planar", q(z|x) is N(mu, diag sigma^2) pushed through `flow_steps` steps of a flow
+    (common/flows.py). With either, the KL term is the Monte Carlo log q(z|x) - log p(z) at the sample;
+    the plain VAE keeps its closed form."""
 
     kind = "vae"
 
@@ -52,6 +81,10 @@ class VAE(Model):
         activation="relu",
         normalize_input=False,
         input_dropout=0.0,
+        prior="normal",
+        pseudo_inputs=50,
+        flow=None,
+        flow_steps=2,
     ):
         """Mult-VAE (Liang et al. 2018) is hidden_layers=1, activation="tanh", normalize_input=True and
         input_dropout=0.5: one tanh layer, rows scaled to unit length, half of each row's items dropped."""
@@ -63,36 +96,74 @@ class VAE(Model):
             n_features, 2 * latent_dim, latent_dim, hidden_dim, self.head.params_per_feature,
             hidden_layers, activation, normalize_input, input_dropout,
         )  # fmt: skip
+        vamp = prior == "vamp"
+        self.prior = VampPrior(latent_dim, n_features, pseudo_inputs) if vamp else StandardNormal(latent_dim)
+        self.flow = None if flow is None else Flow(flow, flow_steps, latent_dim, hidden_dim, hidden_dim)
+        if self.flow is not None or vamp:
+            self.kl_term = "log q(z|x) - log p(z), one sample"
 
     def encode(self, x):
-        mu, log_var = self.encoder(self.scale(x)).chunk(2, dim=-1)  # (B, Z) each
+        mu, log_var = self.encode_scaled(self.scale(x))
         return mu, log_var
 
-    def loss_parts(self, x, beta=1.0, weights=None):
-        mu, log_var = self.encode(x)
-        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation trick
-        recon = -self.log_lik(self.decoder(z), x)  # (B,)
-        kl = gaussian_kl(mu, log_var)  # (B,)
-        return mean_parts(recon, kl, beta, weights)
+    def encode_scaled(self, scaled):
+        """q(z|.)'s base Gaussian from rows as the encoder sees them: (mu, log_var), each (B, Z)."""
+        return self.encoder(scaled).chunk(2, dim=-1)
 
-    def log_weights(self, x, n_samples):
-        mu, log_var = self.encode(x)
+    def posterior_sample(self, x, n_samples):
+        """z_s ~ q(z|x) and log q(z_s|x), (B, S, Z) and (B, S): the base Gaussian's draw, through the flow
+        if there is one, whose log-determinant lowers the density: log q(z_K) = log q(z_0) - sum log|det|."""
+        h = self.encoder[:-1](self.scale(x))  # the encoder's last hidden layer: the flow's context
+        mu, log_var = self.encoder[-1](h).chunk(2, dim=-1)
         eps = torch.randn(x.shape[0], n_samples, self.latent_dim, device=x.device)  # (B, S, Z)
         z = mu[:, None] + torch.exp(0.5 * log_var)[:, None] * eps
         log_q = -0.5 * (LOG_2PI + log_var[:, None] + eps.pow(2)).sum(-1)  # log q(z|x), (B, S)
-        log_prior = -0.5 * (LOG_2PI + z.pow(2)).sum(-1)  # log N(z | 0, I), (B, S)
-        log_lik = self.log_lik(self.decoder(z), x[:, None])  # (B, S)
-        return log_lik + log_prior - log_q
+        if self.flow is not None:
+            z, log_det = self.flow(z, h[:, None])
+            log_q = log_q - log_det
+        return z, log_q
+
+    def prior_log_prob(self, z):
+        """log p(z), (...,) for z (..., Z)."""
+        return self.prior.log_prob(z, self.encode_scaled)
+
+    def loss_parts(self, x, beta=1.0, weights=None):
+        if self.flow is None and self.prior.kind == "normal":  # the closed form
+            mu, log_var = self.encode(x)
+            z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation trick
+            kl = gaussian_kl(mu, log_var)  # (B,)
+        else:
+            z, log_q = self.posterior_sample(x, 1)
+            z, kl = z[:, 0], (log_q - self.prior_log_prob(z))[:, 0]
+        recon = -self.log_lik(self.decoder(z), x)  # (B,)
+        return mean_parts(recon, kl, beta, weights)
+
+    def log_weight_terms(self, x, n_samples):
+        """log p(x | z_s) and log p(z_s) - log q(z_s | x) for z_s ~ q(z | x), each (B, S)."""
+        z, log_q = self.posterior_sample(x, n_samples)
+        return self.log_lik(self.decoder(z), x[:, None]), self.prior_log_prob(z) - log_q
+
+    def log_weights(self, x, n_samples):
+        log_lik, log_ratio = self.log_weight_terms(x, n_samples)
+        return log_lik + log_ratio
+
+    def start_from_rows(self, rows):
+        if self.prior.kind == "vamp":
+            self.prior.start_from_rows(self.scale(rows))
 
     def embed(self, x):
-        return self.encode(x)[0]
+        """The posterior's mean; with a flow, the flow applied to its base Gaussian's mean."""
+        if self.flow is None:
+            return self.encode(x)[0]
+        h = self.encoder[:-1](self.scale(x))
+        return self.flow(self.encoder[-1](h).chunk(2, dim=-1)[0], h)[0]
 
     def decode_mean(self, z):
         return self.head_mean(self.decoder(z))
 
     def sample(self, n):
         device = next(self.parameters()).device
-        return self.head_sample(self.decoder(torch.randn(n, self.latent_dim, device=device)))
+        return self.head_sample(self.decoder(self.prior.sample(n, self.encode_scaled, device)))
 
 
 class GMVAE(Model):
@@ -113,19 +184,22 @@ class GMVAE(Model):
 
     kind = "gmvae"
     cluster_latent = True
+    decode_rule = "each point decoded by the cluster whose prior p(z | y) is highest there"
     starts_from_mixture = True
     recovery_method = "argmax q(y|x)"
     kl_term = "KL(q(z, y|x) || p(z, y))"
 
-    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
+    def __init__(
+        self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2, hidden_layers=2
+    ):
         super().__init__()
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
         self.latent_dim, self.n_clusters = latent_dim, n_clusters
         # q(z | x, y): a trunk on x, then one hidden layer on [h(x), onehot(y)], written as W h + V[y]
-        # so that all K values of y cost one matrix product.
-        self.encoder = mlp([n_features, hidden_dim])
-        self.posterior_from_x = nn.Linear(hidden_dim, hidden_dim)
+        # so that all K values of y cost one matrix product. hidden_layers counts the trunk and that layer.
+        self.encoder = mlp([n_features] + [hidden_dim] * (hidden_layers - 1))
+        self.posterior_from_x = nn.Linear(hidden_dim if hidden_layers > 1 else n_features, hidden_dim)
         self.posterior_from_y = nn.Parameter(torch.zeros(n_clusters, hidden_dim))
         self.posterior_out = nn.Linear(hidden_dim, 2 * latent_dim)
         self.prior_logits = nn.Parameter(torch.zeros(n_clusters))
@@ -137,7 +211,7 @@ class GMVAE(Model):
         self.decoder_from_y = nn.Parameter(torch.zeros(n_clusters, hidden_dim))
         self.decoder_rest = nn.Sequential(
             nn.ReLU(),
-            mlp([hidden_dim, hidden_dim]),
+            mlp([hidden_dim] * hidden_layers),
             nn.Linear(hidden_dim, n_features * self.head.params_per_feature),
         )
 
@@ -186,6 +260,11 @@ class GMVAE(Model):
         recon = -(r * log_lik).sum(-1)
         kl = (r * (log_q - log_prior)).sum(-1) + (r * (torch.log(r.clamp_min(1e-30)) - log_p_y)).sum(-1)
         return mean_parts(recon, kl, beta, weights)
+
+    def log_weight_terms(self, x, n_samples):
+        """log p(x | y, z_ys) and log p(y) + log p(z_ys | y) - log q(z_ys | x, y), each (B, S, K)."""
+        log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, n_samples)
+        return log_lik, log_p_y + log_prior - log_q
 
     def log_weights(self, x, n_samples):
         """(B, S): log sum_y p(y) w_ys, exact over y, one z_ys ~ q(z | x, y) per y and sample s."""
@@ -258,8 +337,10 @@ class CVAE(GMVAE):
     recovery_method = "argmax p(y|x), trained with labels"
     kl_term = "KL(q(z|x, y) || p(z|y))"
 
-    def __init__(self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2):
-        super().__init__(n_features, latent_dim, hidden_dim, likelihood, n_clusters)
+    def __init__(
+        self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2, hidden_layers=2
+    ):
+        super().__init__(n_features, latent_dim, hidden_dim, likelihood, n_clusters, hidden_layers)
         self.n_features = n_features
         del self.prior_mu, self.prior_log_var  # fixed at N(0, I): buffers, so no gradient moves them
         self.register_buffer("prior_mu", torch.zeros(n_clusters, latent_dim))
@@ -275,64 +356,6 @@ class CVAE(GMVAE):
 def with_labels(x, labels, n_classes):
     """Rows for a CVAE: features (n, D) then one-hot labels, (n, D + K)."""
     return torch.cat([x, F.one_hot(labels, n_classes).to(x.dtype)], dim=1)
-
-
-class AE(Model):
-    """Deterministic autoencoder: z = f(x), p(x | z) from the decoder, loss = -log p(x | f(x)).
-
-    The non-probabilistic baseline: no prior, so no likelihood of x and no sampling. With
-    `corruption` > 0 it is a denoising autoencoder (DAE): during training the encoder sees a
-    corrupted copy of x (input dropout, or bit flips for binary data) and must reconstruct the clean x.
-    """
-
-    kind = "ae"
-    has_likelihood = False
-    kl_term = None
-
-    def __init__(
-        self,
-        n_features,
-        latent_dim=2,
-        hidden_dim=64,
-        likelihood="bernoulli",
-        corruption=0.0,
-        noise="dropout",
-        hidden_layers=2,
-        activation="relu",
-        normalize_input=False,
-        input_dropout=0.0,
-    ):
-        """The network as the VAE's (Mult-DAE: as Mult-VAE's), with a code in place of q(z | x)."""
-        super().__init__()
-        self.head = HEADS[likelihood]()
-        self.scale = make_scaling(likelihood, n_features)
-        self.latent_dim, self.corruption, self.noise = latent_dim, corruption, noise
-        self.encoder, self.decoder = encoder_decoder(
-            n_features, latent_dim, latent_dim, hidden_dim, self.head.params_per_feature,
-            hidden_layers, activation, normalize_input, input_dropout,
-        )  # fmt: skip
-
-    def corrupt(self, x):
-        if not self.training or self.corruption == 0:
-            return x
-        if self.noise == "flip":  # each bit flips with probability `corruption`
-            return torch.where(torch.rand_like(x) < self.corruption, 1 - x, x)
-        return F.dropout(x, self.corruption)  # zero a share of inputs, rescale the rest
-
-    def loss_parts(self, x, beta=1.0, weights=None):
-        # Corrupt the scaled input: dropout then sets a feature to its training mean, not to 0.
-        recon = -self.log_lik(self.decoder(self.encoder(self.corrupt(self.scale(x)))), x)  # (B,)
-        return mean_parts(recon, torch.zeros_like(recon), beta, weights)
-
-    def embed(self, x):
-        return self.encoder(self.scale(x))
-
-    def decode_mean(self, z):
-        return self.head_mean(self.decoder(z))
-
-
-class DAE(AE):
-    kind = "dae"
 
 
 # ---- Building blocks ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from common.cli import (
     option,
     script_of,
 )
-from common.model_table import CHOICES, MODELS, models_reading
+from common.model_table import CHOICES, MODEL_OPTION_DEFAULTS, MODELS, models_reading
 
 _model = functools.partial(option, group="model")
 _training = functools.partial(option, group="training")
@@ -55,6 +55,13 @@ class RunOptions:
     hidden_dim: int = _model(
         64, "width of the hidden layers of encoder and decoder", type=POSITIVE_INT, metavar="H"
     )
+    hidden_layers: int = _model(
+        2,
+        "hidden layers of encoder and decoder, each --hidden-dim wide (the gmvae's encoder counts its layer "
+        "on [x, y])",
+        type=POSITIVE_INT,
+        metavar="L",
+    )
     clusters: int | str | None = _model(
         None,
         "number of clusters: the gmvae's categories, or the Gaussian mixture fitted on the codes of the "
@@ -70,7 +77,8 @@ class RunOptions:
     )
     anneal_epochs: int = _model(
         0,
-        "raise beta linearly from 0 to --beta over the first N epochs (KL annealing); 0 is off",
+        "raise beta linearly from 0 to --beta over the first N epochs (KL annealing); 0 is off; --model hvae "
+        "makes a default of 0 into 10 (at most --epochs)",
         type=NON_NEGATIVE_INT,
         metavar="N",
     )
@@ -87,6 +95,41 @@ class RunOptions:
         choices=("dropout", "flip"),
         shown="dropout",
     )
+    prior: str | None = _model(
+        None,
+        "vae only: the prior p(z); vamp is the VampPrior (Tomczak and Welling 2018), the mixture of the "
+        "encoder's posteriors at --pseudo-inputs learned inputs",
+        choices=("normal", "vamp"),
+        shown="normal",
+    )
+    pseudo_inputs: int | None = _model(
+        None, "--prior vamp: number of learned pseudo-inputs", type=POSITIVE_INT, metavar="K", shown="50"
+    )
+    flow: str | None = _model(
+        None,
+        "vae only: push q(z|x) through --flow-steps steps of an inverse autoregressive flow (iaf, Kingma et "
+        "al. 2016) or a planar flow (Rezende and Mohamed 2015)",
+        choices=("iaf", "planar"),
+        shown="off",
+    )
+    flow_steps: int | None = _model(
+        None, "--flow: number of flow steps", type=POSITIVE_INT, metavar="N", shown="2"
+    )
+    lower_dim: int | None = _model(
+        None,
+        "hvae only: size of the lower latent layer z1 (the top layer z2, the one plotted, is --latent-dim)",
+        type=POSITIVE_INT,
+        metavar="Z1",
+        shown="8",
+    )
+    iw_train: int | None = _model(
+        None,
+        "vae, gmvae and hvae: train on the K-sample importance-weighted bound (IWAE, Burda et al. 2016); 1 "
+        "is the ELBO",
+        type=POSITIVE_INT,
+        metavar="K",
+        shown="1",
+    )
 
     # ---- training
     epochs: int = _training(50, "passes over the training rows", type=POSITIVE_INT)
@@ -100,7 +143,10 @@ class RunOptions:
         "steps",
     )
     lr: float = _training(
-        5e-3, "Adam learning rate at the start; it decays to 0 along a cosine", type=POSITIVE
+        5e-3,
+        "Adam learning rate at the start; it decays to 0 along a cosine; --model vqvae makes a default of "
+        "0.005 into 0.001",
+        type=POSITIVE,
     )
     restarts: int = _training(
         1,
@@ -164,13 +210,7 @@ class RunOptions:
 
     def check(self):
         """Refuse options that make no sense together, with the reason; fill in dae's defaults."""
-        for name in ("corruption", "noise"):
-            if getattr(self, name) is not None and name not in MODELS[self.model].options:
-                readers = " or ".join(f"--model {m}" for m in models_reading(name))
-                raise UsageError(flag_name(name), f"applies to {readers} only (got --model {self.model})")
-        if "corruption" in MODELS[self.model].options:  # a denoising model: its defaults
-            self.corruption = 0.2 if self.corruption is None else self.corruption
-            self.noise = self.noise or "dropout"
+        self.check_model_options()
         if self.noise == "flip" and not self.binary:
             raise UsageError("--noise", "flip needs binary features; use dropout")
         if self.load is not None and self.restarts > 1:
@@ -187,6 +227,28 @@ class RunOptions:
                 raise UsageError("--device", "'cuda' requested but no CUDA device is available; use cpu")
         if self.load is not None:
             self.check_load()
+
+    def check_model_options(self):
+        """Options only some models read: refused for the others, filled with their defaults for the
+        models that read them (so config.json shows what ran)."""
+        reads = MODELS[self.model].options
+        for name, default in MODEL_OPTION_DEFAULTS.items():
+            if getattr(self, name, None) is not None and name not in reads:
+                readers = ", ".join(f"--model {m}" for m in models_reading(name))
+                raise UsageError(flag_name(name), f"applies to {readers} only (got --model {self.model})")
+            if name in reads and getattr(self, name) is None:
+                setattr(self, name, default)
+        for name, value in MODELS[self.model].defaults.items():  # unless the user or the mode set it
+            if name not in self.given and getattr(self, name) == getattr(RunOptions, name):
+                setattr(self, name, min(value, self.epochs) if name == "anneal_epochs" else value)
+        if "pseudo_inputs" in self.given and self.prior != "vamp":
+            raise UsageError("--pseudo-inputs", "applies to --prior vamp only")
+        if "flow_steps" in self.given and self.flow is None:
+            raise UsageError("--flow-steps", "applies to --flow iaf or planar only")
+        if "pseudo_inputs" in reads and self.prior != "vamp":
+            self.pseudo_inputs = None  # no pseudo-inputs without the VampPrior
+        if "flow_steps" in reads and self.flow is None:
+            self.flow_steps = None
 
     def check_load(self):
         """--load: the file must be a model.pt of this demo; it says which model it holds, and flags that

@@ -222,6 +222,8 @@ def score(job, model):
     world = data.world
     if model.has_likelihood:
         report["test"] = evaluate.held_out_likelihood(model, data.x_test, args.iw_samples)
+        if model.train_samples > 1:  # --iw-train: the bound it was trained on, beside the ELBO and NLL
+            report["test"].update(evaluate.trained_bound(model, data.x_test))
         if world.has_truth:
             true_nll = float(-world.reference_log_prob(data.test.x).mean())  # what the likelihood covers
             report["test"].update(true_nll=true_nll, nll_gap=report["test"]["nll"] - true_nll)
@@ -351,6 +353,19 @@ def write_data(folder, data):
     folder.write_json("world.json", world.to_dict())
 
 
+def monte_carlo_line(test):
+    """Which digits of the NLL are real: its Monte Carlo error, the effective samples per row and, for a
+    model trained on a K-sample bound (--iw-train), that bound beside the ELBO."""
+    line = (
+        f"    Monte Carlo s.e. of the NLL {test['nll_mc_se']:.4f}; effective samples per row: median "
+        f"{test['iw_ess']['median']:.0f}, min {test['iw_ess']['min']:.0f} of {test['iw_samples']}"
+    )
+    if "iw_bound" in test:
+        line += f"\n    trained bound (K = {test['iw_train']}) {test['iw_bound']:.4f}"
+        line += f"   ELBO {test['elbo']:.4f}"
+    return line
+
+
 def summary(metrics, world, out, extra_lines=()):
     """A few lines a person reads at the end of a run."""
     test, timing = metrics["test"], metrics["timing"]
@@ -364,6 +379,7 @@ def summary(metrics, world, out, extra_lines=()):
             f"  held-out NLL {test['nll']:.4f} nats/row   world's true NLL {test['true_nll']:.4f}   "
             f"gap {test['nll_gap']:+.4f}"
         )
+        lines.append(monte_carlo_line(test))
     elif "recon" in test and "nll" not in test:
         name, value = next((k, v) for k, v in test["recon"].items() if not k.endswith("per_feature"))
         lines.append(
@@ -373,6 +389,7 @@ def summary(metrics, world, out, extra_lines=()):
         lines.append(
             f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
         )
+        lines.append(monte_carlo_line(test))
     if "model_selection" in metrics:
         lines.append(f"  clusters chosen: K = {metrics['model_selection']['best_k']}")
     rec = metrics.get("recovery")

@@ -210,7 +210,7 @@ def train_epoch(model, optimizer, x, batch_size, repeats, updates, beta_of, stop
         updates += 1
         beta = beta_of(updates)
         xb, weights, _ = batch_rows(x, index, repeats, device)
-        parts = model.loss_parts(xb, beta=beta, weights=weights)
+        parts = model.objective(xb, beta=beta, weights=weights)
         optimizer.zero_grad()
         parts["loss"].backward()
         optimizer.step()

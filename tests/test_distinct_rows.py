@@ -4,7 +4,8 @@ same loss as on the rows themselves, and used only where rows repeat."""
 import pytest
 import torch
 
-from common.models import AE, GMVAE, VAE
+from common.autoencoders import AE
+from common.models import GMVAE, VAE
 from common.speed.rows import repeated_binary_rows
 from common.train import batch_rows, fit
 from common.warm_start import warm_start

@@ -58,8 +58,8 @@ def test_importance_weighted_bound_is_above_elbo_and_tends_to_exact_log_px():
     model = VAE(n_features=4, latent_dim=1, hidden_dim=8, likelihood="bernoulli")
     x = torch.bernoulli(torch.full((6, 4), 0.5))
     exact = _exact_log_px(model, x)
-    log_px_1, elbo = importance_weighted(model, x, 1)
-    log_px_many, elbo_many = importance_weighted(model, x, 20000)
+    log_px_1, elbo, _ = importance_weighted(model, x, 1)
+    log_px_many, elbo_many, _ = importance_weighted(model, x, 20000)
     # One sample is an ELBO estimate; many samples approach log p(x) from below and beat the ELBO.
     assert np.all(log_px_many.numpy() >= elbo_many.numpy())
     assert np.all(exact >= elbo_many.numpy() - 1e-3)
@@ -71,10 +71,10 @@ def test_importance_weighted_is_the_same_whatever_the_chunking():
     model = VAE(n_features=3, latent_dim=2, hidden_dim=4)
     x = torch.bernoulli(torch.full((5, 3), 0.5))
     torch.manual_seed(3)
-    whole, _ = importance_weighted(model, x, 64, max_elements=10**9)
+    whole, _, _ = importance_weighted(model, x, 64, max_elements=10**9)
     torch.manual_seed(3)
     # Tiny budget: one (row, sample) pair per chunk; different random draws, so compare statistically.
-    chunked, _ = importance_weighted(model, x, 64, max_elements=8)
+    chunked, _, _ = importance_weighted(model, x, 64, max_elements=8)
     np.testing.assert_allclose(chunked.numpy(), whole.numpy(), atol=0.15)
     assert math.isfinite(float(chunked.sum()))
 

@@ -79,7 +79,7 @@ def test_exact_sum_over_y_equals_sampled_y_and_numerical_integration():
     x = torch.tensor(list(itertools.product([0.0, 1.0], repeat=3)))[[0, 3, 5, 7]]
     exact = _exact_log_px(model, x)
     torch.manual_seed(1)
-    summed, _ = importance_weighted(model, x, 20_000)
+    summed, _, _ = importance_weighted(model, x, 20_000)
     sampled = _sampled_y_log_px(model, x)
     torch.testing.assert_close(summed, exact, atol=0.01, rtol=0)
     torch.testing.assert_close(sampled, exact, atol=0.02, rtol=0)

@@ -388,7 +388,7 @@ def test_help_shows_the_defaults_of_the_mode_asked_for():
     assert "(default: gmvae)" in explicit and "passes over the training rows (default: 3)" in explicit
     assert (
         "passes over the training rows (default: 40)" in vae
-        and "epochs (KL annealing); 0 is off (default: 20)" in vae
+        and "makes a default of 0 into 10 (at most --epochs) (default: 20)" in vae
     )
 
 

@@ -4,7 +4,8 @@ import numpy as np
 from matplotlib.colors import to_rgb
 
 from common import plots
-from common.models import AE, GMVAE, VAE
+from common.autoencoders import AE
+from common.models import GMVAE, VAE
 
 
 def _drawn(monkeypatch):

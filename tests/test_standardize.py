@@ -50,7 +50,7 @@ def test_log_p_x_is_log_p_of_standardised_x_minus_sum_log_sd(kind):
         torch.manual_seed(1)
         torch.testing.assert_close(log_w, twin.log_weights(x_std, 16) - log_sd)
         torch.manual_seed(2)
-        log_px, _ = importance_weighted(model, x, 64)
+        log_px, _, _ = importance_weighted(model, x, 64)
         torch.manual_seed(2)
         torch.testing.assert_close(log_px, importance_weighted(twin, x_std, 64)[0] - log_sd)
         torch.manual_seed(3)

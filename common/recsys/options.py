@@ -69,6 +69,10 @@ class MovieLensOptions(RunOptions):
         super().check()
 
 
+# The models that rank items here (common/recsys/scoring.py reads each one's reconstruction).
+RECOMMENDERS = ("vae", "dae", "ae", "gmvae")
+
+
 @dataclass
 class RecommenderOptions(RunOptions):
     """Implicit feedback: rank items for held-out users, trained and scored over folds."""
@@ -87,6 +91,11 @@ class RecommenderOptions(RunOptions):
         "load": "the implicit mode trains and scores a model per fold of held-out users and cannot "
         "evaluate a saved one; drop --load",
         "resume": "implicit-feedback runs keep no optimizer or fold state to continue from; run it again",
+        **dict.fromkeys(
+            ("prior", "pseudo_inputs", "flow", "flow_steps", "lower_dim", "iw_train"),
+            "the implicit mode's recommenders are Mult-VAE, Mult-DAE and the Mult-GMVAE (docs/movielens.md); "
+            "the model extensions run on the explicit ratings (docs/models.md)",
+        ),
     }
 
     folds: int = _ranking(
@@ -133,6 +142,11 @@ class RecommenderOptions(RunOptions):
     )
 
     def check(self):
+        if self.model not in RECOMMENDERS:
+            recommenders = ", ".join(RECOMMENDERS)
+            raise UsageError(
+                "--model", f"{self.model} is not one of the implicit mode's recommenders: {recommenders}"
+            )
         for name, reason in self.REFUSED.items():
             if name in self.given:
                 raise UsageError(flag_name(name), reason)

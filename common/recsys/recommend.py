@@ -38,7 +38,7 @@ def model_config(args, n_items):
 
     if model_class(args.model).starts_from_mixture:
         return config(args, n_items, "multinomial", args.mixture_components)
-    architecture = {"hidden_layers": 1, "activation": "tanh", "normalize_input": True}
+    architecture = {"activation": "tanh", "normalize_input": True}  # and --hidden-layers 1 (ImplicitOptions)
     return config(args, n_items, "multinomial", input_dropout=args.dropout, **architecture) | {
         "corruption": 0.0
     }
