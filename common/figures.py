@@ -201,6 +201,8 @@ def found_clusters(draw, folder, world, model, test, z_test, clusters, device, n
         mapping,
         components,
         world.class_noun,
+        model.recovery_method,
+        model.prior_picture,
     )
     if not world.per_feature_figures:
         return

@@ -48,6 +48,7 @@ class Model(ObservedUnits, nn.Module):
     recovery_method = None  # how a row's cluster is read off the model; None: a Gaussian mixture on its codes
     kl_term = "KL(q(z|x) || p(z))"  # its KL term, for training.png; None: no KL (an autoencoder)
     decode_rule = None  # how decode_mean(z) picks a discrete latent, for decoded.png; None: it has none
+    prior_picture = None  # clusters.png's title: what the cluster latent's prior looks like in z
     train_samples = 1  # --iw-train: K > 1 trains on the K-sample importance-weighted bound
 
     def objective(self, x, beta=1.0, weights=None):
@@ -185,6 +186,9 @@ class GMVAE(Model):
     kind = "gmvae"
     cluster_latent = True
     decode_rule = "each point decoded by the cluster whose prior p(z | y) is highest there"
+    prior_picture = (
+        "Latent space with the learned prior p(z | y): numbered ellipses at 1 sd (solid) and 2 sd (dotted)"
+    )
     starts_from_mixture = True
     recovery_method = "argmax q(y|x)"
     kl_term = "KL(q(z, y|x) || p(z, y))"

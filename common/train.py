@@ -212,7 +212,8 @@ def train_epoch(model, optimizer, x, batch_size, repeats, updates, beta_of, stop
         xb, weights, _ = batch_rows(x, index, repeats, device)
         parts = model.objective(xb, beta=beta, weights=weights)
         optimizer.zero_grad()
-        parts["loss"].backward()
+        # "penalty": terms trained on that are not part of the bound (the VQ-VAE's codebook terms)
+        (parts["loss"] + parts["penalty"] if "penalty" in parts else parts["loss"]).backward()
         optimizer.step()
         sums += torch.stack([parts[k].detach() for k in PARTS]) * len(index)  # summed on the device: no sync
         if stop is not None and stop.requested:

@@ -50,8 +50,9 @@ class VQVAE(Model):
     kind = "vqvae"
     cluster_latent = True
     decode_rule = "each point snapped to its nearest code, then decoded"
+    prior_picture = "Encoder outputs z_e(x) and the codebook: each number marks a code e_k"
     recovery_method = "argmax p(k|x) over the codebook"
-    kl_term = "-log p(k(x)) (KL of the chosen code to the prior)"
+    kl_term = "-log p(k(x))"  # the KL of the one-hot q(k | x) to the prior
     CODE_LOG_VAR = math.log(1e-4)  # prior()'s spread around each code: figures draw points at the code
     USAGE_DECAY = 0.99  # running share of the rows each code takes, over about the last 100 batches
     DEAD_SHARE = 0.01  # dead: below this part of a fair share 1 / K (0.1 hit small live codes too)
@@ -104,7 +105,8 @@ class VQVAE(Model):
 
     def loss_parts(self, x, beta=1.0, weights=None):
         """{"loss", "recon", "kl"} as mean_parts' (`weights`: rows a row stands for), in training mode also
-        "vq", the codebook and commitment terms, which "loss" then includes."""
+        "penalty", the codebook and commitment terms, which training adds to "loss" (common/train.py): the
+        loss it records stays the bound."""
         z_e = self.embed(x)  # (B, Z)
         k = self.nearest(z_e)  # (B,)
         e_k = self.codebook[k]
@@ -115,8 +117,7 @@ class VQVAE(Model):
         if self.training:  # the codebook learns only from this term, the encoder commits to its code
             vq = (z_e.detach() - e_k).pow(2).sum(-1) + self.commitment * (z_e - e_k.detach()).pow(2).sum(-1)
             share = torch.full_like(vq, 1 / len(vq)) if weights is None else weights / weights.sum()
-            parts["vq"] = (share * vq).sum()
-            parts["loss"] = parts["loss"] + parts["vq"]
+            parts["penalty"] = (share * vq).sum()
             self.track_usage(k, share, z_e, recon)
         return parts
 

@@ -54,6 +54,9 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
     if counts.max() > 1:
         title += "\n(dot area = number of rows with that code)"
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    # One unit is one unit on both axes: a dimension the model leaves unused (its codes within 0.01 of 0)
+    # stays flat instead of being stretched into a pattern.
+    ax.set_aspect("equal", adjustable="datalim")
     handles = [
         plt.Line2D([], [], marker="o", linestyle="", color=color, markersize=7, label=name)
         for name, color in zip(class_names, colors, strict=True)
@@ -63,8 +66,10 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
 
 
 def latent_clusters(
-    path, z, labels, class_names, clusters, cluster_names, cluster_class, components, class_noun
-):
+    path, z, labels, class_names, clusters, cluster_names, cluster_class, components, class_noun,
+    method="argmax q(y|x)", title="Latent space with the learned prior p(z | y): numbered ellipses at 1 sd "
+    "(solid) and 2 sd (dotted)",
+):  # fmt: skip
     """Latent means coloured by true class (left) and by recovered cluster (right), with the learned
     prior components N(m_y, diag s_y^2) drawn as 1- and 2-sd ellipses in both panels.
 
@@ -86,7 +91,7 @@ def latent_clusters(
     keep = np.random.default_rng(0).permutation(len(points))[:3000]
     for ax, palette, ids, names, title in (
         (axes[0], colors, labels, class_names, f"coloured by true {class_noun}"),
-        (axes[1], cluster_color, clusters, cluster_names, "coloured by recovered cluster, argmax q(y|x)"),
+        (axes[1], cluster_color, clusters, cluster_names, f"coloured by recovered cluster, {method}"),
     ):
         few = len(keep) < 500  # a small table: bigger, solid dots
         ax.scatter(
@@ -102,14 +107,13 @@ def latent_clusters(
         ]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, frameon=False)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        ax.set_aspect("equal", adjustable="datalim")  # as in latent_scatter
     for c, (mean, variance, _) in enumerate(components):
         for ax in axes:
             _prior_ellipses(
                 ax, *project(mean, variance), cluster_color[c] if ax is axes[1] else "0.25", c + 1
             )
-    fig.suptitle(
-        "Latent space with the learned prior p(z | y): numbered ellipses at 1 sd (solid) and 2 sd (dotted)"
-    )
+    fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, path)
 
