@@ -4,7 +4,8 @@ import torch
 from torch.nn import functional as F
 
 from common.heads import HEADS, make_scaling
-from common.models import Model, encoder_decoder, mean_parts
+from common.models import Model
+from common.networks import encoder_decoder, mean_parts
 
 
 class AE(Model):

@@ -20,7 +20,8 @@ from torch import nn
 
 from common.elbo import LOG_2PI, diagonal_normal_log_prob, gaussian_kl
 from common.heads import HEADS, make_scaling
-from common.models import Model, encoder_decoder, mean_parts, mlp
+from common.models import Model
+from common.networks import encoder_decoder, mean_parts, mlp
 
 INFERENCE = ("ladder", "bottom-up")
 

@@ -33,6 +33,7 @@ from common.elbo import (
 )
 from common.flows import Flow
 from common.heads import HEADS, ObservedUnits, make_scaling
+from common.networks import encoder_decoder, mean_parts, mlp
 from common.priors import StandardNormal, VampPrior
 
 
@@ -360,56 +361,3 @@ class CVAE(GMVAE):
 def with_labels(x, labels, n_classes):
     """Rows for a CVAE: features (n, D) then one-hot labels, (n, D + K)."""
     return torch.cat([x, F.one_hot(labels, n_classes).to(x.dtype)], dim=1)
-
-
-# ---- Building blocks ------------------------------------------------------------------------------
-
-
-def mlp(sizes, activation=nn.ReLU):
-    """Linear + activation layers: mlp([8, 64, 64]) maps 8 -> 64 -> 64, ending with the activation."""
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), activation()]
-    return nn.Sequential(*layers)
-
-
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
-
-
-class L2Normalize(nn.Module):
-    """Scale each row to unit Euclidean length (Mult-VAE's input: long and short histories look alike)."""
-
-    def forward(self, x):
-        return F.normalize(x, dim=-1)
-
-
-def encoder_decoder(n_features, code_size, latent_dim, hidden_dim, outputs_per_feature, hidden_layers=2,
-                    activation="relu", normalize_input=False, input_dropout=0.0):  # fmt: skip
-    """A VAE's or AE's networks: x -> code_size numbers (q(z|x)'s mean and log-variance, or the code), and
-    z -> the head's outputs per feature. Built encoder first: the order their initial weights are drawn."""
-    front, act = input_layers(normalize_input, input_dropout), ACTIVATIONS[activation]
-    hidden = [hidden_dim] * hidden_layers
-    encoder = nn.Sequential(*front, mlp([n_features, *hidden], act), nn.Linear(hidden_dim, code_size))
-    decoder = nn.Sequential(
-        mlp([latent_dim, *hidden], act), nn.Linear(hidden_dim, n_features * outputs_per_feature)
-    )
-    return encoder, decoder
-
-
-def input_layers(normalize_input=False, input_dropout=0.0):
-    """Layers in front of an encoder: none by default; Mult-VAE normalises rows, then drops inputs."""
-    layers = [L2Normalize()] if normalize_input else []
-    return layers + ([nn.Dropout(input_dropout)] if input_dropout > 0 else [])
-
-
-def mean_parts(recon, kl, beta, weights):
-    """The loss and its parts, per-row (B,) averaged over rows; `weights` (B,), when given, counts how
-    many training rows each row stands for (common/train.py trains on a batch's distinct rows)."""
-    if weights is None:
-        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
-    share = weights / weights.sum()
-    return {
-        "loss": (share * (recon + beta * kl)).sum(),
-        "recon": (share * recon).sum(),
-        "kl": (share * kl).sum(),
-    }

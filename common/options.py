@@ -28,6 +28,9 @@ from common.cli import (
 )
 from common.model_table import CHOICES, MODEL_OPTION_DEFAULTS, MODELS, models_reading
 
+# The options that say what a saved model is, besides those of MODEL_OPTION_DEFAULTS (--load).
+LOADED_ARCHITECTURE = ("model", "latent_dim", "hidden_dim", "hidden_layers")
+
 _model = functools.partial(option, group="model")
 _training = functools.partial(option, group="training")
 _evaluation = functools.partial(option, group="data and evaluation")
@@ -209,7 +212,9 @@ class RunOptions:
         return script_of(type(self))
 
     def check(self):
-        """Refuse options that make no sense together, with the reason; fill in dae's defaults."""
+        """Refuse options that make no sense together, with the reason; fill in the model's defaults."""
+        if self.load is not None:  # first: the saved model decides which model options apply
+            self.check_load()
         self.check_model_options()
         if self.noise == "flip" and not self.binary:
             raise UsageError("--noise", "flip needs binary features; use dropout")
@@ -225,8 +230,6 @@ class RunOptions:
 
             if not torch.cuda.is_available():
                 raise UsageError("--device", "'cuda' requested but no CUDA device is available; use cpu")
-        if self.load is not None:
-            self.check_load()
 
     def check_model_options(self):
         """Options only some models read: refused for the others, filled with their defaults for the
@@ -259,18 +262,20 @@ class RunOptions:
             config = runio.load_model_file(self.load, demo=self.demo)["config"]
         except runio.CheckpointError as err:
             raise UsageError("--load", str(err)) from None
-        held = {"model": config.get("model"), "latent_dim": config.get("latent_dim")}
-        held["hidden_dim"] = config.get("hidden_dim")
+        # What the model is: its kind, sizes and the options of its kind (a file saved before a setting
+        # existed has the value every model then had).
+        held = {name: config.get(name, getattr(self, name)) for name in LOADED_ARCHITECTURE}
+        held |= {name: config.get(name) for name in MODEL_OPTION_DEFAULTS}
         for name, value in held.items():
             asked = name in self.given or (name == "model" and self.model_flag != "--model")  # a mode's model
             if asked and getattr(self, name) != value:
                 flag = self.model_flag if name == "model" else flag_name(name)
+                settings = [f"{flag_name(k)} {v}" for k, v in held.items() if k != "model" and v is not None]
                 raise UsageError(
-                    flag,
-                    f"{self.load} holds a {held['model']} model with --latent-dim {held['latent_dim']} "
-                    f"and --hidden-dim {held['hidden_dim']}; drop {flag}",
+                    flag, f"{self.load} holds a {held['model']} model with {', '.join(settings)}; drop {flag}"
                 )
-        self.model, self.latent_dim, self.hidden_dim = held["model"], held["latent_dim"], held["hidden_dim"]
+        for name, value in held.items():  # config.json then describes the model that was evaluated
+            setattr(self, name, value)
 
     @property
     def model_flag(self):

@@ -6,7 +6,7 @@
     recover   each held-out row's cluster, scored against the true cause and the Bayes-optimal classifier
     figures   handed to a second process (common/speed/painter.py), drawn while this one goes on
     score     held-out likelihood against the world's, reconstruction, baselines, the demo's own numbers
-    write     the run folder, through its one writer (common/runio.py), then a summary
+    write     the run folder, through its one writer (common/runio.py), then a summary (common/summary.py)
 
 run() returns a Result: the exit code (0 done, 1 diverged, 130 interrupted), the model and its metrics.
 Bad input found on the way raises UsageError (one line, exit 2). Heavy libraries are imported inside
@@ -102,11 +102,14 @@ def run(world, args, demo=None):
         finish(job, model, history, state, seconds, stop.requested)
     if stop.requested:
         print(
-            f"{args.prog}: interrupted; the evaluated run is in {args.out}, figures not all drawn",
+            f"{args.prog}: interrupted; the evaluated run is in {args.out}"
+            + (", figures not all drawn" if args.visualize else ""),
             file=sys.stderr,
         )
         return Result(130, model, job.report)
     if not args.quiet:
+        from common.summary import summary
+
         print(
             summary(
                 job.report, data.world, args.out, job.demo.summary(job.report) if job.demo.summary else ()
@@ -118,9 +121,17 @@ def run(world, args, demo=None):
 def metrics_head(args, data):
     """metrics.json's first keys: what ran on what."""
     world = data.world
+    from common.model_table import MODEL_OPTION_DEFAULTS
+
     head = {
         "demo": world.name,
         "model": args.model,
+        # what kind of that model: its depth and the options of its kind (--prior, --flow, --iw-train...)
+        "model_options": {
+            name: getattr(args, name)
+            for name in ("hidden_layers", *MODEL_OPTION_DEFAULTS)
+            if getattr(args, name, None) is not None
+        },
         "argv": args.argv,
         "seed": args.seed,
         "status": "completed",
@@ -351,57 +362,3 @@ def write_data(folder, data):
             frame[factor] = values
         folder.write_csv(f"{name}.csv", frame)
     folder.write_json("world.json", world.to_dict())
-
-
-def monte_carlo_line(test):
-    """Which digits of the NLL are real: its Monte Carlo error, the effective samples per row and, for a
-    model trained on a K-sample bound (--iw-train), that bound beside the ELBO."""
-    line = (
-        f"    Monte Carlo s.e. of the NLL {test['nll_mc_se']:.4f}; effective samples per row: median "
-        f"{test['iw_ess']['median']:.0f}, min {test['iw_ess']['min']:.0f} of {test['iw_samples']}"
-    )
-    if "iw_bound" in test:
-        line += f"\n    trained bound (K = {test['iw_train']}) {test['iw_bound']:.4f}"
-        line += f"   ELBO {test['elbo']:.4f}"
-    return line
-
-
-def summary(metrics, world, out, extra_lines=()):
-    """A few lines a person reads at the end of a run."""
-    test, timing = metrics["test"], metrics["timing"]
-    trained = "loaded" if "loaded_from" in metrics else f"trained in {timing['train_seconds']:.1f} s"
-    lines = [
-        f"{world.name}: {metrics['model']} on {metrics['data']['n_train']} training rows, "
-        f"{trained} ({timing['total_seconds']:.1f} s in all)"
-    ]
-    if "true_nll" in test:
-        lines.append(
-            f"  held-out NLL {test['nll']:.4f} nats/row   world's true NLL {test['true_nll']:.4f}   "
-            f"gap {test['nll_gap']:+.4f}"
-        )
-        lines.append(monte_carlo_line(test))
-    elif "recon" in test and "nll" not in test:
-        name, value = next((k, v) for k, v in test["recon"].items() if not k.endswith("per_feature"))
-        lines.append(
-            f"  reconstruction {name} {value:.3f} on held-out rows (an autoencoder: no likelihood, no NLL)"
-        )
-    elif "nll" in test:
-        lines.append(
-            f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
-        )
-        lines.append(monte_carlo_line(test))
-    if "model_selection" in metrics:
-        lines.append(f"  clusters chosen: K = {metrics['model_selection']['best_k']}")
-    rec = metrics.get("recovery")
-    scored = {name: b for name, b in metrics["baselines"].items() if "ari" in b}
-    if rec:
-        task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
-        line = f"  {world.class_noun} {task} ARI {rec['ari']:.3f}"
-        if "bayes_ari" in rec:
-            line += f"   Bayes-optimal {rec['bayes_ari']:.3f} ({rec['ari'] / rec['bayes_ari']:.0%} of it)"
-        if scored:
-            best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
-            line += f"   best baseline {best_name} {best['ari']:.3f}"
-        lines.append(line)
-    lines += [*extra_lines, f"  results in {out}"]
-    return "\n".join(lines)

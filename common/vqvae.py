@@ -27,7 +27,8 @@ from torch.nn import functional as F
 
 from common.elbo import MAX_ELEMENTS, widest_layer
 from common.heads import HEADS, make_scaling
-from common.models import Model, encoder_decoder, mean_parts
+from common.models import Model
+from common.networks import encoder_decoder, mean_parts
 
 
 class VQVAE(Model):

@@ -3,7 +3,7 @@ before any run starts."""
 
 import pytest
 
-from bench import archetype_ceiling, interpret, movielens, quality, speed
+from bench import archetype_ceiling, interpret, latent_readout, movielens, quality, speed
 
 
 @pytest.mark.parametrize(
@@ -13,6 +13,8 @@ from bench import archetype_ceiling, interpret, movielens, quality, speed
         (quality.main, ["disease", "--config", "b512"], "'b512' has no NAME="),
         (quality.main, ["movie", "--config", "x=--likelihood multinomial"], "use bench/movielens.py"),
         (interpret.main, ["--seeds", "0"], "--seeds: 0 is out of range"),
+        (latent_readout.main, ["--seeds", "0"], "--seeds: 0 is out of range"),
+        (latent_readout.main, ["--config", "vae"], "'vae' has no NAME="),
         (interpret.main, ["--betas", "-1"], "--betas: -1 is out of range"),
         (archetype_ceiling.main, ["--seeds", "-1"], "--seeds: -1 is out of range"),
         (archetype_ceiling.main, ["--shrink", "nan"], "'nan' is not finite"),

@@ -105,3 +105,22 @@ def test_the_implicit_mode_refuses_the_extensions_with_the_reason(tmp_path, caps
         assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "the model extensions run on the explicit ratings" in err and "not one of the implicit" in err
+
+
+def test_load_takes_the_saved_models_options_and_refuses_flags_that_describe_another(tmp_path, capsys):
+    argv = ["--samples", "400", *FAST]
+    trained = tmp_path / "trained"
+    assert disease_dlvm.main([*argv, "--model", "vae", "--prior", "vamp", "--out", str(trained)]) == 0
+    model = str(trained / "model.pt")
+    for extra in (["--flow", "iaf"], ["--prior", "normal"], ["--hidden-layers", "3"], ["--model", "hvae"]):
+        with pytest.raises(SystemExit) as info:
+            disease_dlvm.main([*argv, *extra, "--load", model, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count("\n") == 1
+        assert f"argument {extra[0]}: {model} holds a vae model with" in err and "--prior vamp" in err
+    assert disease_dlvm.main([*argv, "--load", model, "--out", str(tmp_path / "loaded")]) == 0
+    config = json.loads((tmp_path / "loaded" / "config.json").read_text())
+    assert (config["model"], config["prior"], config["pseudo_inputs"]) == ("vae", "vamp", 50)
+    assert _metrics(tmp_path / "loaded")["test"]["nll"] == pytest.approx(
+        _metrics(trained)["test"]["nll"], abs=0.05
+    )

@@ -201,9 +201,7 @@ def test_load_refuses_flags_that_describe_another_model(tmp_path, capsys):
             disease_dlvm.main([*argv, *extra, "--load", model, "--out", str(tmp_path / "x")])
         err = capsys.readouterr().err
         assert info.value.code == 2 and err.count("\n") == 1
-        assert (
-            f"argument {extra[0]}: {model} holds a gmvae model with --latent-dim 2 and --hidden-dim 16" in err
-        )
+        assert f"argument {extra[0]}: {model} holds a gmvae model with --latent-dim 2, --hidden-dim 16" in err
     same = ["--model", "gmvae", "--latent-dim", "2"]
     assert disease_dlvm.main([*argv, *same, "--load", model, "--out", str(tmp_path / "y")]) == 0
     with pytest.raises(SystemExit) as info:  # an evaluation has no training to continue

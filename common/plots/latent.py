@@ -67,8 +67,7 @@ def latent_scatter(path, z, labels, class_names, title, legend_title="true class
 
 def latent_clusters(
     path, z, labels, class_names, clusters, cluster_names, cluster_class, components, class_noun,
-    method="argmax q(y|x)", title="Latent space with the learned prior p(z | y): numbered ellipses at 1 sd "
-    "(solid) and 2 sd (dotted)",
+    method="argmax q(y|x)", suptitle="Latent space with the learned prior p(z | y)",
 ):  # fmt: skip
     """Latent means coloured by true class (left) and by recovered cluster (right), with the learned
     prior components N(m_y, diag s_y^2) drawn as 1- and 2-sd ellipses in both panels.
@@ -107,13 +106,12 @@ def latent_clusters(
         ]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, frameon=False)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-        ax.set_aspect("equal", adjustable="datalim")  # as in latent_scatter
     for c, (mean, variance, _) in enumerate(components):
         for ax in axes:
             _prior_ellipses(
                 ax, *project(mean, variance), cluster_color[c] if ax is axes[1] else "0.25", c + 1
             )
-    fig.suptitle(title)
+    fig.suptitle(suptitle)
     fig.tight_layout()
     save_figure(fig, path)
 

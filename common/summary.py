@@ -1,0 +1,73 @@
+"""The few lines a person reads at the end of a run, from its metrics."""
+
+
+def monte_carlo_line(test):
+    """Which digits of the NLL are real: its Monte Carlo error, the effective samples per row and, for a
+    model trained on a K-sample bound (--iw-train), that bound beside the ELBO."""
+    if test["iw_ess"]["min"] > test["iw_samples"] * (1 - 1e-4):  # every weight equal: nothing sampled
+        line = "    the NLL is exact: each row's importance weights are all equal (no Monte Carlo noise)"
+    else:
+        line = (
+            f"    Monte Carlo s.e. of the NLL {test['nll_mc_se']:.4f}; effective samples per row: median "
+            f"{test['iw_ess']['median']:.0f}, min {test['iw_ess']['min']:.0f} of {test['iw_samples']}"
+        )
+    if "iw_bound" in test:
+        line += f"\n    trained bound (K = {test['iw_train']}) {test['iw_bound']:.4f}"
+        line += f"   ELBO {test['elbo']:.4f}"
+    return line
+
+
+def model_name(metrics):
+    """'vae', or with the options that make it another model than the plain one: 'vae (--prior vamp,
+    --flow iaf)'."""
+    from common.cli import flag_name
+    from common.model_table import MODEL_OPTION_DEFAULTS
+
+    plain = MODEL_OPTION_DEFAULTS | {"hidden_layers": None}  # the demo's own depth is no extension
+    changed = [
+        f"{flag_name(name)} {value}"
+        for name, value in metrics.get("model_options", {}).items()
+        if value != plain.get(name) and name != "hidden_layers"
+    ]
+    return metrics["model"] + (f" ({', '.join(changed)})" if changed else "")
+
+
+def summary(metrics, world, out, extra_lines=()):
+    """A few lines a person reads at the end of a run."""
+    test, timing = metrics["test"], metrics["timing"]
+    trained = "loaded" if "loaded_from" in metrics else f"trained in {timing['train_seconds']:.1f} s"
+    lines = [
+        f"{world.name}: {model_name(metrics)} on {metrics['data']['n_train']} training rows, "
+        f"{trained} ({timing['total_seconds']:.1f} s in all)"
+    ]
+    if "true_nll" in test:
+        lines.append(
+            f"  held-out NLL {test['nll']:.4f} nats/row   world's true NLL {test['true_nll']:.4f}   "
+            f"gap {test['nll_gap']:+.4f}"
+        )
+        lines.append(monte_carlo_line(test))
+    elif "recon" in test and "nll" not in test:
+        name, value = next((k, v) for k, v in test["recon"].items() if not k.endswith("per_feature"))
+        lines.append(
+            f"  reconstruction {name} {value:.3f} on held-out rows (an autoencoder: no likelihood, no NLL)"
+        )
+    elif "nll" in test:
+        lines.append(
+            f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
+        )
+        lines.append(monte_carlo_line(test))
+    if "model_selection" in metrics:
+        lines.append(f"  clusters chosen: K = {metrics['model_selection']['best_k']}")
+    rec = metrics.get("recovery")
+    scored = {name: b for name, b in metrics["baselines"].items() if "ari" in b}
+    if rec:
+        task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
+        line = f"  {world.class_noun} {task} ARI {rec['ari']:.3f}"
+        if "bayes_ari" in rec:
+            line += f"   Bayes-optimal {rec['bayes_ari']:.3f} ({rec['ari'] / rec['bayes_ari']:.0%} of it)"
+        if scored:
+            best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
+            line += f"   best baseline {best_name} {best['ari']:.3f}"
+        lines.append(line)
+    lines += [*extra_lines, f"  results in {out}"]
+    return "\n".join(lines)
