@@ -130,6 +130,7 @@ class CuisineWorld(World):
     factor_names = ["richness"]
     class_noun = "region"
     value_label = "flavour (0-10)"
+    value_range = (0.0, 10.0)  # the scale dishes are scored on (a score may stray a little past it)
 
     def __init__(self, flavours=None):
         flavours = list(FLAVOURS if flavours is None else flavours)

@@ -131,6 +131,11 @@ class DiseaseWorld(World):
         logits = self.symptom_logits(np.repeat(np.arange(k), q), np.tile(self.nodes, k)).reshape(k, q, -1)
         return np.einsum("q,kqd->kd", np.exp(self.log_node_weights), expit(logits))
 
+    def anomalies(self, x, n, rng, train):
+        """n patients whose symptoms are drawn independently, each at its rate among the training patients,
+        (n, D) 0/1: as common as ever, but no disease ties them together (--anomalies)."""
+        return (rng.random((n, train.shape[1])) < train.mean(0)).astype(x.dtype)
+
     def to_dict(self):
         return {
             "name": self.name,

@@ -301,6 +301,13 @@ class MovieWorld(World):
         log_rated_set = logsumexp(np.log(self.prior) + self._log_watch(self._check(x)), axis=1)
         return self.log_prob(x) - log_rated_set
 
+    def anomalies(self, x, n, rng, train):
+        """n users whose ratings were moved to other movies, (n, I): each a held-out user's row with its
+        movies shuffled, so as many ratings, the same stars (every movie's range is 0..5), but no taste
+        behind which movies were rated or how (--anomalies)."""
+        rows = x[rng.choice(len(x), n, replace=False)]
+        return np.stack([row[rng.permutation(len(row))] for row in rows])
+
     def reference_log_prob(self, x):
         return self.log_prob(x) if self.likelihood.endswith("+missing") else self.log_prob_ratings(x)
 

@@ -99,6 +99,8 @@ def check_sizes(args, world, n, n_rows):
             f"{args.clusters} clusters need at least as many training rows; these data leave {n}; "
             f"use at most {n}",
         )
+    if getattr(args, "anomalies", None) is not None and n_rows - n < 2:
+        raise UsageError("--anomalies", "needs at least 2 held-out rows, one normal and one injected")
     needed = max(2, world.n_classes)
     if n >= needed:
         return

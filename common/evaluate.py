@@ -23,7 +23,7 @@ from common.train import evaluate_loss
 MAX_FIT_ROWS = 50_000
 
 
-def _at_most(x, n, seed):
+def at_most(x, n, seed):
     """x, or n of its rows drawn without replacement."""
     return x if len(x) <= n else x[np.random.default_rng(seed).choice(len(x), n, replace=False)]
 
@@ -149,7 +149,7 @@ def _latent_mixture(n_clusters, z_train, seed):
 
 def latent_clusters(z_train, z_test, n_clusters, seed):
     """Clusters of latent codes: a Gaussian mixture fitted on the training codes, applied to test codes."""
-    z_train = _at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
+    z_train = at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
     return _latent_mixture(n_clusters, z_train, seed).fit(z_train).predict(z_test.astype(np.float64))
 
 
@@ -177,7 +177,7 @@ def select_latent_clusters(z_train, n_classes, seed):
     """--clusters auto for models without a cluster latent: the Gaussian mixture on the latent codes
     for each of candidate_ks, chosen by BIC (sklearn), lower is better."""
     ks = candidate_ks(n_classes, len(z_train))
-    z_train = _at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
+    z_train = at_most(z_train, MAX_FIT_ROWS, seed).astype(np.float64)
     bics = [float(_latent_mixture(k, z_train, seed).fit(z_train).bic(z_train)) for k in ks]
     best_k = ks[int(np.argmin(bics))]
     return best_k, {"k": ks, "bic": bics, "best_k": best_k, "criterion": "BIC of the latent mixture"}
@@ -193,7 +193,7 @@ def baselines(train, test, n_classes, likelihood, seed, mixture=None, labelled=T
     mixture = mixture or fit_mixture(train.x, n_classes, likelihood, seed)
     scores = (lambda pred: recovery(test.labels, pred)) if labelled else (lambda pred: {})
     out = {}
-    rows = _at_most(train.x, MAX_FIT_ROWS, seed)  # what k-means and the raw-feature GMM are fitted on
+    rows = at_most(train.x, MAX_FIT_ROWS, seed)  # what k-means and the raw-feature GMM are fitted on
     if labelled:
         kmeans = KMeans(n_classes, n_init=10, random_state=seed).fit(rows)
         out["kmeans"] = scores(kmeans.predict(test.x)) | {"fit_rows": len(rows)}

@@ -9,6 +9,8 @@ process): what needs the model is computed here first. docs/figures.md shows and
     clusters.png, profiles.png                models that find clusters of their own (the gmvae)
     model_selection.png                       --clusters auto
     traversals.png, interpret.png             --interpret
+    anomalies.png                             --anomalies
+    interpolation.png                         straight paths in z decoded (common/latent_paths.py)
 
 decoded.png, generated.png and profiles.png draw a panel or row per feature: worlds with too many
 features to read that way (world.per_feature_figures = False) go without them.
@@ -17,7 +19,7 @@ features to read that way (world.per_feature_figures = False) go without them.
 import numpy as np
 import torch
 
-from common import evaluate, plots
+from common import evaluate, latent_paths, plots
 
 
 def draw_shared(draw, folder, data, model, history, z_test, clusters, report, device):
@@ -29,6 +31,8 @@ def draw_shared(draw, folder, data, model, history, z_test, clusters, report, de
         training(draw, folder, world, model, history, data.train, test)
     if world.per_feature_figures and not model.trained_with_labels:  # it decodes z only given a class
         decoded(draw, folder, world, model, z_test, device)
+    if not model.trained_with_labels:  # it decodes z only given a class
+        latent_paths.interpolation(draw, folder, world, model, test, z_test, device, clusters)
     if world.per_feature_figures:
         generated(draw, folder, world, model, test, device)
     if world.n_classes:
@@ -267,4 +271,23 @@ def interpretation(draw, folder, world, summary, traversals):
         summary["information_gain"],
         summary["normalised_mi"],
         summary["mig"],
+    )
+
+
+def anomalies(draw, folder, section, injected, scores):
+    """--anomalies: the model's log p(x) (an autoencoder's reconstruction score) for normal and injected
+    rows, and every scorer's ROC curve (common/anomalies.py)."""
+    from common.anomalies import SCORERS, anomaly_ranking
+
+    shown = "model" if "model" in scores else "reconstruction"
+    draw(
+        plots.anomaly_scores,
+        folder.file("anomalies.png"),
+        injected,
+        scores[shown],
+        "model's log p(x) (importance-sampled)" if shown == "model" else "minus the reconstruction error",
+        {SCORERS[name]: anomaly_ranking(s) for name, s in scores.items()},
+        {SCORERS[name]: s["roc_auc"] for name, s in section["scores"].items()},
+        f"{section['n_injected']} rows from outside the world among {len(injected)} held-out rows "
+        f"({section['share']:.0%})",
     )

@@ -47,7 +47,10 @@ class RunOptions:
     epilog: ClassVar[str | None] = None  # --help's last paragraph
     mode: ClassVar[str] = ""  # the flags that choose this class, for a demo with modes ("--likelihood ...")
     binary: ClassVar[bool] = False  # the demo's features are 0/1: --noise flip applies
-    RESUME_MAY_CHANGE: ClassVar[tuple] = ("quiet", "visualize", "interpret", "device", "iw_samples")
+    # what only changes the evaluation (or its output), never the training a --resume continues
+    RESUME_MAY_CHANGE: ClassVar[tuple] = (
+        "quiet", "visualize", "interpret", "device", "iw_samples", "anomalies",
+    )  # fmt: skip
     REFUSED: ClassVar[dict] = {}  # shared options a mode has no use for -> why; left out of its --help
 
     # ---- model
@@ -184,6 +187,15 @@ class RunOptions:
     )
     iw_samples: int = _evaluation(
         1000, "importance samples per row for the held-out log-likelihood", type=POSITIVE_INT, metavar="S"
+    )
+    anomalies: float | None = _evaluation(
+        None,
+        "score how well the model finds rows from outside the world: a copy of the held-out rows with a "
+        "share F of them, in (0, 1), replaced by rows that keep the data's look but not its structure "
+        "(docs/anomalies.md); every other number is computed on the held-out rows as they are",
+        type=OPEN_FRACTION,
+        metavar="F",
+        shown="off",
     )
 
     # ---- output

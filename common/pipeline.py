@@ -162,7 +162,11 @@ def evaluate(job, model, history, draw):
     if draw is not None:
         with torch.random.fork_rng(devices=[] if job.device == "cpu" else None):
             draw_figures(job, draw, model, history, z_test, clusters)
-    score(job, model)
+    found = score(job, model)
+    if draw is not None and found is not None:  # --anomalies: anomalies.png
+        from common import figures
+
+        figures.anomalies(draw, job.folder, job.report["anomalies"], *found)
     return interpret(job, model, z_test, clusters, draw) if job.args.interpret else None
 
 
@@ -226,7 +230,9 @@ def draw_figures(job, draw, model, history, z_test, clusters):
 
 
 def score(job, model):
-    """Held-out likelihood (against the world's exact one), reconstruction, baselines, the demo's numbers."""
+    """Held-out likelihood (against the world's exact one), reconstruction, baselines, the demo's numbers;
+    with --anomalies, last, the anomaly step on a copy of the held-out rows: it returns what
+    anomalies.png draws (common/anomalies.py), else None."""
     from common import evaluate
 
     args, data, report, demo = job.args, job.data, job.report, job.demo
@@ -248,6 +254,11 @@ def score(job, model):
     if demo.metrics is not None:
         report.update(demo.metrics(folder=job.folder, model=model, train=data.train, test=data.test,
                                    mixture=data.mixture, device=job.device))  # fmt: skip
+    if args.anomalies is not None:
+        from common import anomalies
+
+        return anomalies.score(job, model)
+    return None
 
 
 def interpret(job, model, z_test, clusters, draw):

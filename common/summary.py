@@ -69,5 +69,9 @@ def summary(metrics, world, out, extra_lines=()):
             best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
             line += f"   best baseline {best_name} {best['ari']:.3f}"
         lines.append(line)
+    if "anomalies" in metrics:
+        from common.anomalies import summary_line
+
+        lines.append(summary_line(metrics["anomalies"]))
     lines += [*extra_lines, f"  results in {out}"]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ A world knows its truth, so every run can be measured against it:
 - `to_dict()`      -> its parameters, written to world.json
 - optionally `output_factors(x)` (how it reads a decoded row, for common.interpret) and
   `feature_groups()` (features summarised in groups, for figures)
+- `anomalies(x, n, rng, train)` -> n rows with the data's look but not the world's structure (--anomalies)
 
 Worlds are numpy-only so that a demo's `--help` never pays for importing torch.
 """
@@ -44,6 +45,7 @@ class World:
     factor_names: list = []
     class_noun = "class"  # what the hidden cause is called in plots and tables ("disease")
     value_label = "feature value"  # what a decoded feature is ("symptom probability")
+    value_range = None  # (low, high) a feature can take, for fixed colour scales; None: from the likelihood
     per_feature_figures = True  # one panel or column per feature; False when there are too many to read
     # How the gmvae starts on this world's data: keyword arguments of common.warm_start.warm_start, and the
     # mixture its clusters start from ("baseline": the classical mixture the run reports; "observed
@@ -104,6 +106,14 @@ class World:
         """{group: {member: feature indices}} for worlds with too many features to plot one by one (the
         traversal figure then shows each member's mean); None: plot every feature."""
         return None
+
+    def anomalies(self, x, n, rng, train):
+        """n rows from outside the world that keep the look of the data, (n, D): by default each column
+        from an independently permuted row of `x` (the held-out rows), so every feature keeps its values
+        and its spread but the rows lose what ties their features together (--anomalies, docs/anomalies.md).
+        `train` (m, D), the training rows, is there for worlds whose generator needs the population."""
+        columns = [x[rng.permutation(len(x))[:n], j] for j in range(x.shape[1])]
+        return np.stack(columns, axis=1).astype(x.dtype)
 
 
 class TableWorld(World):

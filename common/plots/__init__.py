@@ -3,10 +3,13 @@
     style.py    the look: palette (Okabe-Ito for classes, viridis for heatmaps), annotated heatmaps
     latent.py   the latent space: codes, clusters and their priors, decoded maps and traversals
     scores.py   a run's numbers: training curves, profiles, confusion, model selection, information
+    anomalies.py  --anomalies: scores of normal and injected rows, ROC curves
+    paths.py    straight paths in the latent space, decoded (interpolation.png)
 
 Every axis carries the world's own names; docs/figures.md shows each figure.
 """
 
+from common.plots.anomalies import anomaly_scores
 from common.plots.latent import (
     decoded_map,
     latent_clusters,
@@ -16,6 +19,7 @@ from common.plots.latent import (
     traversal_heatmaps,
     traversal_points,
 )
+from common.plots.paths import interpolation_paths
 from common.plots.scores import (
     confusion_matrices,
     factor_heatmaps,
@@ -29,11 +33,13 @@ __all__ = [
     "CLASS_COLORS",
     "HEATMAP",
     "_pyplot",
+    "anomaly_scores",
     "class_colors",
     "confusion_matrices",
     "decoded_map",
     "factor_heatmaps",
     "heatmap",
+    "interpolation_paths",
     "latent_clusters",
     "latent_scatter",
     "model_selection",

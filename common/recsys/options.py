@@ -91,6 +91,8 @@ class RecommenderOptions(RunOptions):
         "load": "the implicit mode trains and scores a model per fold of held-out users and cannot "
         "evaluate a saved one; drop --load",
         "resume": "implicit-feedback runs keep no optimizer or fold state to continue from; run it again",
+        "anomalies": "scores rows by their held-out likelihood, and the implicit mode has none (only "
+        "rankings); use the explicit ratings (the default --likelihood)",
         **dict.fromkeys(
             ("prior", "pseudo_inputs", "flow", "flow_steps", "lower_dim", "iw_train"),
             "the implicit mode's recommenders are Mult-VAE, Mult-DAE and the Mult-GMVAE (docs/movielens.md); "
