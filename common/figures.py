@@ -79,6 +79,7 @@ def training(draw, folder, world, model, history, train, test):
         f"Training of the {model.kind}",
         truth=truth,
         truth_of=truth_of,
+        bound="ELBO" if model.train_samples == 1 else f"{model.train_samples}-sample IWAE bound",
     )
 
 

@@ -7,7 +7,7 @@ from common.plots.style import _pyplot, heatmap
 from common.runio import save_figure
 
 
-def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x)"):
+def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x)", bound="ELBO"):
     """Per epoch: the objective (training) and the held-out bound, the reconstruction term and, for
     models with a latent prior, the KL term (`kl_term` names it; None for an autoencoder, whose objective
     is its reconstruction alone, not an ELBO, and says so); a KL weight beta != 1 makes the training
@@ -16,14 +16,15 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     (`truth_of` names it: a cvae's bound is on log p(x, class)), draws a dotted line in the colour of
     each ELBO curve: the level a perfect model's ELBO would reach.
     The two differ (each set of rows is a sample), which is why a held-out curve can lie above the
-    training one. The training line is left out when beta != 1: that curve is no ELBO."""
+    training one. The training line is left out when beta != 1: that curve is no ELBO. `bound` names
+    what training climbs: the ELBO, or with --iw-train the K-sample bound."""
     plt, _ = _pyplot()
     epochs = [row["epoch"] for row in history]
     has_kl = kl_term is not None
     weighted = any(row["beta"] != 1 for row in history)
     fig, axes = plt.subplots(1, 3 if has_kl else 2, figsize=(13 if has_kl else 9, 4.1))
     if has_kl:
-        train_label = "training: -(recon + beta KL)" if weighted else "training ELBO"
+        train_label = "training: -(recon + beta KL)" if weighted else f"training {bound}"
         objective, held_out = "ELBO (higher is better)", "held-out ELBO"
         if weighted and "test_elbo" not in history[0]:  # no ELBO on the panel at all
             objective = "training objective (higher is better)"
