@@ -20,8 +20,9 @@ SCORERS = {
     "world": "world's log p(x)",
     "mixture": "mixture",
     "isolation_forest": "IsolationForest",
-    "reconstruction": "reconstruction",
+    "reconstruction": "reconstruction error",
 }
+FEW_ROWS = 20  # fewer injected (or normal) rows than this: an AUC that moves by 0.05 from one row
 RECONSTRUCTION_ERROR = {
     "bernoulli": "-log p(x | decoded probabilities), summed over the features",
     "gaussian": "squared error of the decoded mean in training standard deviations, summed over the features",
@@ -131,7 +132,16 @@ def score(job, model):
     return injected, scores
 
 
+def injected_rows(section):
+    """'160 rows' (or '1 row'): how many were injected, which on a small table is not share x rows."""
+    return f"{section['n_injected']} row{'s' if section['n_injected'] != 1 else ''}"
+
+
 def summary_line(section):
-    """'  anomalies (10% injected): ROC AUC model 0.97  world's log p(x) 0.98  ...' for the summary."""
+    """'  anomalies (160 of 1600 held-out rows injected): ROC AUC model 0.97  ...' for the summary."""
     aucs = "  ".join(f"{SCORERS[name]} {s['roc_auc']:.2f}" for name, s in section["scores"].items())
-    return f"  anomalies ({section['share']:.0%} injected): ROC AUC {aucs}"
+    n = section["n_injected"] + section["n_normal"]
+    line = f"  anomalies ({section['n_injected']} of {n} held-out rows injected): ROC AUC {aucs}"
+    if min(section["n_injected"], section["n_normal"]) < FEW_ROWS:
+        line += f"\n    (fewer than {FEW_ROWS} injected or normal rows: these AUCs are noisy)"
+    return line

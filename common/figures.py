@@ -278,7 +278,7 @@ def interpretation(draw, folder, world, summary, traversals):
 def anomalies(draw, folder, section, injected, scores):
     """--anomalies: the model's log p(x) (an autoencoder's reconstruction score) for normal and injected
     rows, and every scorer's ROC curve (common/anomalies.py)."""
-    from common.anomalies import SCORERS, anomaly_ranking
+    from common.anomalies import SCORERS, anomaly_ranking, injected_rows
 
     shown = "model" if "model" in scores else "reconstruction"
     draw(
@@ -289,6 +289,6 @@ def anomalies(draw, folder, section, injected, scores):
         "model's log p(x) (importance-sampled)" if shown == "model" else "minus the reconstruction error",
         {SCORERS[name]: anomaly_ranking(s) for name, s in scores.items()},
         {SCORERS[name]: s["roc_auc"] for name, s in section["scores"].items()},
-        f"{section['n_injected']} rows from outside the world among {len(injected)} held-out rows "
-        f"({section['share']:.0%})",
+        f"{injected_rows(section)} from outside the {'world' if 'world' in scores else 'table'} among "
+        f"{len(injected)} held-out rows",
     )

@@ -124,7 +124,15 @@ def test_the_worlds_own_likelihood_finds_dishes_made_of_other_dishes(tmp_path, c
     argv = [*CUISINE, "--samples", "2000", "--anomalies", "0.4", "--out", str(tmp_path)]
     assert cuisine_dlvm.main([a for a in argv if a != "--quiet"]) == 0
     assert _anomalies(tmp_path)["scores"]["world"]["roc_auc"] > 0.75
-    assert "  anomalies (40% injected): ROC AUC model " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "  anomalies (160 of 400 held-out rows injected): ROC AUC model " in out and "noisy" not in out
+
+
+def test_a_handful_of_injected_rows_is_called_noisy(tmp_path, capsys):
+    argv = [*CUISINE, "--samples", "400", "--anomalies", "0.01", "--out", str(tmp_path)]
+    assert cuisine_dlvm.main([a for a in argv if a != "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "  anomalies (1 of 80 held-out rows injected)" in out and "these AUCs are noisy" in out
 
 
 def test_an_autoencoder_and_a_loaded_model_are_scored_and_drawn(tmp_path):
