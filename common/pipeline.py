@@ -100,21 +100,21 @@ def run(world, args, demo=None):
             "interpret": interpret_seconds,
         }
         finish(job, model, history, state, seconds, stop.requested)
-    if stop.requested:
-        print(
-            f"{args.prog}: interrupted; the evaluated run is in {args.out}"
-            + (", figures not all drawn" if args.visualize else ""),
-            file=sys.stderr,
-        )
+    return ended(job, model, stop.requested)
+
+
+def ended(job, model, stopped):
+    """The Result of an evaluated run, after its last word: the summary, or where a stopped run is."""
+    args = job.args
+    if stopped:
+        figures = ", figures not all drawn" if args.visualize else ""
+        print(f"{args.prog}: interrupted; the evaluated run is in {args.out}{figures}", file=sys.stderr)
         return Result(130, model, job.report)
     if not args.quiet:
         from common.summary import summary
 
-        print(
-            summary(
-                job.report, data.world, args.out, job.demo.summary(job.report) if job.demo.summary else ()
-            )
-        )
+        extra = job.demo.summary(job.report) if job.demo.summary else ()
+        print(summary(job.report, job.data.world, args.out, extra))
     return Result(0, model, job.report)
 
 
