@@ -98,9 +98,9 @@ def option(default, help, *, group, **flag):
 def declared(cls, name):
     """The flag metadata of field `name`: a subclass may give a shared option its own default
     (`epochs: int = 80`), keeping the help text declared higher up."""
-    for klass in cls.__mro__:
+    for klass in cls.__mro__:  # the class that declares it (a dataclass's fields include its bases')
         field = getattr(klass, "__dataclass_fields__", {}).get(name)
-        if field is not None and field.metadata:
+        if field is not None and field.metadata and name in vars(klass).get("__annotations__", {}):
             return field.metadata
     raise TypeError(f"{cls.__name__}.{name} has no help text; declare it with option()")
 

@@ -106,7 +106,7 @@ def test_the_implicit_mode_refuses_the_extensions_with_the_reason(tmp_path, caps
             movie_dlvm.main(["--likelihood", "multinomial", *argv, "--out", str(tmp_path)])
         assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "the model extensions run on the explicit ratings" in err and "not one of the implicit" in err
+    assert "the model extensions run on the explicit ratings" in err and "invalid choice: 'hvae'" in err
 
 
 def test_load_takes_the_saved_models_options_and_refuses_flags_that_describe_another(tmp_path, capsys):

@@ -100,6 +100,12 @@ class RecommenderOptions(RunOptions):
         ),
     }
 
+    model: str = option(
+        "vae",
+        "the recommender; " + "; ".join(f"{name}: {MODELS[name].summary}" for name in RECOMMENDERS),
+        group="model",
+        choices=RECOMMENDERS,
+    )
     folds: int = _ranking(
         1,
         "train and score F times, each on a different disjoint set of held-out users (--test-fraction of all "
@@ -144,11 +150,6 @@ class RecommenderOptions(RunOptions):
     )
 
     def check(self):
-        if self.model not in RECOMMENDERS:
-            recommenders = ", ".join(RECOMMENDERS)
-            raise UsageError(
-                "--model", f"{self.model} is not one of the implicit mode's recommenders: {recommenders}"
-            )
         for name, reason in self.REFUSED.items():
             if name in self.given:
                 raise UsageError(flag_name(name), reason)
