@@ -456,8 +456,6 @@ class ConditionalOptions(Options):
             )
         if self.clusters is not None:
             raise UsageError("--clusters", "the conditional VAE has one class per region; drop --clusters")
-        if "anneal_epochs" not in self.given:
-            self.anneal_epochs = min(self.anneal_epochs, self.epochs)
         super().check()
 
 

@@ -32,6 +32,13 @@ from common.model_table import CHOICES, MODEL_OPTION_DEFAULTS, MODELS, models_re
 LOADED_ARCHITECTURE = ("model", "latent_dim", "hidden_dim", "hidden_layers")
 
 _model = functools.partial(option, group="model")
+
+
+def _read_by_some(name):
+    """--help's default of an option only some models read: what those models get when not told."""
+    return str(MODEL_OPTION_DEFAULTS[name])
+
+
 _training = functools.partial(option, group="training")
 _evaluation = functools.partial(option, group="data and evaluation")
 _output = functools.partial(option, group="output")
@@ -93,23 +100,27 @@ class RunOptions:
         "dae only: share of inputs corrupted during training, in [0, 1)",
         type=CORRUPTION,
         metavar="P",
-        shown="0.2",
+        shown=_read_by_some("corruption"),
     )
     noise: str | None = _model(
         None,
         "dae only: how inputs are corrupted; flip (binary data only) flips bits",
         choices=("dropout", "flip"),
-        shown="dropout",
+        shown=_read_by_some("noise"),
     )
     prior: str | None = _model(
         None,
         "vae only: the prior p(z); vamp is the VampPrior (Tomczak and Welling 2018), the mixture of the "
         "encoder's posteriors at --pseudo-inputs learned inputs",
         choices=("normal", "vamp"),
-        shown="normal",
+        shown=_read_by_some("prior"),
     )
     pseudo_inputs: int | None = _model(
-        None, "--prior vamp: number of learned pseudo-inputs", type=POSITIVE_INT, metavar="K", shown="50"
+        None,
+        "--prior vamp: number of learned pseudo-inputs",
+        type=POSITIVE_INT,
+        metavar="K",
+        shown=_read_by_some("pseudo_inputs"),
     )
     flow: str | None = _model(
         None,
@@ -119,14 +130,18 @@ class RunOptions:
         shown="off",
     )
     flow_steps: int | None = _model(
-        None, "--flow: number of flow steps", type=POSITIVE_INT, metavar="N", shown="2"
+        None,
+        "--flow: number of flow steps",
+        type=POSITIVE_INT,
+        metavar="N",
+        shown=_read_by_some("flow_steps"),
     )
     lower_dim: int | None = _model(
         None,
         "hvae only: size of the lower latent layer z1 (the top layer z2, the one plotted, is --latent-dim)",
         type=POSITIVE_INT,
         metavar="Z1",
-        shown="8",
+        shown=_read_by_some("lower_dim"),
     )
     iw_train: int | None = _model(
         None,
@@ -134,7 +149,7 @@ class RunOptions:
         "is the ELBO",
         type=POSITIVE_INT,
         metavar="K",
-        shown="1",
+        shown=_read_by_some("iw_train"),
     )
 
     # ---- training
@@ -232,6 +247,8 @@ class RunOptions:
             raise UsageError("--noise", "flip needs binary features; use dropout")
         if self.load is not None and self.restarts > 1:
             raise UsageError("--load", "evaluates a saved model, so --resume and --restarts do not apply")
+        if "anneal_epochs" not in self.given:  # a default warm-up longer than a short run: all of it
+            self.anneal_epochs = min(self.anneal_epochs, self.epochs)
         if self.anneal_epochs > self.epochs:
             raise UsageError(
                 "--anneal-epochs",
@@ -255,7 +272,7 @@ class RunOptions:
                 setattr(self, name, default)
         for name, value in MODELS[self.model].defaults.items():  # unless the user or the mode set it
             if name not in self.given and getattr(self, name) == getattr(RunOptions, name):
-                setattr(self, name, min(value, self.epochs) if name == "anneal_epochs" else value)
+                setattr(self, name, value)
         if "pseudo_inputs" in self.given and self.prior != "vamp":
             raise UsageError("--pseudo-inputs", "applies to --prior vamp only")
         if "flow_steps" in self.given and self.flow is None:
