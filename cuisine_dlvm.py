@@ -456,6 +456,8 @@ class ConditionalOptions(Options):
             )
         if self.clusters is not None:
             raise UsageError("--clusters", "the conditional VAE has one class per region; drop --clusters")
+        if self.labels is not None:
+            raise UsageError("--labels", "the conditional VAE learns from every region label; drop --labels")
         super().check()
 
 

@@ -85,6 +85,18 @@ def clusters_type(text):
         ) from None
 
 
+def labels_type(text):
+    """--labels: a number of labelled training rows >= 1, or 'all'."""
+    if text == "all":
+        return text
+    try:
+        return POSITIVE_INT(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of labelled rows; use an integer >= 1, or all"
+        ) from None
+
+
 # ---- Declaring an option ----------------------------------------------------------------------------
 
 

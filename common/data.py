@@ -26,6 +26,7 @@ class Data:
     x_valid: object
     mixture: object  # the classical latent class model fitted on the training rows
     n_mixture: int  # its components
+    labelled: object = None  # --labels: the training rows whose class the model sees, (N,) indices
 
 
 def fitted_batch_size(n_rows, preferred):
@@ -40,10 +41,12 @@ def fitted_batch_size(n_rows, preferred):
 
 def load_data(world, args, rng, device):
     """The rows to learn from, split; the world (a TableWorld for --data); the classical mixture."""
+    import numpy as np
     import torch
 
     from common.baselines import fit_mixture
     from common.model_table import model_class
+    from common.semi_supervised import labelled_rows
     from common.speed.threads import limit_threads
     from common.world import split
 
@@ -60,14 +63,19 @@ def load_data(world, args, rng, device):
     x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
     x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
     x_fit, x_valid = x_train, x_test
-    if model_class(args.model).trained_with_labels:  # rows that carry their class
+    labelled = labelled_rows(args, world, train)
+    if model_class(args.model).trained_with_labels or labelled is not None:  # rows that carry their class
         from common.models import with_labels
 
-        x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes)
-        x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
+        known = None  # the cvae: every row's class
+        if labelled is not None:  # --labels: the other rows' classes never reach the model
+            known = torch.as_tensor(np.isin(np.arange(len(train)), labelled), device=device)
+        x_fit = with_labels(x_train, torch.as_tensor(train.labels, device=device), world.n_classes, known)
+        if labelled is None:  # the cvae: every held-out row with its class, for the bound it is trained on
+            x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
     n_mixture = world.n_classes or (args.clusters if isinstance(args.clusters, int) else 4)
     mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
-    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture)
+    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture, labelled)
 
 
 def read_rows(world, args, rng):

@@ -28,16 +28,16 @@ def draw_shared(draw, folder, data, model, history, z_test, clusters, report, de
     world, test = data.world, data.test
     latent(draw, folder, world, model, test, z_test)
     if history:  # a model loaded from a folder without history.csv has none
-        training(draw, folder, world, model, history, data.train, test)
-    if world.per_feature_figures and not model.trained_with_labels:  # it decodes z only given a class
+        training(draw, folder, data, model, history)
+    if world.per_feature_figures and model.decodes_z_alone:
         decoded(draw, folder, world, model, z_test, device)
-    if not model.trained_with_labels:  # it decodes z only given a class
+    if model.decodes_z_alone:
         latent_paths.interpolation(draw, folder, world, model, test, z_test, device, clusters)
     if world.per_feature_figures:
         generated(draw, folder, world, model, test, device)
     if world.n_classes:
         confusion(draw, folder, world, model, test, clusters, report["recovery"]["method"])
-    if model.cluster_latent and not model.trained_with_labels and world.n_classes:
+    if model.cluster_latent and model.decodes_z_alone and world.n_classes:
         found_clusters(draw, folder, world, model, test, z_test, clusters, device)
     if "model_selection" in report:
         model_selection(draw, folder, world, report["model_selection"])
@@ -46,7 +46,7 @@ def draw_shared(draw, folder, data, model, history, z_test, clusters, report, de
 def latent(draw, folder, world, model, test, z_test):
     labelled = world.n_classes > 0
     title = "Latent means of held-out rows" + (f", coloured by true {world.class_noun}" if labelled else "")
-    if model.trained_with_labels:
+    if not model.decodes_z_alone:
         title += (
             f"\n(the model is given the {world.class_noun}, so z holds only the variation within one: "
             "overlap is expected)"
@@ -62,15 +62,19 @@ def latent(draw, folder, world, model, test, z_test):
     )
 
 
-def training(draw, folder, world, model, history, train, test):
+def training(draw, folder, data, model, history):
     """The training curves, with the world's exact log-likelihood of the same rows beside each ELBO."""
+    world = data.world
     truth, truth_of = None, "log p(x)"
     if world.has_truth and model.has_likelihood:
         truth = {
-            "training rows": bound_target(world, model, train),
-            "held-out rows": bound_target(world, model, test),
+            "training rows": bound_target(world, data.train, labelled_rows(data, data.x_fit, data.train)),
+            "held-out rows": bound_target(world, data.test, labelled_rows(data, data.x_valid, data.test)),
         }
-        truth_of = f"log p(x, {world.class_noun})" if model.trained_with_labels else truth_of
+        if data.labelled is not None:  # --labels: most rows without their class, a few with it
+            truth_of = f"log p(x), or log p(x, {world.class_noun}) of a labelled row"
+        elif model.trained_with_labels:
+            truth_of = f"log p(x, {world.class_noun})"
     draw(
         plots.training_curves,
         folder.file("training.png"),
@@ -83,12 +87,22 @@ def training(draw, folder, world, model, history, train, test):
     )
 
 
-def bound_target(world, model, rows):
-    """The world's mean exact log-likelihood of what the model's ELBO bounds on `rows`: log p(x), or for a
-    model trained on rows with their class, log p(x, class) = log p(x) + log p(class | x)."""
+def labelled_rows(data, x, rows):
+    """Which of `rows` (the training or held-out Sample) the model is given the class of, (n,) bool: the
+    rows of `x` (what it trains or is validated on) that carry a one-hot class."""
+    if x.shape[1] == data.world.n_features:
+        return np.zeros(len(rows), dtype=bool)
+    return x[:, data.world.n_features :].sum(1).cpu().numpy() > 0
+
+
+def bound_target(world, rows, labelled):
+    """The world's mean exact log-likelihood of what the model's ELBO bounds on `rows`: log p(x), and for
+    a row whose class the model is given (`labelled` (n,) bool), log p(x, class) = log p(x) + log p(class |
+    x)."""
     log_p = world.reference_log_prob(rows.x)
-    if model.trained_with_labels:
-        log_p = log_p + np.log(world.posterior(rows.x)[np.arange(len(rows)), rows.labels])
+    if labelled.any():
+        posterior = world.posterior(rows.x[labelled])
+        log_p[labelled] += np.log(posterior[np.arange(labelled.sum()), rows.labels[labelled]])
     return float(log_p.mean())
 
 
@@ -187,9 +201,16 @@ def class_profiles(world, test):
 def found_clusters(draw, folder, world, model, test, z_test, clusters, device, n_draws=2000):
     """clusters.png: the latent space by true class and by found cluster, with each prior component;
     profiles.png: the world's mean features per class beside each cluster's decoded profile."""
-    mapping = evaluate.cluster_to_class(test.labels, clusters)
     k = model.n_clusters
-    names = evaluate.cluster_names(world.class_names, mapping, k)
+    if model.trained_with_labels:  # --labels: cluster k is class k
+        mapping = dict(enumerate(range(k)))
+    else:
+        mapping = evaluate.cluster_to_class(test.labels, clusters)
+    names = (
+        list(world.class_names)
+        if model.trained_with_labels
+        else evaluate.cluster_names(world.class_names, mapping, k)
+    )
     order = sorted(range(k), key=lambda c: (mapping.get(c, -1) < 0, mapping.get(c, -1), c))  # as the classes
     _, prior_mu, prior_log_var = model.prior()
     components = [

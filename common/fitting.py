@@ -1,4 +1,5 @@
 """The model stage of a run: a model trained (best of --restarts), continued (--resume) or loaded (--load).
+A loaded model's file also decides the options that describe it (apply_loaded, among the option checks).
 
 A model that starts from a mixture (the gmvae: `starts_from_mixture`) begins at the classical mixture
 the data stage fitted, and `--clusters auto` chooses its number of clusters by held-out likelihood.
@@ -7,6 +8,36 @@ the data stage fitted, and `--clusters auto` chooses its number of clusters by h
 import os
 
 from common.cli import UsageError
+
+# The options that say what a saved model is, besides those of MODEL_OPTION_DEFAULTS (--load).
+LOADED_ARCHITECTURE = ("model", "latent_dim", "hidden_dim", "hidden_layers")
+
+
+def apply_loaded(args):
+    """--load, among the option checks: the file must be a model.pt of this demo; it says which model it
+    holds, and flags that describe another one are refused, not silently overridden."""
+    from common import runio
+    from common.cli import flag_name
+    from common.model_table import MODEL_OPTION_DEFAULTS
+
+    try:
+        config = runio.load_model_file(args.load, demo=args.demo)["config"]
+    except runio.CheckpointError as err:
+        raise UsageError("--load", str(err)) from None
+    # What the model is: its kind, sizes and the options of its kind (a file saved before a setting
+    # existed has the value every model then had).
+    held = {name: config.get(name, getattr(args, name)) for name in LOADED_ARCHITECTURE}
+    held |= {name: config.get(name) for name in MODEL_OPTION_DEFAULTS}
+    for name, value in held.items():
+        asked = name in args.given or (name == "model" and args.model_flag != "--model")  # a mode's model
+        if asked and getattr(args, name) != value:
+            flag = args.model_flag if name == "model" else flag_name(name)
+            settings = [f"{flag_name(k)} {v}" for k, v in held.items() if k != "model" and v is not None]
+            raise UsageError(
+                flag, f"{args.load} holds a {held['model']} model with {', '.join(settings)}; drop {flag}"
+            )
+    for name, value in held.items():  # config.json then describes the model that was evaluated
+        setattr(args, name, value)
 
 
 def checked_checkpoint(args, world):
@@ -77,7 +108,14 @@ def train(args, data, x_train, x_valid, n_clusters, checkpoint=None, stop=None):
     from common.train import fit_restarts
 
     world = data.world
-    config = model_config(args, world.n_features, world.likelihood, n_clusters)
+    architecture = {}
+    if data.labelled is not None:  # --labels: M2's weight of each labelled row's -log q(y | x)
+        from common.semi_supervised import classification_weight
+
+        architecture["classification_weight"] = classification_weight(
+            args.label_weight, len(data.train), len(data.labelled)
+        )
+    config = model_config(args, world.n_features, world.likelihood, n_clusters, **architecture)
     device = x_train.device
     distinct_rows = getattr(args, "distinct_rows", "off") == "on"  # an option of the demos with 0/1 rows
 
@@ -119,15 +157,32 @@ def start_from_mixture(model, args, data, rows, n_clusters, distinct_rows):
         start = start.fit(rows.cpu().numpy())
     elif len(start.weights_) != n_clusters:
         start = fit_mixture(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
+    weights, means, responsibilities = start.weights_, start.means_, start.predict_proba(rows.cpu().numpy())
+    if data.labelled is not None:  # --labels: component k becomes class k, named by the labelled rows
+        weights, means, responsibilities = named_by_labels(data, weights, means, responsibilities)
     warm_start(
         model,
-        start.weights_,
-        start.means_,
+        weights,
+        means,
         rows=rows,
-        responsibilities=start.predict_proba(rows.cpu().numpy()),
+        responsibilities=responsibilities,
         distinct_rows=distinct_rows,
         **world.warm_start,
     )
+
+
+def named_by_labels(data, weights, means, responsibilities):
+    """A mixture's weights (K,), means (K, D) and the training rows' responsibilities (n, K) reordered so
+    that component k is class k, with the labelled rows' responsibilities their class (one-hot)."""
+    import numpy as np
+
+    from common.semi_supervised import name_components
+
+    rows, labels = data.labelled, data.train.labels[data.labelled]
+    order = name_components(responsibilities[rows], labels, data.world.n_classes)
+    responsibilities = responsibilities[:, order]
+    responsibilities[rows] = np.eye(data.world.n_classes)[labels]
+    return np.asarray(weights)[order], np.asarray(means)[order], responsibilities
 
 
 def select_clusters(args, data, stop=None):

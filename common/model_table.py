@@ -21,7 +21,11 @@ MODELS = {
         "Gaussian latent; --prior vamp and --flow make p(z) and q(z|x) richer",
         ("dropout", "prior", "pseudo_inputs", "flow", "flow_steps", "iw_train"),
     ),
-    "gmvae": Entry("common.models:GMVAE", "mixture prior with a discrete cluster latent", ("iw_train",)),
+    "gmvae": Entry(
+        "common.models:GMVAE",
+        "mixture prior with a discrete cluster latent; --labels trains it on a few labelled rows (M2)",
+        ("iw_train", "labels", "label_weight"),
+    ),
     "hvae": Entry(
         "common.hvae:HVAE",
         "two stochastic layers, p(z2) p(z1|z2) p(x|z1)",
@@ -51,6 +55,9 @@ MODEL_OPTION_DEFAULTS = {
     "flow_steps": 2,
     "iw_train": 1,
     "lower_dim": 8,
+    "labels": None,
+    # M2's alpha = 0.1 N, N the training rows (Kingma et al. 2014, section 3.1.2)
+    "label_weight": 0.1,
 }
 CHOICES = tuple(name for name, entry in MODELS.items() if not entry.labelled)
 

@@ -33,7 +33,7 @@ from common.elbo import (
 )
 from common.flows import Flow
 from common.heads import HEADS, ObservedUnits, make_scaling
-from common.networks import encoder_decoder, mean_parts, mlp
+from common.networks import encoder_decoder, mean_parts, mlp, row_mean
 from common.priors import StandardNormal, VampPrior
 
 
@@ -44,7 +44,8 @@ class Model(ObservedUnits, nn.Module):
     has_likelihood = True  # log_weights(x, S) and sample(n): a density to score and to draw from
     cluster_latent = False  # a discrete latent y: cluster_probs(x) = q(y | x) over n_clusters clusters
     n_clusters = None
-    trained_with_labels = False  # trains on rows with their one-hot class appended (with_labels)
+    trained_with_labels = False  # learns from rows' classes (with_labels): its clusters are the classes
+    decodes_z_alone = True  # decode_mean(z) needs no class (False: p(z | y) is the same for every y)
     starts_from_mixture = False  # warm-started from the classical mixture (common/fitting.py)
     recovery_method = None  # how a row's cluster is read off the model; None: a Gaussian mixture on its codes
     kl_term = "KL(q(z|x) || p(z))"  # its KL term, for training.png; None: no KL (an autoencoder)
@@ -195,12 +196,24 @@ class GMVAE(Model):
     kl_term = "KL(q(z, y|x) || p(z, y))"
 
     def __init__(
-        self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2, hidden_layers=2
+        self,
+        n_features,
+        latent_dim=2,
+        hidden_dim=64,
+        likelihood="bernoulli",
+        n_clusters=2,
+        hidden_layers=2,
+        classification_weight=None,
     ):
         super().__init__()
         self.head = HEADS[likelihood]()
         self.scale = make_scaling(likelihood, n_features)
-        self.latent_dim, self.n_clusters = latent_dim, n_clusters
+        self.n_features, self.latent_dim, self.n_clusters = n_features, latent_dim, n_clusters
+        # --labels (M2): the weight of -log q(y | x) on each labelled row; its clusters are the classes
+        self.classification_weight = classification_weight
+        self.trained_with_labels = classification_weight is not None
+        if self.trained_with_labels:
+            self.recovery_method = "argmax q(y|x), trained with --labels (M2)"
         # q(z | x, y): a trunk on x, then one hidden layer on [h(x), onehot(y)], written as W h + V[y]
         # so that all K values of y cost one matrix product. hidden_layers counts the trunk and that layer.
         self.encoder = mlp([n_features] + [hidden_dim] * (hidden_layers - 1))
@@ -255,16 +268,26 @@ class GMVAE(Model):
         return log_p_y, log_lik, log_prior, log_q
 
     def loss_parts(self, x, beta=1.0, responsibilities=None, weights=None):
-        """The bound above; `responsibilities` (B, K), when given, replace q(y | x): a one-hot row is a
-        row whose y is known (the bound on log p(x, y)), a soft row one whose q(y | x) is held fixed.
+        """The bound above, for rows (B, D), or (B, D + K) with their class one-hot (with_labels): a labelled
+        row's y is observed, so its bound is on log p(x, y); a row of K zeros has none and y is summed out.
+        With a classification_weight, this is M2's objective (Kingma et al. 2014, eq. 9): "penalty" adds
+        that weight times -log q(y | x) of each labelled row, the only term through which the labels teach
+        q(y | x). `responsibilities` (B, K), when given, hold q(y | x) fixed (the warm start).
         `weights`: as mean_parts'."""
+        x, known = x[:, : self.n_features], x[:, self.n_features :]
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, 1)
         log_lik, log_prior, log_q = log_lik[:, 0], log_prior[:, 0], log_q[:, 0]  # one sample: (B, K)
-        r = torch.softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # q(y | x), (B, K)
-        r = r if responsibilities is None else responsibilities
+        log_r = torch.log_softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # log q(y | x), (B, K)
+        r = log_r.exp() if responsibilities is None else responsibilities
+        if known.shape[1]:
+            r = torch.where(known.sum(-1, keepdim=True) > 0, known, r)
         recon = -(r * log_lik).sum(-1)
         kl = (r * (log_q - log_prior)).sum(-1) + (r * (torch.log(r.clamp_min(1e-30)) - log_p_y)).sum(-1)
-        return mean_parts(recon, kl, beta, weights)
+        parts = mean_parts(recon, kl, beta, weights)
+        if self.classification_weight and known.shape[1]:
+            cross_entropy = -(known * log_r).sum(-1)  # 0 for an unlabelled row
+            parts["penalty"] = self.classification_weight * row_mean(cross_entropy, weights)
+        return parts
 
     def log_weight_terms(self, x, n_samples):
         """log p(x | y, z_ys) and log p(y) + log p(z_ys | y) - log q(z_ys | x, y), each (B, S, K)."""
@@ -338,6 +361,7 @@ class CVAE(GMVAE):
 
     kind = "cvae"
     trained_with_labels = True
+    decodes_z_alone = False
     starts_from_mixture = False
     recovery_method = "argmax p(y|x), trained with labels"
     kl_term = "KL(q(z|x, y) || p(z|y))"
@@ -346,18 +370,16 @@ class CVAE(GMVAE):
         self, n_features, latent_dim=2, hidden_dim=64, likelihood="bernoulli", n_clusters=2, hidden_layers=2
     ):
         super().__init__(n_features, latent_dim, hidden_dim, likelihood, n_clusters, hidden_layers)
-        self.n_features = n_features
+        self.trained_with_labels = True  # every training row has its class, and no classification term
         del self.prior_mu, self.prior_log_var  # fixed at N(0, I): buffers, so no gradient moves them
         self.register_buffer("prior_mu", torch.zeros(n_clusters, latent_dim))
         self.register_buffer("prior_log_var", torch.zeros(n_clusters, latent_dim))
 
-    def loss_parts(self, x, beta=1.0, weights=None):
-        if x.shape[-1] == self.n_features:  # no labels: the GMVAE's bound on log p(x)
-            return super().loss_parts(x, beta, weights=weights)
-        labels = x[:, self.n_features :]
-        return super().loss_parts(x[:, : self.n_features], beta, responsibilities=labels, weights=weights)
 
-
-def with_labels(x, labels, n_classes):
-    """Rows for a CVAE: features (n, D) then one-hot labels, (n, D + K)."""
-    return torch.cat([x, F.one_hot(labels, n_classes).to(x.dtype)], dim=1)
+def with_labels(x, labels, n_classes, known=None):
+    """Rows for a model trained with labels: features (n, D) then one-hot labels, (n, D + K); the rows
+    where the mask `known` (n,) is False get K zeros (no label: y is summed out)."""
+    one_hot = F.one_hot(labels.clamp_min(0), n_classes).to(x.dtype)
+    if known is not None:
+        one_hot = one_hot * known[:, None].to(x.dtype)
+    return torch.cat([x, one_hot], dim=1)

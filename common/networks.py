@@ -45,11 +45,15 @@ def input_layers(normalize_input=False, input_dropout=0.0):
 def mean_parts(recon, kl, beta, weights):
     """The loss and its parts, per-row (B,) averaged over rows; `weights` (B,), when given, counts how
     many training rows each row stands for (common/train.py trains on a batch's distinct rows)."""
-    if weights is None:
-        return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
-    share = weights / weights.sum()
     return {
-        "loss": (share * (recon + beta * kl)).sum(),
-        "recon": (share * recon).sum(),
-        "kl": (share * kl).sum(),
+        "loss": row_mean(recon + beta * kl, weights),
+        "recon": row_mean(recon, weights),
+        "kl": row_mean(kl, weights),
     }
+
+
+def row_mean(values, weights):
+    """The mean of per-row values (B,), each row counted `weights` (B,) times; None: once each."""
+    if weights is None:
+        return values.mean()
+    return (weights * values).sum() / weights.sum()

@@ -23,13 +23,11 @@ from common.cli import (
     UsageError,
     clusters_type,
     flag_name,
+    labels_type,
     option,
     script_of,
 )
 from common.model_table import CHOICES, MODEL_OPTION_DEFAULTS, MODELS, models_reading
-
-# The options that say what a saved model is, besides those of MODEL_OPTION_DEFAULTS (--load).
-LOADED_ARCHITECTURE = ("model", "latent_dim", "hidden_dim", "hidden_layers")
 
 _model = functools.partial(option, group="model")
 
@@ -151,6 +149,24 @@ class RunOptions:
         metavar="K",
         shown=_read_by_some("iw_train"),
     )
+    labels: int | str | None = _model(
+        None,
+        "gmvae only: train as M2 (Kingma et al. 2014) with the classes of N training rows, spread evenly "
+        "over the classes (at least one each) and chosen by --seed, the rest unlabelled (all: every row "
+        "labelled); its clusters are then the classes, scored beside Naive Bayes and logistic regression "
+        "on the same rows (docs/semi-supervised.md)",
+        type=labels_type,
+        metavar="N",
+        shown="off",
+    )
+    label_weight: float | None = _model(
+        None,
+        "--labels: weight A of the classification term -log q(y|x) of the labelled rows, alpha = A x the "
+        "training rows as in the paper; 0 trains on the bound alone",
+        type=NON_NEGATIVE,
+        metavar="A",
+        shown=_read_by_some("label_weight"),
+    )
 
     # ---- training
     epochs: int = _training(50, "passes over the training rows", type=POSITIVE_INT)
@@ -241,7 +257,9 @@ class RunOptions:
     def check(self):
         """Refuse options that make no sense together, with the reason; fill in the model's defaults."""
         if self.load is not None:  # first: the saved model decides which model options apply
-            self.check_load()
+            from common.fitting import apply_loaded
+
+            apply_loaded(self)
         self.check_model_options()
         if self.noise == "flip" and not self.binary:
             raise UsageError("--noise", "flip needs binary features; use dropout")
@@ -277,34 +295,22 @@ class RunOptions:
             raise UsageError("--pseudo-inputs", "applies to --prior vamp only")
         if "flow_steps" in self.given and self.flow is None:
             raise UsageError("--flow-steps", "applies to --flow iaf or planar only")
+        self.check_labels(reads)
         if "pseudo_inputs" in reads and self.prior != "vamp":
             self.pseudo_inputs = None  # no pseudo-inputs without the VampPrior
         if "flow_steps" in reads and self.flow is None:
             self.flow_steps = None
 
-    def check_load(self):
-        """--load: the file must be a model.pt of this demo; it says which model it holds, and flags that
-        describe another one are refused, not silently overridden."""
-        from common import runio
-
-        try:
-            config = runio.load_model_file(self.load, demo=self.demo)["config"]
-        except runio.CheckpointError as err:
-            raise UsageError("--load", str(err)) from None
-        # What the model is: its kind, sizes and the options of its kind (a file saved before a setting
-        # existed has the value every model then had).
-        held = {name: config.get(name, getattr(self, name)) for name in LOADED_ARCHITECTURE}
-        held |= {name: config.get(name) for name in MODEL_OPTION_DEFAULTS}
-        for name, value in held.items():
-            asked = name in self.given or (name == "model" and self.model_flag != "--model")  # a mode's model
-            if asked and getattr(self, name) != value:
-                flag = self.model_flag if name == "model" else flag_name(name)
-                settings = [f"{flag_name(k)} {v}" for k, v in held.items() if k != "model" and v is not None]
-                raise UsageError(
-                    flag, f"{self.load} holds a {held['model']} model with {', '.join(settings)}; drop {flag}"
-                )
-        for name, value in held.items():  # config.json then describes the model that was evaluated
-            setattr(self, name, value)
+    def check_labels(self, reads):
+        """--labels (M2) with the options it goes with; its checks against the data are the data stage's."""
+        if "label_weight" in self.given and self.labels is None:
+            raise UsageError("--label-weight", "applies to --labels only")
+        if self.labels is not None and (self.iw_train or 1) > 1:
+            raise UsageError(
+                "--iw-train", "--labels trains on M2's bound, one sample per row; drop --iw-train"
+            )
+        if "label_weight" in reads and self.labels is None:
+            self.label_weight = None
 
     @property
     def model_flag(self):
@@ -359,8 +365,8 @@ class DataOptions(RunOptions):
     )
     label_column: str | None = _table(
         None,
-        "with --data: a column of known classes, never shown to the model, used to colour the plots and "
-        "score recovery",
+        "with --data: a column of known classes, used to colour the plots and score recovery, never shown "
+        "to the model but for the rows of --labels",
         metavar="NAME",
     )
     drop_columns: tuple = _table((), "with --data: columns to ignore, e.g. ids", nargs="+", metavar="NAME")

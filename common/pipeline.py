@@ -251,6 +251,10 @@ def score(job, model):
         data.train, data.test, data.n_mixture, world.likelihood, args.seed, mixture=data.mixture,
         labelled=world.n_classes > 0,
     )  # fmt: skip
+    if data.labelled is not None:  # --labels: the model beside the classical classifiers on the same rows
+        from common import semi_supervised
+
+        report["semi_supervised"] = semi_supervised.report(args, data, report["recovery"]["accuracy"])
     if demo.metrics is not None:
         report.update(demo.metrics(folder=job.folder, model=model, train=data.train, test=data.test,
                                    mixture=data.mixture, device=job.device))  # fmt: skip
@@ -359,7 +363,9 @@ def interrupted(job, model, history, state, evaluating=False):
 
 
 def write_data(folder, data):
-    """--save-data: train.csv and test.csv (features, the true class, the continuous factors), world.json."""
+    """--save-data: train.csv and test.csv (features, the true class, the continuous factors; with --labels,
+    whether the model saw the row's class), world.json."""
+    import numpy as np
     import pandas as pd
 
     world = data.world
@@ -371,5 +377,7 @@ def write_data(folder, data):
             frame[world.class_noun] = [world.class_names[k] for k in part.labels]
         for factor, values in part.factors.items():
             frame[factor] = values
+        if data.labelled is not None:
+            frame["labelled"] = np.isin(np.arange(len(part)), data.labelled) & (part is data.train)
         folder.write_csv(f"{name}.csv", frame)
     folder.write_json("world.json", world.to_dict())

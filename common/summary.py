@@ -62,6 +62,7 @@ def summary(metrics, world, out, extra_lines=()):
     scored = {name: b for name, b in metrics["baselines"].items() if "ari" in b}
     if rec:
         task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
+        task = "classification (trained with --labels)" if "semi_supervised" in metrics else task
         line = f"  {world.class_noun} {task} ARI {rec['ari']:.3f}"
         if "bayes_ari" in rec:
             line += f"   Bayes-optimal {rec['bayes_ari']:.3f} ({rec['ari'] / rec['bayes_ari']:.0%} of it)"
@@ -69,6 +70,10 @@ def summary(metrics, world, out, extra_lines=()):
             best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
             line += f"   best baseline {best_name} {best['ari']:.3f}"
         lines.append(line)
+    if "semi_supervised" in metrics:
+        from common.semi_supervised import summary_lines
+
+        lines += summary_lines(metrics["semi_supervised"], world.class_noun, metrics["data"]["n_train"])
     if "anomalies" in metrics:
         from common.anomalies import summary_line
 

@@ -94,6 +94,11 @@ class RecommenderOptions(RunOptions):
         "anomalies": "scores rows by their held-out likelihood, and the implicit mode has none (only "
         "rankings); use the explicit ratings (the default --likelihood)",
         **dict.fromkeys(
+            ("labels", "label_weight"),
+            "the implicit mode has no classes to learn from; --labels runs on the explicit ratings, whose "
+            "users have a taste archetype",
+        ),
+        **dict.fromkeys(
             ("prior", "pseudo_inputs", "flow", "flow_steps", "lower_dim", "iw_train"),
             "the implicit mode's recommenders are Mult-VAE, Mult-DAE and the Mult-GMVAE (docs/movielens.md); "
             "the model extensions run on the explicit ratings (docs/models.md)",
