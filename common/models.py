@@ -277,15 +277,15 @@ class GMVAE(Model):
         x, known = x[:, : self.n_features], x[:, self.n_features :]
         log_p_y, log_lik, log_prior, log_q = self._log_weight_parts(x, 1)
         log_lik, log_prior, log_q = log_lik[:, 0], log_prior[:, 0], log_q[:, 0]  # one sample: (B, K)
-        log_r = torch.log_softmax(log_p_y + log_lik + log_prior - log_q, dim=-1)  # log q(y | x), (B, K)
-        r = log_r.exp() if responsibilities is None else responsibilities
+        log_joint = log_p_y + log_lik + log_prior - log_q  # log p(x, y, z_y) - log q(z_y | x, y), (B, K)
+        r = torch.softmax(log_joint, dim=-1) if responsibilities is None else responsibilities  # q(y | x)
         if known.shape[1]:
             r = torch.where(known.sum(-1, keepdim=True) > 0, known, r)
         recon = -(r * log_lik).sum(-1)
         kl = (r * (log_q - log_prior)).sum(-1) + (r * (torch.log(r.clamp_min(1e-30)) - log_p_y)).sum(-1)
         parts = mean_parts(recon, kl, beta, weights)
         if self.classification_weight and known.shape[1]:
-            cross_entropy = -(known * log_r).sum(-1)  # 0 for an unlabelled row
+            cross_entropy = -(known * torch.log_softmax(log_joint, dim=-1)).sum(-1)  # 0 if unlabelled
             parts["penalty"] = self.classification_weight * row_mean(cross_entropy, weights)
         return parts
 
