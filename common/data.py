@@ -82,7 +82,9 @@ def read_rows(world, args, rng):
     """(world, rows): a sample of the world, or the --data table with a TableWorld in its place."""
     if getattr(args, "data", None) is None:  # an option of the demos that read tables
         return world, world.sample(args.samples, rng)
-    from common.tabular import TableError, load_table
+    import sys
+
+    from common.tabular import TableError, constant_note, load_table
     from common.world import TableWorld
 
     try:
@@ -94,6 +96,9 @@ def read_rows(world, args, rng):
         )
     except TableError as err:
         raise UsageError("--data", str(err)) from None
+    note = constant_note(table)
+    if note:  # even with --quiet: the run learns from fewer columns than the file has
+        print(f"{args.prog}: note: {note}", file=sys.stderr)
     table_world = TableWorld(table, world)
     return table_world, table_world.rows()
 

@@ -143,6 +143,8 @@ def metrics_head(args, data):
         "n_features": world.n_features,
         "n_classes": world.n_classes,
     }
+    if not world.has_truth:  # a --data table: its constant columns, left out ([] when none)
+        head["data"]["dropped_constant_columns"] = world.table.dropped_constant
     if args.load is not None:
         head["loaded_from"] = args.load
     if args.resume is not None:

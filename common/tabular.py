@@ -3,14 +3,16 @@
 Every problem is a TableError (a ValueError) whose one-line message names the file, the column and
 the row, and says how to fix it, so the demo can print it argparse-style and exit with code 2.
 Rows are numbered as a spreadsheet shows them: row 1 is the first data row, under the header.
+Constant feature columns are no error: they are left out, all named in one note (constant_note).
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 MIN_ROWS = 10  # a train and a test part, and a few rows per cluster
+MAX_NAMED = 10  # columns a message names before "and N more"
 
 
 class TableError(ValueError):
@@ -24,6 +26,7 @@ class Table:
     labels: np.ndarray | None  # (n,) int class index, or None without a label column
     class_names: list | None
     label_column: str | None
+    dropped_constant: list = field(default_factory=list)  # constant feature columns left out, in order
 
 
 def load_table(path, *, binary, label_column=None, drop_columns=()):
@@ -31,7 +34,8 @@ def load_table(path, *, binary, label_column=None, drop_columns=()):
 
     binary=True demands 0/1 features (the disease demo's Bernoulli likelihood); otherwise any finite
     numbers. `label_column` holds known classes (any values; used only to colour plots and score
-    recovery), `drop_columns` are ignored (ids, free text).
+    recovery), `drop_columns` are ignored (ids, free text). Constant feature columns are left out and
+    listed in the Table's `dropped_constant` (constant_note says so in one line); none left is an error.
     """
     import pandas as pd
 
@@ -79,10 +83,41 @@ def load_table(path, *, binary, label_column=None, drop_columns=()):
     features = [c for c in columns if c not in set(drop_columns) and c != label_column]
     if not features:
         raise TableError(f"{path}: no feature columns left after --label-column and --drop-columns")
-    x = np.empty((len(frame), len(features)), dtype=np.float32)
-    for j, name in enumerate(features):
+    x, kept, constant = _read_features(path, frame, features, binary)
+    return Table(x, kept, labels, class_names, label_column, constant)
+
+
+def constant_note(table):
+    """The one line that tells the user which constant columns were left out, or None if none were."""
+    n = len(table.dropped_constant)
+    if not n:
+        return None
+    plural = "s, which carry" if n > 1 else ", which carries"
+    return f"dropped {n} constant column{plural} no information: {_named(table.dropped_constant)}"
+
+
+def _named(names):
+    """'a', 'b', 'c': the first MAX_NAMED names quoted, then how many more there are."""
+    shown = ", ".join(repr(name) for name in names[:MAX_NAMED])
+    return shown + (f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
+
+
+def _read_features(path, frame, names, binary):
+    """The columns `names` as (n, D) float32 rows without the constant columns: (x, kept, constant)."""
+    x = np.empty((len(frame), len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
         x[:, j] = _numeric_column(path, frame[name].str.strip(), name, binary)
-    return Table(x, features, labels, class_names, label_column)
+    varies = (x != x[0]).any(axis=0)  # as stored: one float32 value in every row tells the model nothing
+    kept, constant = ([names[j] for j in np.flatnonzero(keep)] for keep in (varies, ~varies))
+    if not constant:
+        return x, kept, constant
+    if not kept:
+        raise TableError(
+            f"{path}: every feature column is constant ({_named(constant)}), so there is nothing to learn "
+            "from; keep columns whose values vary from row to row (check --label-column and --drop-columns)"
+        )
+    # Left out rather than refused: they carry no information, and a table may have many of them.
+    return x[:, varies], kept, constant
 
 
 def _natural(text):
@@ -131,9 +166,4 @@ def _numeric_column(path, values, name, binary):
                 f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is not 0 or 1 "
                 "(this demo models yes/no features; real-valued tables go to cuisine_dlvm.py)"
             )
-    if np.all(numbers == numbers[0]):
-        raise TableError(
-            f"{path}: column {name!r} is constant ({values.iloc[0]} in every row) and carries no "
-            f"information; drop it with --drop-columns {name!r}"
-        )
     return numbers

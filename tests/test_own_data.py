@@ -39,6 +39,7 @@ def test_own_csv_with_a_label_column_reports_recovery_against_it_and_no_truth(tm
     assert (
         m["data"]["n_features"] == 4 and m["data"]["n_classes"] == 2 and m["data"]["source"].startswith("csv")
     )
+    assert m["data"]["dropped_constant_columns"] == []  # listed on every --data run, empty when none
     assert {"elbo", "nll"} <= set(m["test"]) and "true_nll" not in m["test"]
     assert "ari" in m["recovery"] and "bayes_ari" not in m["recovery"]
     assert {"kmeans", "gmm", "mixture_em"} == set(m["baselines"]) and "nll" in m["baselines"]["mixture_em"]
@@ -53,6 +54,43 @@ def test_own_csv_without_labels_has_no_recovery_and_chooses_k(tmp_path):
     m = _metrics(tmp_path / "run")
     assert "recovery" not in m and m["data"]["n_classes"] == 0
     assert set(m["baselines"]) == {"mixture_em"} and set(m["baselines"]["mixture_em"]) == {"nll"}
+
+
+def _with_constant_columns(path, names, value="0"):
+    """The table at `path` with a column of `value` in every row inserted after the id, for each name."""
+    header, *rows = path.read_text().splitlines()
+    fill = ",".join([value] * len(names))
+    lines = [header.replace("patient,", f"patient,{','.join(names)},", 1)]
+    lines += [row.replace(",", f",{fill},", 1) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_constant_columns_are_dropped_at_once_with_one_note_and_listed_in_metrics(tmp_path, capsys):
+    data = _with_constant_columns(_symptom_csv(tmp_path, rows=40), ["px0", "px7", "px9"])
+    out = tmp_path / "run"
+    argv = ["--data", str(data), "--drop-columns", "patient", "--label-column", "kind"]
+    assert disease_dlvm.main([*TINY, *argv, "--out", str(out)]) == 0  # the first try, --quiet or not
+    err = capsys.readouterr().err
+    note = (
+        "disease_dlvm.py: note: dropped 3 constant columns, which carry no information: 'px0', 'px7', 'px9'"
+    )
+    assert err == note + "\n"
+    m = _metrics(out)
+    assert m["data"]["dropped_constant_columns"] == ["px0", "px7", "px9"] and m["data"]["n_features"] == 4
+
+
+def test_a_table_whose_every_feature_is_constant_exits_2_with_one_line(tmp_path, capsys):
+    data = _with_constant_columns(_symptom_csv(tmp_path, rows=20), ["px0", "px1"], value="1")
+    argv = ["--data", str(data), "--drop-columns", "patient", "fever", "cough", "rash", "itch"]
+    with pytest.raises(SystemExit) as info:
+        cuisine_dlvm.main([*TINY, *argv, "--label-column", "kind", "--out", str(tmp_path / "run")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "note:" not in err
+    assert f"error: argument --data: {data}: every feature column is constant ('px0', 'px1')" in err
+    assert "check --label-column and --drop-columns" in err
+    assert not (tmp_path / "run" / "config.json").exists()  # refused before any work
 
 
 @pytest.mark.parametrize(

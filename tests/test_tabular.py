@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from common.tabular import MIN_ROWS, TableError, load_table
+from common.tabular import MAX_NAMED, MIN_ROWS, TableError, constant_note, load_table
 
 
 def _write(tmp_path, text, name="data.csv"):
@@ -42,7 +42,11 @@ def test_numeric_class_names_sort_as_numbers(tmp_path):
         (_binary_table().replace("p3,1,1,", "p3,yes,1,"), {}, "column 'fever', row 4: 'yes' is not a number"),
         (_binary_table().replace("p3,1,1,", "p3,2,1,"), {}, "column 'fever', row 4: '2' is not 0 or 1"),
         (_binary_table(rows=1), {}, f"1 data row(s); need at least {MIN_ROWS}"),
-        (_binary_table().replace(",1,", ",0,").replace(",1,", ",0,"), {}, "is constant"),
+        (
+            _binary_table().replace(",1,", ",0,").replace(",1,", ",0,"),
+            {},
+            "every feature column is constant ('fever', 'cough'), so there is nothing to learn from; keep",
+        ),
         (
             _binary_table(),
             {"label_column": "disease"},
@@ -64,6 +68,32 @@ def test_bad_tables_get_one_line_errors_naming_column_and_row(tmp_path, text, kw
         load_table(_write(tmp_path, text), binary=True, **kwargs)
     message = str(info.value)
     assert expected in message and "\n" not in message and str(tmp_path) in message
+
+
+def test_constant_columns_are_dropped_at_once_and_named_in_one_note(tmp_path):
+    lines = ["id,a,px0,b,px7,px9,k"] + [f"r{i},{i},0,{i % 3},2.5,1,{i % 2}" for i in range(12)]
+    table = load_table(
+        _write(tmp_path, "\n".join(lines)), binary=False, label_column="k", drop_columns=["id"]
+    )
+    assert table.feature_names == ["a", "b"] and table.x.shape == (12, 2)
+    np.testing.assert_array_equal(table.x[:4], [[0, 0], [1, 1], [2, 2], [3, 0]])
+    assert table.dropped_constant == ["px0", "px7", "px9"]
+    assert constant_note(table) == (
+        "dropped 3 constant columns, which carry no information: 'px0', 'px7', 'px9'"
+    )
+
+
+def test_the_note_names_one_column_in_the_singular_and_many_up_to_a_limit(tmp_path):
+    one = ["a,b"] + [f"{i},7" for i in range(12)]
+    table = load_table(_write(tmp_path, "\n".join(one)), binary=False)
+    assert constant_note(table) == "dropped 1 constant column, which carries no information: 'b'"
+    n = MAX_NAMED + 5
+    many = [",".join(f"c{j}" for j in range(n)) + ",v"] + [",".join(["0"] * n) + f",{i}" for i in range(12)]
+    table = load_table(_write(tmp_path, "\n".join(many)), binary=False)
+    assert table.feature_names == ["v"] and len(table.dropped_constant) == n
+    assert constant_note(table).endswith(f"'c{MAX_NAMED - 1}' and 5 more")
+    full = load_table(_write(tmp_path, _real_table()), binary=False)
+    assert full.dropped_constant == [] and constant_note(full) is None
 
 
 def test_missing_and_unreadable_files(tmp_path):
