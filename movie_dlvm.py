@@ -465,14 +465,27 @@ class ImplicitGMVAEOptions(ImplicitOptions):
     anneal_steps: int = 0
 
 
-OPTIONS = (ExplicitOptions, ContinuousOptions, ImplicitOptions, ImplicitGMVAEOptions)  # read by common/cli.py
+@dataclass
+class ImplicitRecVAEOptions(ImplicitOptions):
+    """Implicit feedback with RecVAE (Shenbin et al. 2020): the reference code's network and Adam rate."""
+
+    mode: ClassVar[str] = "--likelihood multinomial --model recvae"
+    model: str = "recvae"
+    hidden_layers: int = 5
+    lr: float = 5e-4
+    epochs: int = 50
+
+
+OPTIONS = (ExplicitOptions, ContinuousOptions, ImplicitOptions, ImplicitGMVAEOptions, ImplicitRecVAEOptions)
 
 
 def options_for(argv):
     """The options class of the mode a command line asks for: its flags decide the defaults."""
     given = typed(argv, "--ratings", "--likelihood", "--model")
     if given["ratings"] is not None or given["likelihood"] == "multinomial":
-        return ImplicitGMVAEOptions if given["model"] == "gmvae" else ImplicitOptions
+        return {"gmvae": ImplicitGMVAEOptions, "recvae": ImplicitRecVAEOptions}.get(
+            given["model"], ImplicitOptions
+        )
     return ExplicitOptions if given["model"] in (None, "gmvae") else ContinuousOptions
 
 

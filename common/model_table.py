@@ -12,8 +12,10 @@ from collections import namedtuple
 # where: "module:Class". options: the options only some models read, which the others refuse. labelled:
 # trains on rows with their class, so no --model choice of its own (a demo with labels offers it:
 # cuisine_dlvm.py --conditional). defaults: shared options the model needs set otherwise, where neither
-# the user nor the demo's mode has set them.
-Entry = namedtuple("Entry", "where summary options labelled defaults", defaults=((), False, {}))
+# the user nor the demo's mode has set them. implicit: a recommender only (common/recsys/options.py).
+Entry = namedtuple(
+    "Entry", "where summary options labelled defaults implicit", defaults=((), False, {}, False)
+)
 
 MODELS = {
     "vae": Entry(
@@ -44,6 +46,12 @@ MODELS = {
         "common.autoencoders:DAE", "denoising autoencoder baseline", ("corruption", "noise", "dropout")
     ),
     "cvae": Entry("common.models:CVAE", "conditional VAE: y is the known class", labelled=True),
+    "recvae": Entry(
+        "common.recvae:RecVAE",
+        "RecVAE (Shenbin et al. 2020): composite prior, KL weighted by a user's likes, alternating updates",
+        ("dropout", "gamma", "encoder_epochs"),
+        implicit=True,
+    ),
 }
 # The options some models read, and what each is when a model that reads it is not told (common/options.py).
 MODEL_OPTION_DEFAULTS = {
@@ -58,13 +66,15 @@ MODEL_OPTION_DEFAULTS = {
     "labels": None,
     # M2's alpha = 0.1 N, N the training rows (Kingma et al. 2014, section 3.1.2)
     "label_weight": 0.1,
+    "gamma": 0.005,  # RecVAE's, the reference code's README for ML-20M
+    "encoder_epochs": 3,  # RecVAE's passes of encoder updates per decoder pass
 }
-CHOICES = tuple(name for name, entry in MODELS.items() if not entry.labelled)
+CHOICES = tuple(name for name, entry in MODELS.items() if not (entry.labelled or entry.implicit))
 
 
 def models_reading(option):
     """The models that read an option only some read (e.g. --corruption: the dae)."""
-    return [name for name in CHOICES if option in MODELS[name].options]
+    return [name for name, entry in MODELS.items() if option in entry.options]
 
 
 def model_class(name):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from common.cli import Interval, UsageError, flag_name, option
-from common.model_table import MODELS
+from common.model_table import MODEL_OPTION_DEFAULTS, MODELS
 from common.options import RunOptions
 
 _files = functools.partial(option, group="real data: MovieLens (implicit feedback)")
@@ -70,7 +70,7 @@ class MovieLensOptions(RunOptions):
 
 
 # The models that rank items here (common/recsys/scoring.py reads each one's reconstruction).
-RECOMMENDERS = ("vae", "dae", "ae", "gmvae")
+RECOMMENDERS = ("vae", "dae", "ae", "gmvae", "recvae")
 
 
 @dataclass
@@ -145,6 +145,20 @@ class RecommenderOptions(RunOptions):
         type=Interval(int, 1, None),
         metavar="N",
     )
+    gamma: float | None = _ranking(
+        None,
+        "recvae only: the KL weight per liked item; a user's KL term is weighted gamma x their likes",
+        type=Interval(float, 0, None, closed="neither"),
+        metavar="G",
+        shown=str(MODEL_OPTION_DEFAULTS["gamma"]),
+    )
+    encoder_epochs: int | None = _ranking(
+        None,
+        "recvae only: passes of encoder updates per pass of decoder updates; an epoch is both",
+        type=Interval(int, 1, None),
+        metavar="N",
+        shown=str(MODEL_OPTION_DEFAULTS["encoder_epochs"]),
+    )
     mixture_components: int | None = _ranking(
         None,
         "components of the mixture of multinomials, the classical latent class model of the likes (a ranking "
@@ -162,6 +176,12 @@ class RecommenderOptions(RunOptions):
             raise UsageError(
                 "--dropout", f"Mult-VAE's and Mult-DAE's input dropout; the {self.model} reads rows whole"
             )
+        if self.model == "recvae":
+            for name in ("beta", "anneal_steps"):
+                if name in self.given:
+                    raise UsageError(
+                        flag_name(name), "the recvae weights each user's KL by --gamma x their likes"
+                    )
         if self.folds * self.test_fraction >= 1:
             raise UsageError(
                 "--folds",

@@ -38,6 +38,8 @@ def model_config(args, n_items):
 
     if model_class(args.model).starts_from_mixture:
         return config(args, n_items, "multinomial", args.mixture_components)
+    if args.model == "recvae":  # its own encoder (common/recvae.py); --dropout is its encoder phase's
+        return config(args, n_items, "multinomial", input_dropout=args.dropout)
     architecture = {"activation": "tanh", "normalize_input": True}  # and --hidden-layers 1 (ImplicitOptions)
     return config(args, n_items, "multinomial", input_dropout=args.dropout, **architecture) | {
         "corruption": 0.0
@@ -62,7 +64,7 @@ class Folds:
 
     @property
     def name(self):
-        return f"Mult-{self.args.model.upper()}"
+        return "RecVAE" if self.args.model == "recvae" else f"Mult-{self.args.model.upper()}"
 
     def keep(self, fold, split, model, history):
         """A fold's history; fold 1's model goes to model.pt (complete, or as of its last good epoch)."""
@@ -258,18 +260,16 @@ def train_fold(fold, split, mixture, args, device, stop):
         scores = score(model, fold_in, device)
         return {"ndcg@100": float(np.nanmean(ndcg_at_k(scores, target, 100, seen=fold_in)))}
 
-    history, state = fit(
-        model,
-        split.train,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        beta=args.beta if model.has_likelihood else 0.0,
-        anneal_steps=args.anneal_steps,
-        quiet=args.quiet,
-        on_epoch=on_epoch,
-        stop=stop,
-    )
+    common = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, quiet=args.quiet, stop=stop)
+    if getattr(model, "alternating", False):  # RecVAE: encoder and decoder updated in turn
+        from common.recvae import fit_alternating
+
+        history, state = fit_alternating(model, split.train, on_epoch=on_epoch, **common)
+    else:
+        beta = args.beta if model.has_likelihood else 0.0
+        history, state = fit(
+            model, split.train, beta=beta, anneal_steps=args.anneal_steps, on_epoch=on_epoch, **common
+        )
     if stop is not None and stop.requested:  # the signal came after the last batch: skip the scoring
         raise Interrupted(args.epochs, history, model, state)
     return model, history, time.perf_counter() - started
