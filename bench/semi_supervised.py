@@ -3,6 +3,7 @@
 
     python bench/semi_supervised.py                          # 3 worlds x 1,2,5,10,50,all x seeds 0-4
     python bench/semi_supervised.py --demos disease --per-class 1 5 --seeds 2
+    python bench/semi_supervised.py --per-class 1 5 50 -- --label-weight 0.01   # demo flags after --
 
 Each run is a user's: `python <demo>_dlvm.py --labels N --seed S --quiet`, N = labels per class x the
 world's classes, into a temporary folder, several at a time (--jobs). Printed: the median [min, max] over
@@ -29,11 +30,12 @@ TARGET = {"disease": 0.97, "cuisine": 0.97, "movie": 0.95}  # of the Bayes-optim
 PER_CLASS = ("1", "2", "5", "10", "50", "all")
 
 
-def run(demo, per_class, seed, folder):
-    """metrics.json's `semi_supervised` section of one default run of `demo` with per_class labels."""
+def run(demo, per_class, seed, folder, extra=()):
+    """metrics.json's `semi_supervised` section of one default run of `demo` with per_class labels (and
+    the demo flags `extra`)."""
     out = os.path.join(folder, f"{demo}-{per_class}-{seed}")
     labels = "all" if per_class == "all" else str(int(per_class) * CLASSES[demo])
-    argv = [f"{demo}_dlvm.py", "--labels", labels, "--seed", str(seed), "--quiet", "--out", out]
+    argv = [f"{demo}_dlvm.py", "--labels", labels, "--seed", str(seed), "--quiet", "--out", out, *extra]
     done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
@@ -42,20 +44,25 @@ def run(demo, per_class, seed, folder):
 
 
 def curves(runs):
-    """{line name: (values (seeds,) per labels-per-class)} of one world's runs {per_class: [sections]}."""
+    """{line name: [values (seeds,) per labels-per-class]} of one world's runs {per_class: [sections]}."""
     first = next(iter(runs.values()))[0]
-    nb, lr = first["same_labelled_rows"]
+    nb, lr = first["same_labelled_rows"]  # Naive Bayes of the data's kind, logistic regression
     lines = {
         "model (M2)": lambda s: s["model"],
-        f"{nb}, same rows": lambda s: s["same_labelled_rows"][nb],
-        f"{lr}, same rows": lambda s: s["same_labelled_rows"][lr],
+        "Naive Bayes, same rows": lambda s: s["same_labelled_rows"][nb],
+        "logistic regression, same rows": lambda s: s["same_labelled_rows"][lr],
         "Bayes-optimal": lambda s: s["bayes_optimal"],
-        f"{lr}, every training label": lambda s: s["all_training_labels"][lr],
+        "logistic regression, every training label": lambda s: s["all_training_labels"][lr],
     }
     return {
         name: [np.array([read(s) for s in sections]) for sections in runs.values()]
         for name, read in lines.items()
     }
+
+
+def naive_bayes_kind(runs):
+    """'Bernoulli NB', 'Gaussian NB' or 'categorical NB': the Naive Bayes of a world's runs."""
+    return next(iter(next(iter(runs.values()))[0]["same_labelled_rows"]))
 
 
 def table(results, seeds):
@@ -66,7 +73,12 @@ def table(results, seeds):
     for demo, runs in results.items():
         lines = curves(runs)
         names = [n for n in lines if "every training label" not in n]
-        out += ["", f"**{demo}**", "", "| labels per class | " + " | ".join(names) + " | model / Bayes |"]
+        out += [
+            "",
+            f"**{demo}** (Naive Bayes: {naive_bayes_kind(runs)})",
+            "",
+            "| labels per class | " + " | ".join(names) + " | model / Bayes |",
+        ]
         out.append("|---" * (len(names) + 2) + "|")
         for i, per_class in enumerate(runs):
             cells = [
@@ -78,7 +90,7 @@ def table(results, seeds):
         if "5" in runs:
             i = list(runs).index("5")
             ratio = np.median(lines["model (M2)"][i]) / np.median(lines["Bayes-optimal"][i])
-            nb = next(n for n in names if "NB" in n)
+            nb = "Naive Bayes, same rows"
             beats = np.median(lines["model (M2)"][i]) > np.median(lines[nb][i])
             out.append(
                 f"\nTarget at 5 per class: model / Bayes {ratio:.3f} >= {TARGET[demo]}: "
@@ -110,7 +122,12 @@ def figure(results, path):
         every = np.median(np.concatenate(lines[list(lines)[-1]]))
         ax.axhline(every, color=CLASS_COLORS[3], ls=":", label=list(lines)[-1])
         ax.axhline(1 / CLASSES[demo], color=CLASS_COLORS[7], ls="-.", label="chance (1 / classes)")
-        ax.set(xticks=x, xticklabels=list(runs), ylim=(0, 1), title=f"{demo} ({CLASSES[demo]} classes)")
+        ax.set(
+            xticks=x,
+            xticklabels=list(runs),
+            ylim=(0, 1),
+            title=f"{demo} ({CLASSES[demo]} classes; {naive_bayes_kind(runs)})",
+        )
         ax.set_xlabel("labelled training rows per class")
     axes[0][0].set_ylabel("held-out accuracy")
     handles, names = axes[0][0].get_legend_handles_labels()
@@ -121,11 +138,11 @@ def figure(results, path):
     print(f"figure: {path}")
 
 
-def sweep(args):
+def sweep(args, extra):
     """{demo: {labels per class: [semi_supervised section of each seed]}} of every run."""
     cases = [(demo, k, seed) for demo in args.demos for k in args.per_class for seed in range(args.seeds)]
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
-        found = list(pool.map(lambda case: run(*case, folder), cases))
+        found = list(pool.map(lambda case: run(*case, folder, extra), cases))
     return {
         demo: {
             k: [r for (d, kk, _), r in zip(cases, found, strict=True) if (d, kk) == (demo, k)]
@@ -138,6 +155,9 @@ def sweep(args):
 def main(argv=None):
     from common.cli import Interval
 
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []  # demo flags for every run
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -155,17 +175,16 @@ def main(argv=None):
     parser.add_argument("--jobs", type=Interval(int, 1, None), default=2, help="runs at a time (default: 2)")
     parser.add_argument("--figure", metavar="PNG", help="draw the learning curves here (default: none)")
     parser.add_argument("--json", metavar="FILE", help="also write every run's section here (default: none)")
+    parser.add_argument(
+        "--from", dest="source", metavar="FILE", help="no runs: table and figure of a --json file"
+    )
     args = parser.parse_args(argv)
-    cases = [(demo, k, seed) for demo in args.demos for k in args.per_class for seed in range(args.seeds)]
-    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
-        found = list(pool.map(lambda case: run(*case, folder), cases))
-    results = {
-        demo: {
-            k: [r for (d, kk, _), r in zip(cases, found, strict=True) if (d, kk) == (demo, k)]
-            for k in args.per_class
-        }
-        for demo in args.demos
-    }
+    if args.source:
+        with open(args.source) as f:
+            results = json.load(f)
+        args.seeds = len(next(iter(next(iter(results.values())).values())))
+    else:
+        results = sweep(args, extra)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -316,9 +316,17 @@ def save(job, model, history, state):
         history=history,
         history_columns=HISTORY_COLUMNS,
         model=model,
-        model_config=model_config(args, world.n_features, world.likelihood, model.n_clusters),
+        model_config=model_config(
+            args, world.n_features, world.likelihood, model.n_clusters, **trained_as(model)
+        ),
         training=state,
     )
+
+
+def trained_as(model):
+    """What model.pt's config must add for a model trained with --labels: its weight of -log q(y | x)."""
+    weight = getattr(model, "classification_weight", None)
+    return {} if weight is None else {"classification_weight": weight}
 
 
 def diverged(job, err):

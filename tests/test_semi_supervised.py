@@ -206,3 +206,14 @@ def test_a_table_without_classes_and_the_conditional_model_refuse_labels(tmp_pat
     with pytest.raises(SystemExit):
         cuisine_dlvm.main([*CUISINE, "--conditional", "--labels", "5", "--out", str(tmp_path / "b")])
     assert "learns from every region label; drop --labels" in capsys.readouterr().err
+
+
+def test_a_loaded_m2_model_is_still_scored_as_a_classifier(tmp_path):
+    trained, loaded = tmp_path / "trained", tmp_path / "loaded"
+    assert disease_dlvm.main([*DISEASE, "--labels", "10", "--out", str(trained)]) == 0
+    assert disease_dlvm.main([*DISEASE, "--load", str(trained / "model.pt"), "--out", str(loaded)]) == 0
+    before, after = _metrics(trained), _metrics(loaded)
+    assert after["recovery"]["supervised"] and after["model_options"]["labels"] == 10
+    assert after["semi_supervised"]["same_labelled_rows"] == before["semi_supervised"]["same_labelled_rows"]
+    weight = torch.load(trained / "model.pt", weights_only=True)["config"]["classification_weight"]
+    assert weight == pytest.approx(semi_supervised.classification_weight(0.1, 320, 10))
