@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from common.cli import UsageError
 
 MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (fitted_batch_size)
+# Defaults fitted to a --data table (adapt_to_table), measured with bench/real_tables.py (docs/own-data.md)
+SMALL_TABLE_ROWS, SMALL_TABLE_EPOCHS = 1000, 40  # below 1000 training rows, 40 epochs: 80 overfit wine
+WIDE_TABLE_FEATURES, WIDE_TABLE_LATENT = 20, 8  # above 20 real features, z of 8: 2 dims miss breast cancer
 
 
 @dataclass
@@ -58,6 +61,8 @@ def load_data(world, args, rng, device):
     check_sizes(args, world, len(train), len(rows))
     if "batch_size" not in args.given:
         args.batch_size = fitted_batch_size(len(train), args.batch_size)
+    if getattr(args, "data", None) is not None and args.load is None:
+        adapt_to_table(args, world, len(train))
     if getattr(args, "standardize", False):  # an option of the demos with real-valued tables
         train, test = standardized(train, test)
     x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
@@ -76,6 +81,25 @@ def load_data(world, args, rng, device):
     n_mixture = world.n_classes or (args.clusters if isinstance(args.clusters, int) else 4)
     mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
     return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture, labelled)
+
+
+def adapt_to_table(args, world, n_train):
+    """The demo's defaults fitted to a --data table, where the user has not set them (their flags win):
+    fewer epochs on a small table, a wider latent for many real-valued features. What changed is in
+    args.adapted (config.json's `adapted_to_table`)."""
+    adapted = {}
+    if "epochs" not in args.given and n_train < SMALL_TABLE_ROWS and args.epochs > SMALL_TABLE_EPOCHS:
+        args.epochs = SMALL_TABLE_EPOCHS
+        adapted["epochs"] = {"value": args.epochs, "why": f"fewer than {SMALL_TABLE_ROWS} training rows"}
+        args.anneal_epochs = min(args.anneal_epochs, args.epochs)
+    wide = world.likelihood == "gaussian" and world.n_features > WIDE_TABLE_FEATURES
+    if "latent_dim" not in args.given and wide and args.latent_dim < WIDE_TABLE_LATENT:
+        args.latent_dim = WIDE_TABLE_LATENT
+        adapted["latent_dim"] = {
+            "value": args.latent_dim,
+            "why": f"more than {WIDE_TABLE_FEATURES} real-valued features",
+        }
+    args.adapted_to_table = adapted
 
 
 def read_rows(world, args, rng):

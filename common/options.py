@@ -370,6 +370,8 @@ class DataOptions(RunOptions):
         metavar="NAME",
     )
     drop_columns: tuple = _table((), "with --data: columns to ignore, e.g. ids", nargs="+", metavar="NAME")
+    # filled in by the data stage: the defaults fitted to the table (common/data.py: adapt_to_table)
+    adapted_to_table: dict = field(default_factory=dict, init=False)
 
     def check(self):
         for name in ("label_column", "drop_columns", *self.DATA_ONLY):

@@ -145,6 +145,8 @@ def metrics_head(args, data):
     }
     if not world.has_truth:  # a --data table: its constant columns, left out ([] when none)
         head["data"]["dropped_constant_columns"] = world.table.dropped_constant
+    if getattr(args, "adapted_to_table", None):  # defaults fitted to the table (common/data.py)
+        head["data"]["adapted_to_table"] = args.adapted_to_table
     if args.load is not None:
         head["loaded_from"] = args.load
     if args.resume is not None:

@@ -56,6 +56,14 @@ def summary(metrics, world, out, extra_lines=()):
             f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
         )
         lines.append(monte_carlo_line(test))
+    if metrics["data"].get("adapted_to_table"):
+        from common.cli import flag_name
+
+        fitted = metrics["data"]["adapted_to_table"]
+        lines.append(
+            "  defaults fitted to the table: "
+            + ", ".join(f"{flag_name(k)} {v['value']} ({v['why']})" for k, v in fitted.items())
+        )
     if "model_selection" in metrics:
         lines.append(f"  clusters chosen: K = {metrics['model_selection']['best_k']}")
     rec = metrics.get("recovery")

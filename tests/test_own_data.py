@@ -260,3 +260,58 @@ def test_load_refuses_flags_that_describe_another_model(tmp_path, capsys):
             ]
         )
     assert info.value.code == 2 and "argument --conditional:" in capsys.readouterr().err
+
+
+def _real_csv(tmp_path, n_features, rows=80, seed=0):
+    """A real-valued table of `rows` rows and two classes, with a label column."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, rows)
+    x = rng.normal(size=(rows, n_features)) + 2.0 * labels[:, None]
+    path = tmp_path / "real.csv"
+    header = ",".join([f"f{j}" for j in range(n_features)] + ["kind"])
+    lines = [",".join([*(f"{v:.4f}" for v in row), f"k{k}"]) for row, k in zip(x, labels, strict=True)]
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return path
+
+
+def _config(folder):
+    return json.loads((folder / "config.json").read_text())
+
+
+def test_defaults_fit_a_small_wide_table_and_the_users_flags_win(tmp_path):
+    """Below 1000 training rows a table trains 40 epochs (not the cuisine's 80); above 20 real-valued
+    features its latent has 8 dimensions; both are in config.json and metrics.json, with the reason."""
+    table, out = _real_csv(tmp_path, 24), tmp_path / "run"
+    base = [
+        "--data",
+        str(table),
+        "--label-column",
+        "kind",
+        "--iw-samples",
+        "5",
+        "--hidden-dim",
+        "8",
+        "--quiet",
+    ]
+    assert cuisine_dlvm.main([*base, "--out", str(out)]) == 0
+    config = _config(out)
+    assert config["epochs"] == 40 and config["latent_dim"] == 8
+    assert set(config["adapted_to_table"]) == {"epochs", "latent_dim"}
+    assert _metrics(out)["data"]["adapted_to_table"] == config["adapted_to_table"]
+    assert len((out / "history.csv").read_text().splitlines()) == 1 + 40  # a header, 40 epochs
+    assert cuisine_dlvm.main([*base, "--epochs", "3", "--latent-dim", "2", "--out", str(out)]) == 0
+    config = _config(out)
+    assert config["epochs"] == 3 and config["latent_dim"] == 2 and config["adapted_to_table"] == {}
+
+
+def test_a_narrow_or_binary_table_keeps_the_demos_latent(tmp_path):
+    narrow, binary = tmp_path / "narrow", tmp_path / "binary"
+    table = _real_csv(tmp_path, 13)
+    assert (
+        cuisine_dlvm.main([*TINY, "--data", str(table), "--label-column", "kind", "--out", str(narrow)]) == 0
+    )
+    assert _config(narrow)["latent_dim"] == 2 and "latent_dim" not in _config(narrow)["adapted_to_table"]
+    symptoms = _symptom_csv(tmp_path)
+    argv = ["--data", str(symptoms), "--label-column", "kind", "--drop-columns", "patient"]
+    assert disease_dlvm.main([*TINY, *argv, "--out", str(binary)]) == 0
+    assert _config(binary)["latent_dim"] == 2
