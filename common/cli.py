@@ -87,8 +87,8 @@ def clusters_type(text):
 
 def labels_type(text):
     """--labels: a number of labelled training rows >= 1, or 'all'."""
-    if text == "all":
-        return text
+    if text.lower() == "all":
+        return "all"
     try:
         return POSITIVE_INT(text)
     except argparse.ArgumentTypeError:

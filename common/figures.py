@@ -71,8 +71,11 @@ def training(draw, folder, data, model, history):
             "training rows": bound_target(world, data.train, labelled_rows(data, data.x_fit, data.train)),
             "held-out rows": bound_target(world, data.test, labelled_rows(data, data.x_valid, data.test)),
         }
-        if data.labelled is not None:  # --labels: most rows without their class, a few with it
-            truth_of = f"log p(x), or log p(x, {world.class_noun}) of a labelled row"
+        if data.labelled is not None:  # --labels: a few training rows with their class, none held out
+            truth_of = {
+                "training rows": f"log p(x), or log p(x, {world.class_noun}) of a labelled row",
+                "held-out rows": "log p(x)",
+            }
         elif model.trained_with_labels:
             truth_of = f"log p(x, {world.class_noun})"
     draw(
@@ -165,7 +168,11 @@ def generated(draw, folder, world, model, test, device):
         right,
         world.class_names,
         world.feature_names,
-        (f"the world: mean of each feature per {world.class_noun}", how),
+        (
+            f"{'the world' if world.has_truth else 'your table'}: mean of each feature per "
+            f"{world.class_noun}",
+            how,
+        ),
         world.value_label,
     )
 

@@ -285,7 +285,10 @@ class RunOptions:
         for name, default in MODEL_OPTION_DEFAULTS.items():
             if getattr(self, name, None) is not None and name not in reads:
                 readers = ", ".join(f"--model {m}" for m in models_reading(name))
-                raise UsageError(flag_name(name), f"applies to {readers} only (got --model {self.model})")
+                raise UsageError(
+                    flag_name(name),
+                    f"applies to {readers} only (got --model {self.model}); drop {flag_name(name)}",
+                )
             if name in reads and getattr(self, name) is None:
                 setattr(self, name, default)
         for name, value in MODELS[self.model].defaults.items():  # unless the user or the mode set it
@@ -304,7 +307,9 @@ class RunOptions:
     def check_labels(self, reads):
         """--labels (M2) with the options it goes with; its checks against the data are the data stage's."""
         if "label_weight" in self.given and self.labels is None:
-            raise UsageError("--label-weight", "applies to --labels only")
+            raise UsageError(
+                "--label-weight", "applies to --labels only; add --labels N or drop --label-weight"
+            )
         if self.labels is not None and (self.iw_train or 1) > 1:
             raise UsageError(
                 "--iw-train", "--labels trains on M2's bound, one sample per row; drop --iw-train"

@@ -188,7 +188,7 @@ def recover(job, model):
     if not model.cluster_latent:  # a continuous latent: a Gaussian mixture on its codes
         clusters = latent_clusters(args, world, model, data.x_train, z_test, report)
     else:  # the model's own discrete latent: argmax q(y | x)
-        if not model.trained_with_labels:
+        if model.decodes_z_alone:  # not the cvae, whose clusters are given
             report["clusters"] = evaluate.cluster_usage(model, data.x_train)
         clusters = evaluate.cluster_assignments(model, data.x_test)
     if world.n_classes == 0:
@@ -199,6 +199,8 @@ def recover(job, model):
         report["recovery"].update(evaluate.bayes_recovery(world, test))
     if model.trained_with_labels:  # classification, not discovery: no matching of clusters to classes
         report["recovery"].update(supervised=True, accuracy=float(np.mean(clusters == test.labels)))
+        if "clusters" in report:  # --labels: cluster k is class k, named by the labelled rows
+            report["clusters"]["matched_class"] = list(world.class_names)
     elif model.cluster_latent:  # the class each cluster stands for, matched on held-out rows
         matched = evaluate.cluster_to_class(test.labels, clusters)
         report["clusters"]["matched_class"] = [

@@ -36,6 +36,11 @@ def labelled_rows(args, world, train):
         return None
     if world.n_classes == 0:
         raise UsageError("--labels", "these data have no classes to label rows with; add --label-column")
+    if world.n_classes == 1:
+        raise UsageError(
+            "--labels",
+            f"{world.class_noun!r} has one class only, so there is nothing to tell apart; drop --labels",
+        )
     if "clusters" in args.given:
         raise UsageError("--clusters", "with --labels the clusters are the classes; drop --clusters")
     n_train, n = len(train), len(train) if args.labels == "all" else args.labels
@@ -122,7 +127,13 @@ def report(args, data, model_accuracy):
 
     section = {
         "labelled_rows": int(len(rows)),
-        "per_class": np.bincount(train.labels[rows], minlength=world.n_classes).tolist(),
+        "per_class": dict(
+            zip(
+                world.class_names,
+                np.bincount(train.labels[rows], minlength=world.n_classes).tolist(),
+                strict=True,
+            )
+        ),
         "label_weight": args.label_weight,
         "model": model_accuracy,
         "same_labelled_rows": scores(rows),
@@ -136,7 +147,7 @@ def report(args, data, model_accuracy):
 def summary_lines(section, class_noun, n_train):
     """The summary's two lines: the model's accuracy beside each classifier's on the same rows, and the
     references."""
-    low, high = min(section["per_class"]), max(section["per_class"])
+    low, high = min(section["per_class"].values()), max(section["per_class"].values())
     per_class = f"{low}" if low == high else f"{low}-{high}"
 
     def listed(scores):

@@ -133,9 +133,11 @@ def test_every_demo_writes_the_section(main, argv, n_labels, tmp_path, capsys):
     )
     metrics = _metrics(tmp_path)
     section = metrics["semi_supervised"]
-    assert section["labelled_rows"] == n_labels and sum(section["per_class"]) == n_labels
-    assert min(section["per_class"]) >= 1 and section["model"] == metrics["recovery"]["accuracy"]
-    assert metrics["recovery"]["supervised"] and "clusters" not in metrics  # no matching step
+    per_class = section["per_class"]
+    assert section["labelled_rows"] == n_labels and sum(per_class.values()) == n_labels
+    assert min(per_class.values()) >= 1 and section["model"] == metrics["recovery"]["accuracy"]
+    assert metrics["recovery"]["supervised"]  # no matching step: cluster k is class k
+    assert metrics["clusters"]["matched_class"] == list(per_class)
     for scores in (section["same_labelled_rows"], section["all_training_labels"]):
         assert len(scores) == 2 and all(0 <= v <= 1 for v in scores.values())
     assert 0 < section["bayes_optimal"] <= 1
@@ -217,3 +219,27 @@ def test_a_loaded_m2_model_is_still_scored_as_a_classifier(tmp_path):
     assert after["semi_supervised"]["same_labelled_rows"] == before["semi_supervised"]["same_labelled_rows"]
     weight = torch.load(trained / "model.pt", weights_only=True)["config"]["classification_weight"]
     assert weight == pytest.approx(semi_supervised.classification_weight(0.1, 320, 10))
+
+
+def test_a_label_column_of_one_class_is_refused_before_training(tmp_path, capsys):
+    table = tmp_path / "one.csv"
+    rows = np.random.default_rng(0).integers(0, 2, (60, 4))
+    lines = ["a,b,c,d,kind", *(",".join(map(str, row)) + ",flu" for row in rows)]
+    table.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        disease_dlvm.main(
+            [
+                *TINY,
+                "--data",
+                str(table),
+                "--label-column",
+                "kind",
+                "--labels",
+                "5",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "one class only" in err
+    assert not (tmp_path / "r" / "config.json").exists()

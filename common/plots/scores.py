@@ -13,8 +13,8 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     is its reconstruction alone, not an ELBO, and says so); a KL weight beta != 1 makes the training
     objective no ELBO either.
     `truth` {"training rows": mean log p(x), "held-out rows": ...}, the world's exact log-likelihood
-    (`truth_of` names it: a cvae's bound is on log p(x, class)), draws a dotted line in the colour of
-    each ELBO curve: the level a perfect model's ELBO would reach.
+    (`truth_of` names it, or {rows: name} one per line: a cvae's bound is on log p(x, class)), draws a
+    dotted line in the colour of each ELBO curve: the level a perfect model's ELBO would reach.
     The two differ (each set of rows is a sample), which is why a held-out curve can lie above the
     training one. The training line is left out when beta != 1: that curve is no ELBO. `bound` names
     what training climbs: the ELBO, or with --iw-train the K-sample bound."""
@@ -40,7 +40,8 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     if truth and has_kl and "test_elbo" in history[0]:
         lines["held-out rows"] = "C1"
     for rows, colour in lines.items():
-        axes[0].axhline(truth[rows], color=colour, linestyle=":", label=f"world's {truth_of}, {rows}")
+        of = truth_of[rows] if isinstance(truth_of, dict) else truth_of  # one for all lines, or one each
+        axes[0].axhline(truth[rows], color=colour, linestyle=":", label=f"world's {of}, {rows}")
     low, high = axes[0].dataLim.intervaly  # the curves and the lines; axhline adds no margin of its own
     if lines and high > low:
         axes[0].set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
