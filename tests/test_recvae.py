@@ -128,3 +128,20 @@ def test_recvae_options_are_refused_where_they_do_not_apply(argv, says, tmp_path
         movie_dlvm.main([*argv, "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and len(err.splitlines()) == 1 and says in err, err
+
+
+def test_a_recvae_round_trips_through_model_pt(tmp_path):
+    from common import runio
+    from common.model_table import build_model
+
+    config = {"model": "recvae", "n_features": 30, "likelihood": "multinomial", "latent_dim": 3}
+    config |= {"hidden_dim": 8, "hidden_layers": 2, "gamma": 0.01, "encoder_epochs": 1, "input_dropout": 0.5}
+    model = build_model(config)
+    fit_alternating(model, _likes(n_users=40), epochs=1, batch_size=8, lr=1e-2, quiet=True)
+    runio.save_model(tmp_path / "model.pt", model, config)
+    loaded = build_model(runio.load_model_file(tmp_path / "model.pt")["config"])
+    loaded.load_state_dict(runio.load_model_file(tmp_path / "model.pt")["state_dict"])
+    model.eval(), loaded.eval()
+    x = _likes()
+    torch.testing.assert_close(loaded.reconstruct(x), model.reconstruct(x))
+    assert loaded.gamma == 0.01 and loaded.encoder_epochs == 1 and len(loaded.encoder.linears) == 2
