@@ -143,6 +143,10 @@ def test_region_names_match_in_any_case_and_spelling(name):
     [
         (["--count", "5"], "argument --count: says how many dishes --generate makes; add --generate REGION"),
         (["--generate", "Nordic", "--count", "0"], "argument --count: 0 is out of range"),
+        (  # a billion dishes, sampled at once, was killed by the kernel at 24 GB without a word
+            ["--generate", "Nordic", "--count", "1000000000"],
+            "argument --count: 1000000000 is out of range; use an integer in [1, 1000000]",
+        ),
         (["--generate", "Nordic", "--model", "ae"], "argument --generate: an autoencoder has no prior"),
         (["--generate", "Nordic", "--model", "dae"], "argument --generate: an autoencoder has no prior"),
         (["--generate", "Nordic", "--model", "vae"], "argument --generate: a vae has no discrete latent"),

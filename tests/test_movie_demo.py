@@ -13,6 +13,7 @@ import torch
 
 import movie_dlvm
 from common.cli import parse
+from common.recsys.movielens import ML100K_GENRES
 from tests.conftest import ROOT, comparable_metrics, second_process, stop_after
 
 TINY = ["--epochs", "2", "--hidden-dim", "8", "--quiet"]
@@ -226,6 +227,35 @@ def test_real_movielens_100k_for_one_epoch(tmp_path, ml100k):
             ["--ratings", "{dir}/u.item"],
             "argument --ratings: {dir}/u.item: line 1: not a MovieLens ratings file",
         ),
+        # Sizes known once the data are: the 60 users of the file, --test-fraction 0.1 holding out 6.
+        (
+            ["--ratings", "{data}", "--test-fraction", "0.999"],
+            "argument --test-fraction: 0.999 leaves 0 of the 60 users to train on; a recommender learns from "
+            "what users share and needs at least 2; use --test-fraction 0.966 or lower",
+        ),
+        (
+            [*IMPLICIT, "--test-fraction", "0.999"],
+            "argument --test-fraction: 0.999 leaves 0 of the",
+        ),
+        (
+            ["--ratings", "{data}", "--mixture-components", "100"],
+            "argument --mixture-components: 100 needs one training user per component, and --test-fraction "
+            "0.1 leaves 54 of the 60 users to train on; use --mixture-components 54 or fewer",
+        ),
+        (
+            [*IMPLICIT, "--mixture-components", "5000"],
+            "argument --mixture-components: 5000 needs one training user per component",
+        ),
+        (  # the default 20 components: --test-fraction, the flag typed, is blamed, and both fixes given
+            ["--ratings", "{data}", "--test-fraction", "0.9"],
+            "argument --test-fraction: 0.9 leaves 6 of the 60 users to train on, fewer than the 20 mixture "
+            "components (--mixture-components, 20 by default here) need, one each; use --test-fraction 0.666 "
+            "or lower, or --mixture-components 6 or fewer",
+        ),
+        (
+            ["--ratings", "{data}", "--test-fraction", "0.001"],
+            "argument --test-fraction: 0.001 of the 60 users holds out none; use at least 0.017",
+        ),
     ],
 )
 def test_bad_flags_and_conflicts_exit_2_with_one_line(argv, expected, tmp_path, capsys):
@@ -321,6 +351,43 @@ def test_a_malformed_ratings_file_names_file_and_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"argument --ratings: {path}: line 2: non-numeric rating" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("genre_file", "expected"),
+    [
+        ("unknown|0\nAction\n", "{dir}/u.genre: line 2: expected 'name|index' such as 'Action|1'; correct"),
+        (
+            "".join(f"{name}|{i}\n" for i, name in enumerate(ML100K_GENRES[:18])),
+            "{dir}/u.genre: names 18 genres, 1 fewer than the 19 genre flags of {dir}/u.item line 1; give "
+            "u.genre a line 'name|index' per flag (indices 0 to 18), or remove it",
+        ),
+    ],
+)
+def test_a_malformed_or_short_u_genre_beside_u_item_exits_2_with_one_line(
+    genre_file, expected, tmp_path, capsys
+):
+    ratings, _ = _write_movielens(tmp_path)
+    (tmp_path / "u.genre").write_text(genre_file)
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--ratings", str(ratings), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    expected = "movie_dlvm.py: error: argument --titles: " + expected.format(dir=tmp_path)
+    assert err.startswith(expected) and err.count("\n") == 1, err
+
+
+def test_a_user_id_beyond_64_bits_exits_2_naming_file_line_and_id(tmp_path, capsys):
+    path = tmp_path / "ratings.csv"
+    path.write_text("userId,movieId,rating,timestamp\n1,2,4.0,5\n99999999999999999999999,2,4.0,5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        movie_dlvm.main(["--ratings", str(path), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"movie_dlvm.py: error: argument --ratings: {path}: line 3: user id 99999999999999999999999 is "
+        "beyond 64 bits (the largest is 9223372036854775807); renumber the users with smaller ids"
+    ), err
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,9 @@ def test_format_comes_from_the_content_not_the_name(tmp_path):
         load_ratings(_write(tmp_path, "empty.data", ""))
 
 
+BIG_ID = "99999999999999999999999"  # beyond 64 bits
+
+
 @pytest.mark.parametrize(
     ("name", "text", "line", "message"),
     [
@@ -70,6 +73,17 @@ def test_format_comes_from_the_content_not_the_name(tmp_path):
         ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,4\n1,2.5,3,4\n", 3, "item id is not"),
         ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,three,4\n", 2, "non-numeric rating"),
         ("u.data", '1\t2\t3\t4\n"1\t2\t3\t4\n1\t2\t3\t4\n', 2, "non-numeric user"),  # no quoting
+        # Ids int64 cannot hold would wrap or merge with another user's: beyond 64 bits, as text, as a
+        # uint64 or as a float; and a 17-digit id in a column that a '2.0' makes float64.
+        ("u.data", f"1\t2\t3\t4\n{BIG_ID}\t2\t3\t4\n", 2, f"user id {BIG_ID} is beyond 64 bits"),
+        ("u.data", "1\t2\t3\t4\n1\t18446744073709551615\t3\t4\n", 2, "item id 18446744073709551615 is"),
+        ("ratings.csv", "userId,movieId,rating,timestamp\n1e30,2,3.5,4\n", 2, "user id 1e\\+30 is beyond"),
+        (
+            "ratings.csv",
+            "userId,movieId,rating,timestamp\n9007199254740993,2,3,4\n2.0,2,3,4\n",
+            2,
+            r"user id of 2\*\*53 or more",
+        ),
     ],
 )
 def test_malformed_ratings_name_the_file_and_line(tmp_path, name, text, line, message):
@@ -97,6 +111,11 @@ def test_a_byte_that_is_not_utf8_is_a_malformed_line(tmp_path, name, text, messa
     path.write_bytes(text)
     with pytest.raises(MovieLensFormatError, match=rf"^{path}: line 3: non-numeric {message}: '.*\xe9"):
         load_ratings(str(path))
+
+
+def test_the_largest_64_bit_id_is_read_exactly(tmp_path):
+    ratings = load_ratings(_write(tmp_path, "u.data", "9223372036854775807\t9223372036854775806\t3\t4\n"))
+    assert ratings["user"].tolist() == [2**63 - 1] and ratings["item"].tolist() == [2**63 - 2]
 
 
 def test_a_binary_file_is_no_ratings_file_and_says_so_in_one_short_line(tmp_path):
@@ -184,12 +203,48 @@ def test_reads_the_three_title_layouts(tmp_path):
         ),
         ("u.item", "1|Toy Story (1995)|01-Jan-1995||url|0|1\n", 1, "expected 24"),
         ("u.item", _u_item_line(1, "A", []).replace("|0|0|0", "|0|2|0", 1) + "\n", 1, "0 or 1"),
+        ("movies.csv", f"movieId,title,genres\n{BIG_ID},A,Drama\n", 2, "beyond 64 bits"),
+        ("movies.dat", "1::A::Drama\n2²::B::Drama\n", 2, "movie id '2²' is not"),  # isdigit() passes '²'
     ],
 )
 def test_malformed_titles_name_the_file_and_line(tmp_path, name, text, line, message):
     path = _write(tmp_path, name, text)
     with pytest.raises(MovieLensFormatError, match=rf"^{path}: line {line}: .*{message}"):
         load_titles(path)
+
+
+GENRES_18 = "".join(GENRE_FILE.splitlines(keepends=True)[:18])  # Western|18 missing
+
+
+@pytest.mark.parametrize(
+    ("genre_file", "where", "message"),
+    [
+        ("unknown|0\nAction\n", "u.genre: line 2", "expected 'name|index' such as 'Action|1'; correct the"),
+        ("unknown|0\nAction|one\n", "u.genre: line 2", "expected 'name|index'"),
+        ("unknown|0\n|1\n", "u.genre: line 2", "expected 'name|index'"),
+        ("unknown|0\nAction|1|2\n", "u.genre: line 2", "expected 'name|index'"),
+        ("unknown|0\n\nAction|7\n", "u.genre: line 3", "index 7 out of range: 2 genres are numbered 0 to 1"),
+        ("unknown|0\nAction|0\n", "u.genre: line 2", "index 0 again (line 1 has it)"),
+        ("\n\n", "u.genre: line 1", "no genres"),
+        (GENRES_18, "u.genre", "names 18 genres, 1 fewer than the 19 genre flags of {item} line 1; give"),
+        (GENRE_FILE + "Noir|19\n", "u.genre", "names 20 genres, 1 more than the 19 genre flags of {item}"),
+    ],
+)
+def test_a_malformed_or_short_u_genre_is_blamed_on_u_genre(tmp_path, genre_file, where, message):
+    item = _write(tmp_path, "u.item", _u_item_line(1, "A", ["Comedy"]) + "\n")
+    _write(tmp_path, "u.genre", genre_file)
+    with pytest.raises(MovieLensFormatError) as caught:
+        load_titles(item)
+    text = str(caught.value)
+    assert text.startswith(f"{tmp_path / where}: ") and message.format(item=item) in text, text
+    assert "\n" not in text and "remove" in text  # one line, and the fix
+
+
+def test_u_genre_indices_may_come_in_any_order(tmp_path):
+    shuffled = "".join(reversed(GENRE_FILE.splitlines(keepends=True)[:19]))
+    item = _write(tmp_path, "u.item", _u_item_line(1, "A", ["Comedy", "Western"]) + "\n")
+    _write(tmp_path, "u.genre", shuffled)
+    assert load_titles(item)["genres"][0] == ["Comedy", "Western"]
 
 
 def test_locate_finds_the_files_of_a_folder(tmp_path):

@@ -9,8 +9,9 @@ Loaders read the three layouts GroupLens has shipped, telling them apart from th
     ml-20m/...  ratings.csv  header userId,movieId,rating,timestamp; half stars 0.5..5
                 movies.csv   movieId,title,genres; a title with a comma is quoted
 
-A malformed file raises MovieLensFormatError naming the file, the line and what is wrong; so does a
-ratings file that is not text (they are read as Latin-1, which any byte decodes).
+A malformed file raises MovieLensFormatError naming the file, the line and what is wrong; so do a
+ratings file that is not text (they are read as Latin-1, which any byte decodes), an id beyond 64 bits
+and a u.genre beside u.item that is malformed or names another number of genres than u.item's flags.
 
 Preprocessing follows Liang, Krishnan, Hoffman and Jebara, "Variational Autoencoders for
 Collaborative Filtering", WWW 2018 (arXiv 1802.05814), and its reference code (dawenl/vae_cf):
@@ -41,6 +42,8 @@ CSV_RATINGS_HEADER = ["userId", "movieId", "rating", "timestamp"]
 CSV_TITLES_HEADER = ["movieId", "title", "genres"]
 UTF8_BOM = b"\xef\xbb\xbf"  # which a file saved by some editors starts with
 SHOWN_CHARACTERS = 200  # of a bad line (its repr) in an error message: a binary file has long "lines"
+INT64_MAX = 2**63 - 1  # the largest id: ids are int64, and a larger one would wrap or merge with another
+EXACT_FLOAT = 2**53  # from it on a float64 no longer holds every integer: ids read as decimals merge
 
 
 class MovieLensFormatError(ValueError):
@@ -187,6 +190,7 @@ def _check_ratings(path, fmt, table, numbers):
     for column in ("user", "item"):
         value = numbers[column]
         checks.append(((value % 1 != 0) | (value < 0), f"{column} id is not a non-negative integer"))
+        checks += _id_size_checks(column, value)
     rating = numbers["rating"]
     if fmt == "csv":
         out_of_range = (rating < 0.5) | (rating > 5) | (rating * 2 % 1 != 0)
@@ -198,7 +202,30 @@ def _check_ratings(path, fmt, table, numbers):
     if bad:
         row, what = min(bad, key=lambda b: b[0])
         line = table.index[row] + 1 + (1 if fmt == "csv" else 0)
+        what = what(table, row) if callable(what) else what  # a message that names the bad value
         _fail(path, line, what, _line(path, line))
+
+
+def _id_size_checks(column, value):
+    """(mask, message) of the ids int64 cannot hold exactly: pandas reads an id beyond 64 bits as a
+    uint64 or a float, and a float column (an id written '2.0' makes one) rounds ids from 2**53 on."""
+    decimals = value.dtype.kind == "f"
+    beyond = value >= 2.0**63 if decimals else value > INT64_MAX
+
+    def too_big(table, row):  # names the id as the file gives it
+        return (
+            f"{column} id {table[column].iloc[row]} is beyond 64 bits (the largest is {INT64_MAX}); "
+            f"renumber the {column}s with smaller ids"
+        )
+
+    checks = [(beyond, too_big)]
+    if decimals:
+        inexact = (
+            f"{column} id of 2**53 or more in a column where some ids are written as decimals ('2.0'), which "
+            f"cannot hold it exactly; write every {column} id as a whole number"
+        )
+        checks.append(((value >= EXACT_FLOAT) & ~beyond, inexact))
+    return checks
 
 
 def load_titles(path):
@@ -219,24 +246,70 @@ def load_titles(path):
 
 
 def _item_id(path, number, text, field):
-    if not field.strip().isdigit():
+    if not re.fullmatch(r"[0-9]+", field.strip()):  # not isdigit(), which passes '²' that int() refuses
         _fail(path, number, f"movie id {field!r} is not a non-negative integer", text)
+    if int(field) > INT64_MAX:
+        beyond = f"movie id {field.strip()} is beyond 64 bits (the largest is {INT64_MAX})"
+        _fail(path, number, f"{beyond}; renumber the movies with smaller ids", text)
     return int(field)
+
+
+GENRE_FIX = "correct the line, or remove u.genre to use ml-100k's 19 genres"
+
+
+def _genre_names(genre_file):
+    """The genres of u.genre in the order of u.item's flag columns: a line "name|index" per genre, the
+    indices 0 to n-1 in any order (blank lines are skipped)."""
+    numbered = [(n, text) for n, text in enumerate(_read_text(genre_file).splitlines(), 1) if text.strip()]
+    if not numbered:
+        _fail(
+            genre_file,
+            1,
+            "no genres (expected a line 'name|index' per genre); fill it in, or remove it to use "
+            "ml-100k's 19 genres",
+        )
+    names, seen = [None] * len(numbered), {}  # seen: index -> the line that gave it
+    for number, text in numbered:
+        fields = text.split("|")
+        if len(fields) != 2 or not fields[0].strip() or not re.fullmatch(r"[0-9]+", fields[1].strip()):
+            _fail(genre_file, number, f"expected 'name|index' such as 'Action|1'; {GENRE_FIX}", text)
+        index = int(fields[1])
+        if index >= len(numbered):
+            what = f"index {index} out of range: {len(numbered)} genres are numbered 0 to {len(numbered) - 1}"
+            _fail(genre_file, number, f"{what}; {GENRE_FIX}", text)
+        if index in seen:
+            _fail(genre_file, number, f"index {index} again (line {seen[index]} has it); {GENRE_FIX}", text)
+        names[index], seen[index] = fields[0], number
+    return names
+
+
+def _check_genre_count(genre_file, genres, path, number, flags):
+    """u.item's first line is well formed but has another number of genre flags than u.genre names:
+    the error is u.genre's (a genre missing or extra), shown with the u.item line that shows it."""
+    if not flags or any(flag not in ("0", "1") for flag in flags):
+        return  # not a clean line of flags: u.item's own error
+    missing = len(flags) - len(genres)
+    how = f"{missing} fewer" if missing > 0 else f"{-missing} more"
+    raise MovieLensFormatError(
+        f"{genre_file}: names {len(genres)} genres, {how} than the {len(flags)} genre flags of {path} line "
+        f"{number}; give u.genre a line 'name|index' per flag (indices 0 to {len(flags) - 1}), or remove "
+        "it to use ml-100k's 19 genres"
+    )
 
 
 def _titles_item(path, lines):
     """ml-100k u.item: id|title|release date|video release date|IMDb URL|one 0/1 flag per genre."""
     genre_file = os.path.join(os.path.dirname(path), "u.genre")
-    genres = ML100K_GENRES
-    if os.path.isfile(genre_file):  # u.genre: "name|index" per line
-        pairs = [line.split("|") for line in _read_text(genre_file).splitlines() if line.strip()]
-        genres = [name for name, _ in sorted(pairs, key=lambda p: int(p[1]))]
+    own_genres = os.path.isfile(genre_file)
+    genres = _genre_names(genre_file) if own_genres else ML100K_GENRES
     rows = []
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
         fields = text.split("|")
         if len(fields) != 5 + len(genres):
+            if own_genres and not rows:  # the first line: does u.genre match u.item's columns?
+                _check_genre_count(genre_file, genres, path, number, fields[5:])
             _fail(path, number, f"expected {5 + len(genres)} '|'-separated fields, found {len(fields)}", text)
         flags = fields[5:]
         if any(flag not in ("0", "1") for flag in flags):

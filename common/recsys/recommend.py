@@ -13,6 +13,7 @@ The matrix is never dense as a whole: training densifies one batch of rows at a 
 block of held-out users at a time.
 """
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -92,14 +93,15 @@ def run(data, args, rng):
     matrix = data.interactions.matrix
     limit_threads(device, matrix.shape[1], args.hidden_dim)
     keep_freed_memory()  # common/speed/allocator.py: freed blocks reused, not mapped afresh every step
+    if args.mixture_components is None:  # the world's classes, when the data come from one
+        args.mixture_components = data.extra.get("n_classes", REAL_DATA_COMPONENTS)
+    check_fold_sizes(args, matrix.shape[0])
     try:
         fold_users = folds(
             matrix.shape[0], args.folds, rng, n_heldout=round(args.test_fraction * matrix.shape[0])
         )
     except ValueError as error:
         raise UsageError("--folds", str(error)) from None
-    if args.mixture_components is None:  # the world's classes, when the data come from one
-        args.mixture_components = data.extra.get("n_classes", REAL_DATA_COMPONENTS)
     config = args.config(device=device)
     job = Folds(args, data, runio.RunFolder(args.out), config, metrics_head(data, args), device,
                 ease_skipped(args, matrix.shape[1]))  # fmt: skip
@@ -128,6 +130,53 @@ def run(data, args, rng):
     if not args.quiet:
         print(report.summary(job.metrics, job.recommendations, data, args.out, job.name))
     return Result(0, model, job.metrics)
+
+
+# Collaborative filtering learns from what users share, and one user shares with nobody: a fold trains
+# on at least 2 users (as the explicit mode's 2 training rows), and on at least one per mixture component.
+MIN_TRAIN_USERS = 2
+
+
+def check_fold_sizes(args, n_users):
+    """Refuse, before any work, a --test-fraction that holds out nobody or leaves too few users to train
+    on: fewer than 2, or than the components of the mixture baseline (and of the gmvae, which starts
+    from it). The flag blamed is the one typed; the message gives the numbers and the fix."""
+    n_heldout = round(args.test_fraction * n_users)
+    n_train, k = n_users - n_heldout, args.mixture_components
+    if n_heldout < 1:
+        raise UsageError(
+            "--test-fraction",
+            f"{args.test_fraction} of the {n_users} users holds out none; use at least {1 / n_users:.2g}",
+        )
+    leaves = f"{args.test_fraction} leaves {n_train} of the {n_users} users to train on"
+    if n_train < MIN_TRAIN_USERS:
+        raise UsageError(
+            "--test-fraction",
+            f"{leaves}; a recommender learns from what users share and needs at least {MIN_TRAIN_USERS}; "
+            f"use --test-fraction {highest_fraction(n_users, MIN_TRAIN_USERS)} or lower",
+        )
+    if k <= n_train:
+        return
+    highest = highest_fraction(n_users, k)
+    blame_k = "mixture_components" in args.given or "test_fraction" not in args.given or highest is None
+    if blame_k:  # the mixture's size was typed, or is all there is to change
+        default = "" if "mixture_components" in args.given else " (its default here)"
+        raise UsageError(
+            "--mixture-components",
+            f"{k}{default} needs one training user per component, and --test-fraction {leaves}; use "
+            f"--mixture-components {n_train} or fewer",
+        )
+    raise UsageError(
+        "--test-fraction",
+        f"{leaves}, fewer than the {k} mixture components (--mixture-components, {k} by default here) "
+        f"need, one each; use --test-fraction {highest} or lower, or --mixture-components {n_train} or fewer",
+    )
+
+
+def highest_fraction(n_users, n_train):
+    """The largest --test-fraction (3 decimals) that leaves n_train users and holds out one; or None."""
+    fraction = math.floor((n_users - n_train) / n_users * 1000) / 1000
+    return fraction if round(fraction * n_users) >= 1 else None
 
 
 def write(job, stopping, started):
