@@ -192,13 +192,13 @@ def entry_point(main):
     """Decorator for a demo's main(argv): bad input found after parsing (UsageError), sizes too big for
     this machine (--samples 1e9, which no range check can know) and a second Ctrl-C or SIGTERM (the
     first lets the run stop cleanly) end with one line and exit 2, 2 and 130, never a traceback.
-    Files already written stay whole: every write is atomic."""
+    Files already written stay whole: every write is atomic, and a run's folder is replaced as a whole."""
 
     @functools.wraps(main)
     def guarded(argv=None):
         prog = script_of(main)
         try:
-            return main(argv)
+            return _run_main(main, argv)
         except UsageError as err:
             print(f"{prog}: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
@@ -218,6 +218,18 @@ def entry_point(main):
         raise SystemExit(2)
 
     return guarded
+
+
+def _run_main(main, argv):
+    """main(argv), then its run folder put in place (or, for a run that wrote no metrics.json, dropped)
+    and unlocked, however main ends (common/staging.py)."""
+    try:
+        return main(argv)
+    finally:
+        from common import runio, staging
+
+        runio.end_all()
+        staging.release()
 
 
 # ---- From a command line to checked options ---------------------------------------------------------
@@ -298,7 +310,7 @@ def parse(options_for, argv=None):
     cls = options_for(argv)
     parser = build_parser(cls)
     given = vars(parser.parse_args(argv))
-    from common.runio import check_out_dir
+    from common import staging
 
     try:
         if "resume" in given:
@@ -307,7 +319,7 @@ def parse(options_for, argv=None):
             args = cls(**given)
             args.argv, args.given = argv, frozenset(given)
             args.check()
-        check_out_dir(args.out, args.demo, overwrite=args.overwrite or args.resume is not None)
+        staging.claim(args)  # --out checked and locked for this run (released when main returns)
     except UsageError as err:
         parser.error(str(err))
     return args

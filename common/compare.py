@@ -7,16 +7,19 @@ prints one row per run (the flags that differ between the runs, held-out NLL and
 world, recovery ARI and its fraction of the Bayes-optimal ARI, the best baseline, ranking metrics,
 training time, and the status of runs that did not complete), sorted by --sort (default nll;
 lower-is-better metrics ascending, higher-is-better ones descending, runs without it last), and
-writes compare.csv (and compare.png with --plot) to the deepest folder that holds all the runs.
+writes the table (and, with --plot, the figure) to --out, by default beside the runs under a name
+of their own (compare-beta-<digest>.csv), so that comparing other runs never overwrites it.
 Quoted patterns ('results/beta*') are expanded here too. Numbers a run lacks are empty cells.
 """
 
 import argparse
 import glob
+import hashlib
 import json
 import math
 import numbers
 import os
+import re
 import sys
 from collections import namedtuple
 
@@ -47,7 +50,7 @@ def make_parser():
     parser = Parser(
         prog="python -m common.compare",
         description="One table over many runs: the flags that differ and the key metrics.",
-        epilog="Prints the table and writes compare.csv (every digit; empty cell = run lacks the number).\n"
+        epilog="Prints the table and writes it as CSV (every digit; empty cell = run lacks the number).\n"
         "example: python -m common.compare results/beta* --plot beta:nll",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -74,9 +77,10 @@ def make_parser():
     )
     parser.add_argument(
         "--out",
-        metavar="DIR",
-        help="folder for compare.csv and compare.png (default: the deepest folder holding all the "
-        "runs, so 'results/beta*' writes results/compare.csv)",
+        metavar="PATH",
+        help="FILE.csv for the table (the plot goes beside it as FILE.png), or a folder for compare.csv and "
+        "compare.png (default: the deepest folder holding all the runs, the files named after the runs "
+        "compared, so 'results/beta*' writes results/compare-beta-<digest>.csv)",
     )
     return parser
 
@@ -106,9 +110,9 @@ def main(argv=None):
         )
 
     parent = os.path.commonpath([os.path.dirname(run["path"]) for run in runs])
-    out = args.out or parent
+    written = outputs(args.out, runs, parent)
     try:
-        check_out_dir(out)
+        check_out_dir(os.path.dirname(written[0]) or ".")
     except UsageError as err:
         parser.error(str(err))
     frame, flags = table(runs, parent, args.sort)
@@ -121,10 +125,10 @@ def main(argv=None):
     # Files first, table second: `... | head` closes stdout early and must not cost the files.
     from common import runio
 
-    written = [os.path.join(out, "compare.csv")]
     runio.write_csv(written[0], frame)
-    if plot_x is not None:
-        written.append(os.path.join(out, "compare.png"))
+    if plot_x is None:
+        written.pop()
+    else:
         plot(frame, plot_x, plot_y, [f for f in flags if f != plot_x], written[1])
 
     direction = "higher" if METRICS[args.sort].higher_is_better else "lower"
@@ -132,6 +136,21 @@ def main(argv=None):
     print(render(frame))
     print("wrote " + " and ".join(_show(path) for path in written))
     return 0
+
+
+def outputs(out, runs, parent):
+    """[table.csv, figure.png]: --out FILE.csv and FILE.png; --out DIR's compare.csv and compare.png; by
+    default, in `parent`, compare-<the run names' common start>-<digest of the runs compared>: the same
+    runs give the same name again, other runs (another loop's) another one."""
+    if out is not None and out.lower().endswith(".csv"):
+        return [out, out[:-4] + ".png"]
+    if out is not None:
+        return [os.path.join(out, "compare.csv"), os.path.join(out, "compare.png")]
+    names = sorted(os.path.relpath(run["path"], parent) for run in runs)
+    start = re.sub(r"[^\w.+-]", "_", os.path.commonprefix(names)).rstrip("._-")
+    digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:6]
+    stem = os.path.join(parent, f"compare-{start}-{digest}" if start else f"compare-{digest}")
+    return [stem + ".csv", stem + ".png"]
 
 
 def expand(paths):

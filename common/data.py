@@ -161,3 +161,24 @@ def standardized(train, test):
     mean, sd = train.x.mean(0), train.x.std(0)
     sd[sd == 0] = 1.0
     return tuple(Sample((part.x - mean) / sd, part.labels, part.factors) for part in (train, test))
+
+
+def write_data(folder, data):
+    """--save-data: train.csv and test.csv (features, the true class, the continuous factors; with --labels,
+    whether the model saw the row's class), world.json."""
+    import numpy as np
+    import pandas as pd
+
+    world = data.world
+    for name, part in (("train", data.train), ("test", data.test)):
+        frame = pd.DataFrame(part.x, columns=world.feature_names)
+        if world.likelihood == "bernoulli":
+            frame = frame.astype(int)
+        if world.n_classes:
+            frame[world.class_noun] = [world.class_names[k] for k in part.labels]
+        for factor, values in part.factors.items():
+            frame[factor] = values
+        if data.labelled is not None:
+            frame["labelled"] = np.isin(np.arange(len(part)), data.labelled) & (part is data.train)
+        folder.write_csv(f"{name}.csv", frame)
+    folder.write_json("world.json", world.to_dict())

@@ -16,10 +16,15 @@ decoded.png, generated.png and profiles.png draw a panel or row per feature: wor
 features to read that way (world.per_feature_figures = False) go without them.
 """
 
+import sys
+
 import numpy as np
 import torch
 
 from common import evaluate, latent_paths, plots
+
+# How long a run waits for its figures once its numbers are written (a default run's take a few seconds).
+FIGURE_SECONDS = 120
 
 
 def draw_shared(draw, folder, data, model, history, z_test, clusters, report, device):
@@ -320,3 +325,24 @@ def anomalies(draw, folder, section, injected, scores):
         f"{injected_rows(section)} from outside the {'world' if 'world' in scores else 'table'} among "
         f"{len(injected)} held-out rows",
     )
+
+
+def await_drawn(job, painter, stop):
+    """The figures, once the numbers are written: at most FIGURE_SECONDS more, so that none can keep the
+    numbers from the run folder; those not drawn by then are skipped, named on stderr and in metrics.json
+    (`figures_skipped`). After Ctrl-C those the figure process has are finished, the rest dropped."""
+    if stop.requested:
+        painter.cancel()
+    skipped = painter.finish(draw_here=not stop.requested, timeout=FIGURE_SECONDS)
+    if skipped:
+        job.report["figures_skipped"] = skipped
+        print(
+            f"{job.args.prog}: note: {len(skipped)} figure(s) not drawn within {FIGURE_SECONDS} s of the "
+            f"numbers were skipped ({', '.join(skipped)}); every number is in metrics.json",
+            file=sys.stderr,
+        )
+    status = job.report["status"]
+    if stop.requested:  # also a Ctrl-C while the figures were drawn: exit 130, and metrics.json says why
+        job.report["status"] = "interrupted"
+    if skipped or job.report["status"] != status:
+        job.folder.save_metrics(job.report)

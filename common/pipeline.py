@@ -6,13 +6,15 @@
     recover   each held-out row's cluster, scored against the true cause and the Bayes-optimal classifier
     figures   handed to a second process (common/speed/painter.py), drawn while this one goes on
     score     held-out likelihood against the world's, reconstruction, baselines, the demo's own numbers
-    write     the run folder, through its one writer (common/runio.py), then a summary (common/summary.py)
+    write     the numbers, then the figures (figures.FIGURE_SECONDS at most), through the run folder's writer
+              (common/runio.py) into a staging folder that replaces --out as a whole; then a summary
 
 run() returns a Result: the exit code (0 done, 1 diverged, 130 interrupted), the model and its metrics.
 Bad input found on the way raises UsageError (one line, exit 2). Heavy libraries are imported inside
 the functions, after the command line has been parsed.
 """
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -62,8 +64,7 @@ def run(world, args, demo=None):
     from common import fitting, runio
     from common.data import load_data
     from common.speed.allocator import keep_freed_memory
-    from common.speed.painter import Painter
-    from common.train import Diverged, Interrupted, StopRequest, device_for
+    from common.train import device_for
 
     started = time.perf_counter()
     device = device_for(args.device)
@@ -73,12 +74,24 @@ def run(world, args, demo=None):
     checkpoint = fitting.checked_checkpoint(args, data.world)
     config = args.config(demo=data.world.name, device=device)
     job = Job(args, data, runio.RunFolder(args.out), config, metrics_head(args, data), device, demo or Demo())
-    job.folder.begin(config)
+    job.folder.begin(config)  # the files go to a staging folder (common/staging.py)
+    try:
+        return stages(job, checkpoint, started)
+    finally:  # in the place of --out's earlier run if it got to metrics.json; else --out stays as it was
+        job.folder.end()
 
+
+def stages(job, checkpoint, started):
+    """model, then recover, figures and score (evaluate), then write: the numbers before the figures."""
+    from common import figures, fitting, staging
+    from common.speed.painter import Painter
+    from common.train import Diverged, Interrupted, StopRequest
+
+    args = job.args
     with Painter(args.visualize) as painter, StopRequest() as stop:
         train_started = time.perf_counter()
         try:
-            model, history, state, choices = fitting.model(args, data, checkpoint, stop)
+            model, history, state, choices = fitting.model(args, job.data, checkpoint, stop)
         except Diverged as err:  # the model holds the last good weights: keep them, say what to try
             return diverged(job, err)
         except Interrupted as err:
@@ -87,19 +100,20 @@ def run(world, args, demo=None):
         job.report.update(choices)
         if stop.requested:  # the signal came after the last batch: keep the trained model, skip the rest
             return interrupted(job, model, history, state)
+        staging.pause_point("evaluation")  # tests: a kill -9 while a rerun evaluates
         try:  # a second Ctrl-C or SIGTERM here (the first lets the evaluation finish) keeps the model
             draw = painter.draw if args.visualize and not stop.requested else None
             interpret_seconds = evaluate(job, model, history, draw)
         except KeyboardInterrupt:
             painter.cancel()
             return interrupted(job, model, history, state, evaluating=True)
-        painter.cancel() if stop.requested else painter.finish()  # figures sent to the worker are finished
         seconds = {
             "train": train_seconds,
             "total": time.perf_counter() - started,
             "interpret": interpret_seconds,
         }
         finish(job, model, history, state, seconds, stop.requested)
+        figures.await_drawn(job, painter, stop)
     return ended(job, model, stop.requested)
 
 
@@ -295,6 +309,8 @@ def finish(job, model, history, state, seconds, stopping):
     """The run folder of an evaluated run: --save-data's files, the timings, the status, then save()."""
     args = job.args
     if args.save_data:
+        from common.data import write_data
+
         write_data(job.folder, job.data)
     rows_trained = len(job.data.train) * len(history or []) * args.restarts
     job.report["timing"] = {
@@ -360,9 +376,10 @@ def interrupted(job, model, history, state, evaluating=False):
         report["epochs_completed"] = state["epoch"] if state else 0
     save(job, model, history, state)
     if evaluating:
+        model_file, other = os.path.join(args.out, "model.pt"), args.out.rstrip(os.sep) + "-loaded"
         message = (
             f"interrupted during the evaluation; the trained model is in {args.out} (evaluate it with: "
-            f"python {args.prog} --load {job.folder.file('model.pt')})"
+            f"python {args.prog} --load {model_file} --out {other})"
         )
     else:
         resume = (
@@ -374,24 +391,3 @@ def interrupted(job, model, history, state, evaluating=False):
         )
     print(f"{args.prog}: {message}", file=sys.stderr)
     return Result(130, model, report)
-
-
-def write_data(folder, data):
-    """--save-data: train.csv and test.csv (features, the true class, the continuous factors; with --labels,
-    whether the model saw the row's class), world.json."""
-    import numpy as np
-    import pandas as pd
-
-    world = data.world
-    for name, part in (("train", data.train), ("test", data.test)):
-        frame = pd.DataFrame(part.x, columns=world.feature_names)
-        if world.likelihood == "bernoulli":
-            frame = frame.astype(int)
-        if world.n_classes:
-            frame[world.class_noun] = [world.class_names[k] for k in part.labels]
-        for factor, values in part.factors.items():
-            frame[factor] = values
-        if data.labelled is not None:
-            frame["labelled"] = np.isin(np.arange(len(part)), data.labelled) & (part is data.train)
-        folder.write_csv(f"{name}.csv", frame)
-    folder.write_json("world.json", world.to_dict())

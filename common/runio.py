@@ -3,7 +3,8 @@
 RunFolder is the one writer of a run's files, whatever the run (finished, interrupted, diverged,
 resumed, evaluated with --load, a recommender's folds). Every file is written to a temporary name in
 the same folder and renamed into place (an atomic operation on POSIX), so a reader never sees a
-half-written file, even if the run is killed. docs/run-folder.md describes every file.
+half-written file, even if the run is killed. A run's files go to a staging folder that replaces the
+run folder as a whole at its end (common/staging.py). docs/run-folder.md describes every file.
 """
 
 import json
@@ -113,11 +114,24 @@ def load_model_file(path, demo=None):
     return checkpoint
 
 
-class RunFolder:
-    """The files of one run in folder `path`; metrics.json, which says how the run ended, goes last."""
+_begun = []  # RunFolders between begin() and end(); end_all() ends those a demo's main left open
 
-    def __init__(self, path):
-        self.path = path
+
+def end_all():
+    """End every run folder still staged (common/cli.py entry_point, when a demo's main returns)."""
+    for folder in list(_begun):
+        folder.end()
+
+
+class RunFolder:
+    """The files of one run for folder `out`; metrics.json, which says how the run ended, goes last.
+    From begin() to end() they are written to a staging folder beside `out` (`path`), which end() puts
+    in the place of `out`'s earlier run, as a whole, once metrics.json is there."""
+
+    def __init__(self, out):
+        self.out = out
+        self.path = out  # where the files go: the staging folder between begin() and end()
+        self.staged = None
 
     def file(self, name):
         return os.path.join(self.path, name)
@@ -129,11 +143,33 @@ class RunFolder:
         write_csv(self.file(name), frame)
 
     def begin(self, config):
-        """config.json into an empty folder, to say what it is for. Over an earlier run it waits for
-        save_config, so that a run failing before it has anything to save (bad sizes, out of memory)
-        leaves the earlier run's files describing that one run."""
-        if not os.path.exists(self.file("metrics.json")):
-            self.save_config(config)
+        """Stage the run (locking `out` if the command line has not) and write config.json first."""
+        from common import staging
+        from common.cli import UsageError
+
+        try:
+            self.staged = self.path = staging.stage(self.out)
+        except staging.Busy as busy:
+            raise UsageError("--out", str(busy)) from None
+        _begun.append(self)
+        self.save_config(config)
+
+    def end(self):
+        """The staged run in the place of `out`'s earlier one if it got as far as metrics.json (finished,
+        interrupted or diverged); else `out` as it was. Nothing to do for a folder not begun."""
+        from common import staging
+
+        if self.staged is None:
+            return
+        staged, self.staged, self.path = self.staged, None, self.out
+        _begun.remove(self)
+        if not os.path.exists(os.path.join(staged, "metrics.json")):
+            staging.discard(staged)
+            return
+        for name in os.listdir(staged):  # a figure worker ended mid-write leaves its temporary file
+            if name.startswith(".") and ".tmp" in name:
+                os.remove(os.path.join(staged, name))
+        staging.replace(self.out, staged)
 
     def save_config(self, config):
         self.write_json("config.json", config)
@@ -170,13 +206,20 @@ class RunFolder:
 
 
 def check_out_dir(path, demo=None, overwrite=False):
-    """--out, checked before anything runs: UsageError when the folder cannot be written, or holds another
-    demo's run (checked when `demo` is given)."""
+    """--out, checked before anything runs: UsageError when the folder cannot be written, or, when `demo`
+    is given (a run, which replaces the folder as a whole), holds another demo's run or files of no run."""
     from common.cli import UsageError
 
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError("--out", f"{path!r} is a file; give a folder path")
     previous = os.path.join(path, "config.json")
+    held = [n for n in os.listdir(path) if not n.startswith(".")] if demo and os.path.isdir(path) else []
+    if held and not {"config.json", "metrics.json"} & set(held):  # `--out results` would delete every run
+        raise UsageError(
+            "--out",
+            f"{path!r} holds files but no run (no metrics.json or config.json), and a run replaces its "
+            "folder as a whole; choose a new or empty folder",
+        )
     if demo is not None and os.path.exists(previous) and not overwrite:
         try:
             with open(previous) as f:

@@ -1,4 +1,4 @@
-"""python -m common.compare: the table over run folders, its sorting, compare.csv and compare.png.
+"""python -m common.compare: the table over run folders, its sorting, the CSV and the plot it writes.
 
 Most run folders here are written by hand (metrics.json and config.json as DESIGN.md describes them),
 so every expected number is known; one fixture makes two real tiny runs of the disease demo.
@@ -91,8 +91,14 @@ def run_compare(argv, capsys):
     return code, out, err
 
 
+def written(folder, ext="csv"):
+    """The file compare wrote beside the runs in `folder` (named after the runs compared)."""
+    [path] = folder.glob(f"compare-*.{ext}")
+    return path
+
+
 def read_table(folder):
-    return pd.read_csv(folder / "compare.csv")
+    return pd.read_csv(written(folder))
 
 
 def expect_exit_2(argv, capsys):
@@ -228,7 +234,7 @@ def test_no_run_left_exits_2_with_one_line(tmp_path, capsys):
     empty, pattern, error = capsys.readouterr().err.splitlines()  # one line per path, then the error
     assert empty.endswith("empty: no metrics.json") and pattern.endswith("nothing*: no folder matches")
     assert error.startswith("python -m common.compare: error: no run to compare")
-    assert not (tmp_path / "compare.csv").exists()
+    assert not list(tmp_path.glob("compare*"))
 
 
 def test_a_parent_folder_gets_a_hint(beta_runs, capsys):
@@ -254,7 +260,7 @@ def test_unknown_sort_exits_2_listing_the_valid_names(beta_runs, capsys):
 def test_bad_plot_exits_2_naming_the_value_and_the_choices(beta_runs, capsys, plot, expected):
     err = expect_exit_2([beta_runs / "*", "--plot", plot], capsys)
     assert all(text in err for text in expected), err
-    assert not (beta_runs / "compare.csv").exists()  # nothing written on a usage error
+    assert not list(beta_runs.glob("compare*"))  # nothing written on a usage error
 
 
 def test_a_second_compare_is_not_distracted_by_the_first_ones_files(beta_runs, capsys):
@@ -286,6 +292,26 @@ def test_compare_csv_goes_to_the_common_parent_or_out_and_round_trips(beta_runs,
     assert not [p for p in elsewhere.iterdir() if ".tmp" in p.name]  # atomic write left nothing behind
 
 
+def test_each_comparison_gets_its_own_file_and_out_names_one(beta_runs, tmp_path, capsys):
+    """Two loops' comparisons beside each other: neither overwrites the other; the same runs compared
+    again update their own file; --out FILE.csv puts the table (and the plot, as FILE.png) there."""
+    write_run(beta_runs / "lr0.01", {"lr": 0.01}, nll=4.3)
+    write_run(beta_runs / "lr0.1", {"lr": 0.1}, nll=4.4)
+    _, out, _ = run_compare([beta_runs / "beta*"], capsys)
+    betas = sorted(beta_runs.glob("compare-*.csv"))
+    assert [p.name[:13] for p in betas] == ["compare-beta-"] and f"wrote {betas[0]}" in out
+    run_compare([beta_runs / "lr*"], capsys)
+    run_compare([beta_runs / "beta*", "--sort", "ari"], capsys)
+    tables = {p.name[:11]: pd.read_csv(p) for p in beta_runs.glob("compare-*.csv")}
+    assert sorted(tables) == ["compare-bet", "compare-lr0"]  # 'lr0.01', 'lr0.1': their start is 'lr0'
+    assert sorted(tables["compare-bet"]["run"]) == ["beta0.5", "beta1", "beta2"]
+    assert sorted(tables["compare-lr0"]["run"]) == ["lr0.01", "lr0.1"]
+    target = tmp_path / "reports" / "betas.csv"
+    code, out, _ = run_compare([beta_runs / "beta*", "--plot", "beta:nll", "--out", target], capsys)
+    assert code == 0 and target.exists() and target.with_suffix(".png").exists()
+    assert f"wrote {target} and {target.with_suffix('.png')}" in out
+
+
 @pytest.mark.parametrize(
     ("flag", "values"),
     [
@@ -303,8 +329,8 @@ def test_plot_writes_a_png(tmp_path, capsys, flag, values):
                 tmp_path / f"{flag}{i}-beta{beta}", {flag: value, "beta": beta}, nll=4 + i / 50 + beta / 10
             )
     code, out, _ = run_compare([tmp_path / "*", "--plot", f"{flag.replace('_', '-')}:nll"], capsys)
-    assert code == 0 and "compare.png" in out
-    image = matplotlib.image.imread(tmp_path / "compare.png")
+    assert code == 0 and f"compare-{flag}-" in out and ".png" in out
+    image = matplotlib.image.imread(written(tmp_path, "png"))
     assert image.shape[0] > 200 and image.shape[1] > 300
 
 
@@ -355,4 +381,4 @@ def test_a_real_run_beside_an_edited_copy_of_it(real_run, capsys):
     assert row["ari/bayes"] == pytest.approx(real["recovery"]["ari"] / real["recovery"]["bayes_ari"])
     assert row["baseline"] == max(real["baselines"], key=lambda k: real["baselines"][k]["ari"])
     assert row["train_seconds"] == pytest.approx(real["timing"]["train_seconds"])
-    assert (root / "compare.png").exists()
+    assert written(root, "png").exists()

@@ -70,11 +70,44 @@ def test_finish_draws_here_what_the_worker_has_not_been_sent(tmp_path, painter):
     assert by.count(os.getpid()) >= 4  # at most three had reached the worker; this process drew the rest
 
 
-def test_without_figures_it_draws_here_at_once(tmp_path):
+def test_without_a_worker_it_draws_here_in_finish(tmp_path):
     with Painter(enabled=False) as painter:
         assert not painter.in_background
         painter.draw(_record, tmp_path / "a.json")
-        assert _read(tmp_path / "a.json")["pid"] == os.getpid()  # before finish: drawn on the call
+        assert not (tmp_path / "a.json").exists()  # not before the run's numbers: finish() draws it
+        assert painter.finish() == []
+        assert _read(tmp_path / "a.json")["pid"] == os.getpid()
+
+
+def test_finish_skips_what_it_cannot_draw_in_time(tmp_path):
+    with Painter(enabled=False) as painter:
+        painter.draw(_record, tmp_path / "a.json")
+        painter.draw(_slow_record, tmp_path / "slow.json")  # drawn first (the last sent), past the time
+        assert painter.finish(timeout=0.1) == ["a.json"]
+    assert (tmp_path / "slow.json").exists() and not (tmp_path / "a.json").exists()
+
+
+def _hung(path):
+    time.sleep(60)
+
+
+@background
+def test_a_figure_the_worker_cannot_finish_in_time_is_skipped_and_the_worker_ended(tmp_path):
+    with second_process(), Painter() as painter:
+        painter.draw(_record, tmp_path / "a.json")
+        painter.finish(draw_here=False)  # the worker is up
+        worker = _read(tmp_path / "a.json")["pid"]
+        painter.draw(_hung, tmp_path / "hung.png")
+        started = time.monotonic()
+        assert painter.finish(draw_here=False, timeout=0.5) == ["hung.png"]
+        assert time.monotonic() - started < 5 and not painter.in_background
+    for _ in range(50):  # killed: gone within a moment
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail("the worker drawing a late figure was not ended")
 
 
 def test_a_failing_figure_raises_its_own_error(tmp_path, painter):
@@ -146,6 +179,7 @@ def test_where_no_process_can_start_it_draws_here(tmp_path, monkeypatch):
     with Painter() as painter:
         assert not painter.in_background
         painter.draw(_record, tmp_path / "a.json")
+        painter.finish()
         assert _read(tmp_path / "a.json")["pid"] == os.getpid()
 
 

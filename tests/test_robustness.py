@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import cuisine_dlvm
 import disease_dlvm
 import movie_dlvm
-from common import cli
+from common import cli, staging
 from common.model_table import build_model
 from tests.conftest import ROOT, RunsCode
 
@@ -40,7 +40,8 @@ def _start(out, *extra, command=("disease_dlvm.py", *SLOW)):
 def _interrupt(out, sig, command=("disease_dlvm.py", *SLOW)):
     process = _start(out, command=command)
     deadline = time.time() + 60
-    while not (out / "config.json").exists():  # written just before the mixture fit and training
+    config = os.path.join(staging.staging_path(out, process.pid), "config.json")  # the run's files, staged
+    while not os.path.exists(config):  # written just before the mixture fit and training
         assert time.time() < deadline and process.poll() is None, process.communicate()
         time.sleep(0.05)
     time.sleep(1.5)

@@ -6,15 +6,20 @@ worker imports matplotlib and seaborn while the model trains, then draws each fi
 while this process goes on evaluating. Figures are drawn from numbers (numpy arrays, lists, dicts):
 anything that needs the model is computed here first, so the worker never imports torch.
 
-On a single core, or where no process can start, `draw` draws in this process, but through the same
-pickling the worker's figures go through: a figure that could not reach the worker fails on every
-machine, not only on those with two cores.
+On a single core, or where no process can start, the figures are drawn in this process, by finish(),
+after the run's numbers; they go through the same pickling the worker's figures go through, as they
+are sent: a figure that could not reach the worker fails on every machine, not only those with two.
+
+finish(timeout=) bounds how long a run waits for its figures: those not drawn by then are skipped, and
+a worker still drawing is ended, so no figure can keep a run from ending.
 """
 
+import math
 import os
 import pickle
 import signal
 import threading
+import time
 
 
 def _usable_cores():
@@ -45,13 +50,14 @@ def _prepare_worker():
 
 
 class Painter:
-    """`draw(plot, *args)` runs `plot(*args)` in the worker (or here); `finish()` waits for every
-    figure, drawing here those still waiting, and raises the first error a figure met; `cancel()`
-    drops the figures not yet sent to the worker (those sent, at most three: the one it draws and two
-    queued, are finished). Use it as a context manager: leaving the block always ends the worker."""
+    """`draw(plot, path, *args)` runs `plot(path, *args)` in the worker (or here, in finish());
+    `finish()` waits for every figure, drawing here those still waiting, and raises the first error a
+    figure met; `cancel()` drops the figures not yet begun (those sent to the worker, at most three: the
+    one it draws and two queued, are left to finish()). Use it as a context manager: leaving the block
+    ends the worker, at once if it still has figures no finish() waited for."""
 
     def __init__(self, enabled=True):
-        self._futures = []
+        self._waiting = []  # (future, or None for a figure to draw here; (plot, args, kwargs))
         self._pool = None
         if not enabled or _usable_cores() < 2:
             return
@@ -67,7 +73,7 @@ class Painter:
             pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker
             )
-            self._futures.append((pool.submit(_usable_cores), (_usable_cores, (), {})))
+            self._waiting.append((pool.submit(_usable_cores), (_usable_cores, (), {})))
             self._pool = pool
         except OSError:  # no process can be started here (no /dev/shm, a process limit): draw in-process
             if pool is not None:
@@ -81,33 +87,67 @@ class Painter:
         return self._pool is not None
 
     def draw(self, plot, *args, **kwargs):
-        if self._pool is None:
-            plot, args, kwargs = pickle.loads(pickle.dumps((plot, args, kwargs)))
-            plot(*args, **kwargs)
+        if self._pool is None:  # drawn by finish(), after the run's numbers
+            self._waiting.append((None, pickle.loads(pickle.dumps((plot, args, kwargs)))))
         else:
-            self._futures.append((self._pool.submit(plot, *args, **kwargs), (plot, args, kwargs)))
+            self._waiting.append((self._pool.submit(plot, *args, **kwargs), (plot, args, kwargs)))
 
-    def finish(self, draw_here=True):
-        """Wait for every figure. With draw_here, this process, done with its own work, draws the
-        figures the worker has not yet been sent, the last first (the worker takes them from the
-        front): when drawing is the longer branch, a run's last seconds go to two cores, not one."""
-        futures, self._futures = self._futures, []
-        for future, (plot, args, kwargs) in reversed(futures):
-            if draw_here and future.cancel():
-                plot(*args, **kwargs)
-        for future, _ in futures:
-            if not future.cancelled():
+    def finish(self, draw_here=True, timeout=None):
+        """Wait for every figure, at most `timeout` seconds (None: as long as they take); return the names
+        of those skipped for want of time (a figure this process has begun is finished; the worker is
+        ended). With draw_here, this process, done with its own work, draws the figures the worker has
+        not yet been sent, the last first (the worker takes them from the front): when drawing is the
+        longer branch, a run's last seconds go to two cores, not one."""
+        deadline = time.monotonic() + (math.inf if timeout is None else timeout)
+        waiting, skipped = self._waiting, []
+        try:
+            for future, (plot, args, kwargs) in reversed(waiting):
+                if future is None or (draw_here and future.cancel()):
+                    if time.monotonic() < deadline:
+                        plot(*args, **kwargs)
+                    else:
+                        skipped.append(_name(plot, args))
+        finally:  # what is left is the worker's: if an error stops the wait, __exit__ ends it
+            self._waiting = [(f, item) for f, item in waiting if f is not None and not f.cancelled()]
+        sent, late = self._waiting, set()
+        if sent:
+            from concurrent.futures import wait
+
+            left = None if timeout is None else max(deadline - time.monotonic(), 0)
+            late = wait([future for future, _ in sent], timeout=left).not_done
+            if late:
+                self._end_worker()
+                skipped += [_name(plot, args) for future, (plot, args, _) in sent if future in late]
+        self._waiting = []
+        for future, _ in sent:
+            if future not in late:
                 future.result()  # the worker's exception, with its traceback, if a figure failed
+        return skipped
 
     def cancel(self):
-        for future, _ in self._futures:
-            future.cancel()
-        self._futures = []
+        self._waiting = [(f, item) for f, item in self._waiting if f is not None and not f.cancel()]
+
+    def _end_worker(self):
+        """End the worker now, whatever it draws (a figure past its time, a run ending in an error)."""
+        processes = dict(getattr(self._pool, "_processes", None) or {})  # no public way before Python 3.14
+        for process in processes.values():
+            process.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is None:
+            return
+        if any(f is not None and not f.done() for f, _ in self._waiting):
+            self._end_worker()  # figures never waited for by finish(): a run stopped at once waits for none
+        else:
+            self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _name(plot, args):
+    """A figure's name for a message: its file's name (figures are drawn to their first argument)."""
+    return os.path.basename(str(args[0])) if args else plot.__name__
