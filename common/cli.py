@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import glob
 import importlib
-import json
 import math
 import os
 import sys
@@ -310,89 +309,17 @@ def parse(options_for, argv=None):
     cls = options_for(argv)
     parser = build_parser(cls)
     given = vars(parser.parse_args(argv))
-    from common import staging
+    from common import saved_run, staging
 
     try:
-        if "resume" in given:
-            args = resumed(cls, options_for, given, argv)
+        if "resume" in given:  # the run folder's options, checked as these would be (common/saved_run.py)
+            args = saved_run.resumed(cls, options_for, given, argv)
         else:
             args = cls(**given)
             args.argv, args.given = argv, frozenset(given)
+            saved_run.take_data_of_loaded(args)  # --load: the saved run's data, before the checks read it
             args.check()
         staging.claim(args)  # --out checked and locked for this run (released when main returns)
     except UsageError as err:
         parser.error(str(err))
-    return args
-
-
-# ---- --resume: the options a run was started with, checked as if typed -----------------------------
-
-
-def from_saved(cls, saved, path):
-    """Options from a run's config.json, every value checked as its flag would check it."""
-    values = {}
-    for field in options_fields(cls):
-        if field.name not in saved:
-            continue
-        value, meta = saved[field.name], declared(cls, field.name)
-        try:
-            if value is None and field.default is None:
-                pass
-            elif isinstance(field.default, bool):
-                if not isinstance(value, bool):
-                    raise ValueError("not true or false")
-            elif "nargs" in meta:
-                value = tuple(meta.get("type", str)(str(v)) for v in value)
-            else:
-                value = meta["type"](str(value)) if "type" in meta else value
-                if "choices" in meta and value not in meta["choices"]:
-                    raise ValueError(f"not one of {', '.join(map(str, meta['choices']))}")
-        except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
-            raise UsageError(
-                "--resume", f"{path}: {field.name} is {value!r} ({err}); give the folder of a run it wrote"
-            ) from None
-        values[field.name] = value
-    return cls(**values)
-
-
-def resumed(cls, options_for, given, argv):
-    """--resume RUN_DIR: the run's own options from its config.json, read as the options class of the
-    mode its command line chose (options_for), of which only a few presentation options
-    (cls.RESUME_MAY_CHANGE) may be given again."""
-    folder = given["resume"]
-    changed = sorted(set(given) - {"resume", *cls.RESUME_MAY_CHANGE})
-    if changed:
-        allowed = ", ".join(map(flag_name, cls.RESUME_MAY_CHANGE))
-        raise UsageError(
-            "--resume",
-            f"continues the run as it was configured; drop {', '.join(map(flag_name, changed))} "
-            f"(allowed besides: {allowed})",
-        )
-    path = os.path.join(folder, "config.json")
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or "not valid JSON"
-        raise UsageError(
-            "--resume", f"cannot read {path} ({reason}); give a run folder of this demo"
-        ) from None
-    if not isinstance(saved, dict):
-        raise UsageError("--resume", f"{path} is not a run's configuration; give a run folder of this demo")
-    if saved.get("demo") != cls.demo:
-        raise UsageError(
-            "--resume",
-            f"{folder} holds a run of the {saved.get('demo')} demo; "
-            f"resume it with {saved.get('demo')}_dlvm.py",
-        )
-    strings = lambda value: [v for v in value if isinstance(v, str)] if isinstance(value, list) else []  # noqa: E731
-    saved_argv = strings(saved.get("argv"))
-    args = from_saved(options_for(saved_argv), saved, path)
-    args.argv, args.given = saved_argv, frozenset(strings(saved.get("given")))
-    args.resumable(folder)
-    for name in cls.RESUME_MAY_CHANGE:  # given on this command line: it wins
-        if name in given:
-            setattr(args, name, given[name])
-    args.device = given.get("device", "auto")  # where to continue is this machine's business
-    args.resume, args.out, args.resumed_with = folder, folder, argv
     return args

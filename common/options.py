@@ -330,17 +330,17 @@ class RunOptions:
                 f"{folder} holds an evaluation of a loaded model (--load), not a training run; there is "
                 "nothing to resume",
             )
-        if self.restarts > 1 or self.clusters == "auto":
+        if self.restarts > 1 or self.clusters == "auto":  # read from config.json: say where, none was typed
+            key = f'"restarts" is {self.restarts}' if self.restarts > 1 else "\"clusters\" is 'auto'"
             raise UsageError(
-                "--resume", "runs with --restarts > 1 or --clusters auto cannot be resumed; rerun them"
+                "--resume",
+                f"{os.path.join(folder, 'config.json')}: {key}, and runs with --restarts > 1 or --clusters "
+                "auto cannot be resumed; rerun them",
             )
-        from common import runio
+        from common.saved_run import read_checkpoint
 
         file = os.path.join(folder, "model.pt")
-        try:
-            checkpoint = runio.load_model_file(file, demo=self.demo)
-        except runio.CheckpointError as err:
-            raise UsageError("--resume", str(err)) from None
+        checkpoint = read_checkpoint(file, self.demo, "--resume")
         done = checkpoint.get("training", {}).get("epoch")
         if done is None:
             raise UsageError("--resume", f"{file} has no training state to continue from")

@@ -50,14 +50,17 @@ def save_figure(fig, path):
     plt.close(fig)
 
 
-def save_model(path, model, config, training=None):
-    """state_dict plus a JSON-safe config, and the training state (epoch, optimizer, RNG, history) that
-    --resume continues from: tensors and plain values only, loadable with weights_only=True."""
+def save_model(path, model, config, training=None, data=None):
+    """state_dict plus a JSON-safe config, the training state (epoch, optimizer, RNG, history) that
+    --resume continues from and the data settings the model was trained on (common/saved_run.py): tensors
+    and plain values only, loadable with weights_only=True."""
     import torch
 
     checkpoint = {"state_dict": model.state_dict(), "config": config}
     if training is not None:
         checkpoint["training"] = training
+    if data is not None:
+        checkpoint["data"] = data
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
 
@@ -111,7 +114,27 @@ def load_model_file(path, demo=None):
         raise CheckpointError(
             f"{path} was written by the {written_by} demo; load it with {written_by}_dlvm.py"
         )
+    broken = non_finite(checkpoint["state_dict"])
+    if broken:  # a run keeps the last good epoch's weights, so this file was damaged since
+        named = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+        raise CheckpointError(
+            f"{path} holds NaN or infinite weights ({named}); it cannot be evaluated or continued: give "
+            "another model.pt, or retrain"
+        )
     return checkpoint
+
+
+def non_finite(state_dict):
+    """The names of the tensors of a state_dict that hold a NaN or an infinity."""
+    import torch
+
+    if not isinstance(state_dict, dict):
+        return []
+    return [
+        name
+        for name, value in state_dict.items()
+        if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()
+    ]
 
 
 _begun = []  # RunFolders between begin() and end(); end_all() ends those a demo's main left open
@@ -186,8 +209,8 @@ class RunFolder:
             frame = frame.dropna(axis=1, how="all")
         self.write_csv("history.csv", frame)
 
-    def save_model(self, model, config, training=None):
-        save_model(self.file("model.pt"), model, config, training)
+    def save_model(self, model, config, training=None, data=None):
+        save_model(self.file("model.pt"), model, config, training, data)
 
     def save_metrics(self, metrics):
         """metrics.json, with the versions of what computed them."""
@@ -200,8 +223,10 @@ class RunFolder:
         at every moment: config, history, model (with the state --resume continues from), metrics."""
         self.save_config(config)
         self.save_history(history, history_columns)
-        if model is not None:
-            self.save_model(model, model_config, training)
+        if model is not None:  # with the data it was trained on, from the run's options
+            from common.saved_run import data_record
+
+            self.save_model(model, model_config, training, data_record(config))
         self.save_metrics(metrics)
 
 

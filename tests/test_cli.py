@@ -118,12 +118,16 @@ def test_a_flag_of_another_demo_or_mode_says_where_it_belongs(demo, argv, hint, 
 @pytest.mark.parametrize(
     "key, value, expected",
     [
-        ("lr", "abc", "lr is 'abc'"),
-        ("latent_dim", 0, "latent_dim is 0"),
-        ("model", "transformer", "model is 'transformer'"),
-        ("epochs", -5, "epochs is -5"),
+        ("lr", "abc", "\"lr\": 'abc' is not a number; use a number in (0, inf)"),
+        ("latent_dim", 0, '"latent_dim": 0 is out of range; use an integer in [1, inf)'),
+        ("model", "transformer", "\"model\": 'transformer' is not one of vae, gmvae"),
+        ("epochs", -5, '"epochs": -5 is out of range'),
         ("restarts", "1", None),  # a number written as text is the number its flag would read
-        ("quiet", "yes", "quiet is 'yes'"),
+        ("restarts", "2", '"restarts" is 2, and runs with --restarts > 1'),  # what no command line typed
+        ("quiet", "yes", "\"quiet\": 'yes' is not true or false"),
+        ("seed", 7, '"seed" is 7, but {out}/model.pt was trained with --seed 0'),  # model.pt's record
+        ("hidden_dim", 32, '"hidden_dim" is 32, but {out}/model.pt was trained with --hidden-dim 64'),
+        ("given", ["label_weight"], "config.json: --label-weight: applies to --labels only"),  # as if typed
         ("given", 5, None),  # not a list of names: read as none typed, not a traceback
         ("argv", {"a": 1}, None),
     ],
@@ -147,7 +151,10 @@ def test_values_read_back_from_a_run_folder_are_checked_as_flags_are(key, value,
     with pytest.raises(SystemExit) as end:
         disease_dlvm.main(["--resume", str(tmp_path)])
     err = capsys.readouterr().err
-    assert end.value.code == 2 and err.count("\n") == 1 and expected in err, err
+    assert end.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"disease_dlvm.py: error: argument --resume: {tmp_path}/config.json: "), err
+    fix = "rerun them" if key == "restarts" else "; fix the file or rerun"
+    assert expected.format(out=tmp_path) in err and err.endswith(fix + "\n"), err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -212,14 +212,22 @@ def test_load_refuses_other_demos_and_other_shapes(tmp_path, capsys):
     assert disease_dlvm.main([*argv, "--out", str(tmp_path / "trained")]) == 0
     model = str(tmp_path / "trained" / "model.pt")
     data = _symptom_csv(tmp_path)
-    with pytest.raises(SystemExit) as info:
-        disease_dlvm.main([*TINY, "--data", str(data), "--drop-columns", "patient", "kind", "--load", model])
+    table = ["--data", str(data), "--drop-columns", "patient", "kind"]
+    with pytest.raises(SystemExit) as info:  # a model of the world is scored on the world's rows only
+        disease_dlvm.main([*TINY, *table, "--load", model])
     assert info.value.code == 2
-    assert "models 12 bernoulli features; these data have 4 bernoulli features" in capsys.readouterr().err
+    assert f"argument --data: {model} was trained without --data" in capsys.readouterr().err
 
     import torch
 
     checkpoint = torch.load(model, weights_only=True)
+    del checkpoint["data"]  # a model.pt from before it recorded its data, alone in its folder
+    (tmp_path / "old").mkdir()
+    torch.save(checkpoint, tmp_path / "old" / "model.pt")
+    with pytest.raises(SystemExit) as info:
+        disease_dlvm.main([*TINY, *table, "--load", str(tmp_path / "old" / "model.pt")])
+    assert info.value.code == 2
+    assert "models 12 bernoulli features; these data have 4 bernoulli features" in capsys.readouterr().err
     checkpoint["config"]["demo"] = "cuisine"
     torch.save(checkpoint, tmp_path / "other.pt")
     with pytest.raises(SystemExit) as info:
