@@ -6,10 +6,15 @@ as tensors on the device; with the classical latent class model fitted on the tr
 both a baseline and the gmvae's start.
 """
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
+from common import progress
 from common.cli import UsageError
 
+# Held-out rows needed to score recovery: the ARI compares pairs of rows, and 5 rows give 10 pairs; on
+# fewer it is mostly chance (one row has no pair and always scores 1.0, two rows one pair: 1 or 0)
+MIN_SCORED_ROWS = 5
 MAX_UPDATES_PER_EPOCH = 1000  # above it the default batch doubles (fitted_batch_size)
 # Defaults fitted to a --data table (adapt_to_table), measured with bench/real_tables.py (docs/own-data.md)
 SMALL_TABLE_ROWS, SMALL_TABLE_EPOCHS = 1000, 40  # below 1000 training rows, 40 epochs: 80 overfit wine
@@ -30,6 +35,7 @@ class Data:
     mixture: object  # the classical latent class model fitted on the training rows
     n_mixture: int  # its components
     labelled: object = None  # --labels: the training rows whose class the model sees, (N,) indices
+    warnings: list = field(default_factory=list)  # printed, and metrics.json's `warnings`
 
 
 def fitted_batch_size(n_rows, preferred):
@@ -65,6 +71,7 @@ def load_data(world, args, rng, device):
         adapt_to_table(args, world, len(train))
     if getattr(args, "standardize", False):  # an option of the demos with real-valued tables
         train, test = standardized(train, test)
+        world.value_label = "z-score"  # what the figures' colour bars and axes show
     x_train = torch.as_tensor(train.x, dtype=torch.float32, device=device)
     x_test = torch.as_tensor(test.x, dtype=torch.float32, device=device)
     x_fit, x_valid = x_train, x_test
@@ -79,8 +86,25 @@ def load_data(world, args, rng, device):
         if labelled is None:  # the cvae: every held-out row with its class, for the bound it is trained on
             x_valid = with_labels(x_test, torch.as_tensor(test.labels, device=device), world.n_classes)
     n_mixture = world.n_classes or (args.clusters if isinstance(args.clusters, int) else 4)
+    # After the checks, so that a refusal stays the run's one line
+    progress.stage(
+        args, f"data: {len(train)} training, {len(test)} held-out rows; classical mixture ({n_mixture})"
+    )
     mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
-    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture, labelled)
+    warnings = table_warnings(args, world)
+    return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture, labelled, warnings)
+
+
+def table_warnings(args, world):
+    """What a --data run warns about (a column that looks like a row id), printed once, even with --quiet."""
+    if world.has_truth:
+        return []
+    from common.tabular import id_warnings
+
+    warnings = id_warnings(world.table)
+    for message in warnings:
+        progress.warn(args, message)
+    return warnings
 
 
 def adapt_to_table(args, world, n_train):
@@ -138,6 +162,7 @@ def check_sizes(args, world, n, n_rows):
         )
     if getattr(args, "anomalies", None) is not None and n_rows - n < 2:
         raise UsageError("--anomalies", "needs at least 2 held-out rows, one normal and one injected")
+    check_held_out(args, world, n_rows - n, n_rows)
     needed = max(2, world.n_classes)
     if n >= needed:
         return
@@ -151,6 +176,21 @@ def check_sizes(args, world, n, n_rows):
         "--test-fraction",
         f"{args.test_fraction} leaves {n} of the {n_rows} rows for training; {needed} clusters need at "
         f"least {needed}; hold out fewer rows",
+    )
+
+
+def check_held_out(args, world, n_test, n_rows):
+    """Recovery of a label column is scored on the held-out rows: fewer than MIN_SCORED_ROWS is refused,
+    rather than reported as a perfect score. The world's runs still allow them (tests/test_own_data.py
+    scores a single held-out row)."""
+    if world.has_truth or world.n_classes == 0 or n_test >= MIN_SCORED_ROWS:
+        return
+    fraction = math.ceil(MIN_SCORED_ROWS / n_rows * 1000) / 1000  # round(n_rows * fraction) >= 5
+    raise UsageError(
+        "--test-fraction",
+        f"{args.test_fraction} holds out {n_test} of the {n_rows} rows; scoring recovery of --label-column "
+        f"{args.label_column!r} needs at least {MIN_SCORED_ROWS} (on fewer, agreement is mostly chance); "
+        f"use --test-fraction {fraction} or higher, or drop --label-column",
     )
 
 

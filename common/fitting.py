@@ -6,28 +6,32 @@ the data stage fitted, and `--clusters auto` chooses its number of clusters by h
 """
 
 import os
+import sys
 
+from common import progress
 from common.cli import UsageError
 
 # The options that say what a saved model is, besides those of MODEL_OPTION_DEFAULTS (--load).
 LOADED_ARCHITECTURE = ("model", "latent_dim", "hidden_dim", "hidden_layers")
 
 
+def held_by(args, config):
+    """What the model of a model.pt's `config` is: its kind, sizes and the options of its kind (a file
+    saved before a setting existed has the value every model then had)."""
+    from common.model_table import MODEL_OPTION_DEFAULTS
+
+    held = {name: config.get(name, getattr(args, name)) for name in LOADED_ARCHITECTURE}
+    return held | {name: config.get(name) for name in MODEL_OPTION_DEFAULTS}
+
+
 def apply_loaded(args):
     """--load, among the option checks: the file must be a model.pt of this demo; it says which model it
     holds, and flags that describe another one are refused, not silently overridden."""
-    from common import runio
     from common.cli import flag_name
-    from common.model_table import MODEL_OPTION_DEFAULTS
+    from common.saved_run import read_checkpoint
 
-    try:
-        config = runio.load_model_file(args.load, demo=args.demo)["config"]
-    except runio.CheckpointError as err:
-        raise UsageError("--load", str(err)) from None
-    # What the model is: its kind, sizes and the options of its kind (a file saved before a setting
-    # existed has the value every model then had).
-    held = {name: config.get(name, getattr(args, name)) for name in LOADED_ARCHITECTURE}
-    held |= {name: config.get(name) for name in MODEL_OPTION_DEFAULTS}
+    config = read_checkpoint(args.load, args.demo, "--load")["config"]
+    held = held_by(args, config)
     for name, value in held.items():
         asked = name in args.given or (name == "model" and args.model_flag != "--model")  # a mode's model
         if asked and getattr(args, name) != value:
@@ -44,14 +48,11 @@ def checked_checkpoint(args, world):
     """model.pt of --load or --resume, checked against these data before any training; None without."""
     if args.load is None and args.resume is None:
         return None
-    from common import runio
+    from common import saved_run
     from common.model_table import build_model
 
     flag, file = ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
-    try:
-        checkpoint = runio.load_model_file(file, demo=args.demo)
-    except runio.CheckpointError as err:
-        raise UsageError(flag, str(err)) from None
+    checkpoint = saved_run.read_checkpoint(file, args.demo, flag)
     config = checkpoint["config"]
     if config.get("n_features") != world.n_features or config.get("likelihood") != world.likelihood:
         raise UsageError(
@@ -64,6 +65,8 @@ def checked_checkpoint(args, world):
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(flag, f"{file} does not hold a usable model ({reason})") from None
+    # Printed even with --quiet, as the data stage's notes: the rows scored are not the command line's.
+    print(f"{args.prog}: note: {saved_run.data_note(args, flag, checkpoint)}", file=sys.stderr)
     return checkpoint
 
 
@@ -124,8 +127,12 @@ def train(args, data, x_train, x_valid, n_clusters, checkpoint=None, stop=None):
         fresh.scale.fit(rows)  # standardise real features with the training rows
         fresh.start_from_rows(rows)  # the VampPrior's pseudo-inputs, the VQ-VAE's codebook
         if fresh.starts_from_mixture:
+            progress.stage(args, f"warm start: from a classical mixture of {n_clusters} components")
             start_from_mixture(fresh, args, data, rows, n_clusters, distinct_rows)
+        progress.stage(args, f"training: {args.epochs} epochs")
 
+    if checkpoint is not None:  # prepare() is for fresh models only
+        progress.stage(args, f"training: continuing to epoch {args.epochs}")
     return fit_restarts(
         lambda: build_model(config).to(device),
         x_train,
@@ -203,7 +210,8 @@ def select_clusters(args, data, stop=None):
     x_valid = torch.as_tensor(valid_part.x, dtype=torch.float32, device=device)
     ks = candidate_ks(data.world.n_classes, len(fit_part))
     log_px, in_use = [], []  # per validation row, for each K; components in use for each K
-    for k in ks:
+    for i, k in enumerate(ks, 1):
+        progress.stage(args, f"--clusters auto: trying K = {k}, {i} of {len(ks)} ({', '.join(map(str, ks))})")
         fitted, _, _, _ = train(args, data, x_fit, None, k, stop=stop)
         log_px.append(log_likelihood(fitted, x_valid, min(args.iw_samples, 200)).cpu().numpy())
         in_use.append(cluster_usage(fitted, x_fit)["in_use"])

@@ -19,6 +19,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from common import progress  # light: sys only
+
 HISTORY_COLUMNS = ["epoch", "loss", "recon", "kl", "beta", "lr", "seconds", "test_elbo"]
 
 
@@ -113,6 +115,8 @@ def stages(job, checkpoint, started):
             "interpret": interpret_seconds,
         }
         finish(job, model, history, state, seconds, stop.requested)
+        if args.visualize:  # drawn in a second process meanwhile: the wait is for the last ones
+            progress.stage(args, "figures: waiting for the last ones to be drawn")
         figures.await_drawn(job, painter, stop)
     return ended(job, model, stop.requested)
 
@@ -150,6 +154,8 @@ def metrics_head(args, data):
         "seed": args.seed,
         "status": "completed",
     }
+    if data.warnings:  # what the run doubts about its input (common/data.py), as printed on stderr
+        head["warnings"] = list(data.warnings)
     head["data"] = {
         "source": "synthetic" if world.has_truth else f"csv: {args.data}",
         "n_train": len(data.train),
@@ -176,6 +182,7 @@ def evaluate(job, model, history, draw):
     seconds, else None). The figures' own random draws leave the run's untouched."""
     import torch
 
+    progress.stage(job.args, "recovery: the held-out rows' latent codes and clusters")
     z_test, clusters = recover(job, model)
     if draw is not None:
         with torch.random.fork_rng(devices=[] if job.device == "cpu" else None):
@@ -258,15 +265,18 @@ def score(job, model):
     args, data, report, demo = job.args, job.data, job.report, job.demo
     world = data.world
     if model.has_likelihood:
+        progress.stage(args, f"held-out likelihood ({args.iw_samples} importance samples per row)")
         report["test"] = evaluate.held_out_likelihood(model, data.x_test, args.iw_samples)
         if model.train_samples > 1:  # --iw-train: the bound it was trained on, beside the ELBO and NLL
             report["test"].update(evaluate.trained_bound(model, data.x_test))
         if world.has_truth:
             true_nll = float(-world.reference_log_prob(data.test.x).mean())  # what the likelihood covers
             report["test"].update(true_nll=true_nll, nll_gap=report["test"]["nll"] - true_nll)
+        report["test"].update(evaluate.latent_usage(model, data.x_test))  # posterior collapse, per dimension
     recon = evaluate.reconstruction(model, data.x_test, world.feature_names, world.likelihood)
     if recon:  # one held-out row, or no feature with both values in them: nothing to score
         report["test"]["recon"] = recon
+    progress.stage(args, "baselines")
     report["baselines"] = evaluate.baselines(
         data.train, data.test, data.n_mixture, world.likelihood, args.seed, mixture=data.mixture,
         labelled=world.n_classes > 0,
@@ -290,6 +300,8 @@ def interpret(job, model, z_test, clusters, draw):
     `draw`, its figures. Returns its seconds, figures not included."""
     from common import figures
     from common.interpret import interpret, names_of_clusters
+
+    progress.stage(job.args, "interpret: what each latent dimension means")
 
     started = time.perf_counter()
     world, test = job.data.world, job.data.test

@@ -3,7 +3,8 @@
 Every problem is a TableError (a ValueError) whose one-line message names the file, the column and
 the row, and says how to fix it, so the demo can print it argparse-style and exit with code 2.
 Rows are numbered as a spreadsheet shows them: row 1 is the first data row, under the header.
-Constant feature columns are no error: they are left out, all named in one note (constant_note).
+Constant feature columns are no error: they are left out, all named in one note (constant_note); a
+column that looks like a row id is kept, with a warning (id_warnings).
 """
 
 import re
@@ -13,6 +14,8 @@ import numpy as np
 
 MIN_ROWS = 10  # a train and a test part, and a few rows per cluster
 MAX_NAMED = 10  # columns a message names before "and N more"
+# Ten times the smallest standard deviation whose square is a normal float32 (1.2e-38): about 1e-18
+SMALLEST_SPREAD = float(np.sqrt(np.finfo(np.float32).tiny)) * 10
 
 
 class TableError(ValueError):
@@ -27,6 +30,7 @@ class Table:
     class_names: list | None
     label_column: str | None
     dropped_constant: list = field(default_factory=list)  # constant feature columns left out, in order
+    id_like: list = field(default_factory=list)  # feature columns that look like row ids (id_warnings)
 
 
 def load_table(path, *, binary, label_column=None, drop_columns=()):
@@ -78,13 +82,19 @@ def load_table(path, *, binary, label_column=None, drop_columns=()):
         values = frame[label_column].str.strip()
         _check_missing(path, values, label_column)
         class_names = sorted(values.unique(), key=_natural)
+        if len(class_names) < 2:  # every method would score a perfect ARI against it
+            raise TableError(
+                f"{path}: column {label_column!r} has one class only ({class_names[0]!r}): nothing to "
+                "recover; drop --label-column or give a column with 2 or more classes"
+            )
         labels = values.map({name: k for k, name in enumerate(class_names)}).to_numpy()
 
     features = [c for c in columns if c not in set(drop_columns) and c != label_column]
     if not features:
         raise TableError(f"{path}: no feature columns left after --label-column and --drop-columns")
     x, kept, constant = _read_features(path, frame, features, binary)
-    return Table(x, kept, labels, class_names, label_column, constant)
+    id_like = [name for j, name in enumerate(kept) if _looks_like_ids(x[:, j])]
+    return Table(x, kept, labels, class_names, label_column, constant, id_like)
 
 
 def constant_note(table):
@@ -94,6 +104,22 @@ def constant_note(table):
         return None
     plural = "s, which carry" if n > 1 else ", which carries"
     return f"dropped {n} constant column{plural} no information: {_named(table.dropped_constant)}"
+
+
+def id_warnings(table):
+    """One line for each feature column that looks like a row id: as a feature it leaks the rows' order,
+    and a table's order often follows its classes (wine's rows are sorted by cultivar)."""
+    return [
+        f"column {name!r} looks like a row id (a different whole number in every row, consecutive), and is "
+        f"used as a feature; if it is an id, leave it out with --drop-columns {name}"
+        for name in table.id_like
+    ]
+
+
+def _looks_like_ids(column):
+    """Distinct whole numbers in every row that, sorted, step by 1: a row number, not a measurement."""
+    steps = np.diff(np.sort(column.astype(np.float64)))
+    return bool(np.all(column == np.round(column)) and np.all(steps == 1))
 
 
 def _named(names):
@@ -107,7 +133,7 @@ def _read_features(path, frame, names, binary):
     x = np.empty((len(frame), len(names)), dtype=np.float32)
     for j, name in enumerate(names):
         x[:, j] = _numeric_column(path, frame[name].str.strip(), name, binary)
-    varies = (x != x[0]).any(axis=0)  # as stored: one float32 value in every row tells the model nothing
+    varies = _varies(x)
     kept, constant = ([names[j] for j in np.flatnonzero(keep)] for keep in (varies, ~varies))
     if not constant:
         return x, kept, constant
@@ -118,6 +144,14 @@ def _read_features(path, frame, names, binary):
         )
     # Left out rather than refused: they carry no information, and a table may have many of them.
     return x[:, varies], kept, constant
+
+
+def _varies(x):
+    """Columns with a spread at float32 precision: not one value in every row, and a standard deviation
+    above one float32 step of the column's magnitude (a smaller spread is rounding, not information)."""
+    spread = x.astype(np.float64).std(axis=0)
+    step = np.spacing(np.abs(x).max(axis=0))  # the gap between float32 values at the column's largest
+    return (x != x[0]).any(axis=0) & (spread > step)
 
 
 def _natural(text):
@@ -157,6 +191,15 @@ def _numeric_column(path, values, name, binary):
             f"{path}: column {name!r}, row {row + 1}: {values.iloc[row]!r} is too large for 32-bit "
             f"floats (with {len(numbers)} rows, at most {largest:.2g} in magnitude, so that sums of "
             "squares fit); rescale the column, e.g. divide it by a power of ten or take its logarithm"
+        )
+    # The models and baselines square deviations in float32: a spread below about 1e-18 underflows to
+    # zero variance there, and every feature would look perfectly reconstructed (R^2 = 1).
+    spread = float(np.std(numbers))
+    if 0 < spread < SMALLEST_SPREAD:
+        raise TableError(
+            f"{path}: column {name!r} varies by only {spread:.2g} (standard deviation), too little for "
+            f"32-bit floats (at least {SMALLEST_SPREAD:.2g}, so that squared deviations do not vanish); "
+            "rescale the column, e.g. multiply it by a power of ten"
         )
     if binary:
         bad = np.flatnonzero((numbers != 0) & (numbers != 1))
