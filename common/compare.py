@@ -7,8 +7,9 @@ prints one row per run (the flags that differ between the runs, held-out NLL and
 world, recovery ARI and its fraction of the Bayes-optimal ARI, the best baseline, ranking metrics,
 training time, and the status of runs that did not complete), sorted by --sort (default nll;
 lower-is-better metrics ascending, higher-is-better ones descending, runs without it last), and
-writes the table (and, with --plot, the figure) to --out, by default beside the runs under a name
-of their own (compare-beta-<digest>.csv), so that comparing other runs never overwrites it.
+writes the table (and, with --plot, the figure; with --figure NAME.png, that figure of every run in
+one grid: common/plots/runs.py draws both) to --out, by default beside the runs under a name of
+their own (compare-beta-<digest>.csv), so that comparing other runs never overwrites it.
 Quoted patterns ('results/beta*') are expanded here too. Numbers a run lacks are empty cells.
 """
 
@@ -76,6 +77,12 @@ def make_parser():
         "that differ, e.g. beta:nll (default: no plot)",
     )
     parser.add_argument(
+        "--figure",
+        metavar="NAME.png",
+        help="put the figure NAME.png of every run side by side in one grid, each titled by the run's "
+        "differing flags, e.g. clusters.png; written beside the table as <its name>-NAME.png (default: none)",
+    )
+    parser.add_argument(
         "--out",
         metavar="PATH",
         help="FILE.csv for the table (the plot goes beside it as FILE.png), or a folder for compare.csv and "
@@ -121,21 +128,47 @@ def main(argv=None):
     frame = frame.dropna(axis=1, how="all")  # a column nobody has is noise
     if plot_x is not None:  # before anything is printed or written
         _check_plot_columns(parser, frame, flags, plot_x, plot_y)
+    if args.figure is not None:
+        args.figure = _check_figure(parser, frame, parent, args.figure)
 
     # Files first, table second: `... | head` closes stdout early and must not cost the files.
     from common import runio
 
     runio.write_csv(written[0], frame)
-    if plot_x is None:
-        written.pop()
-    else:
-        plot(frame, plot_x, plot_y, [f for f in flags if f != plot_x], written[1])
+    written = [written[0], *figures(args, frame, flags, runs, parent, written[1], (plot_x, plot_y))]
 
     direction = "higher" if METRICS[args.sort].higher_is_better else "lower"
     print(f"{len(runs)} runs, sorted by {args.sort} ({direction} is better)")
     print(render(frame))
-    print("wrote " + " and ".join(_show(path) for path in written))
+    shown = [_show(path) for path in written]
+    print("wrote " + (", ".join(shown[:-1]) + " and " if len(shown) > 1 else "") + shown[-1])
     return 0
+
+
+def figures(args, frame, flags, runs, parent, png, plot_xy):
+    """Draw --plot's figure to `png` and --figure's grid beside it (common/plots/runs.py); their paths."""
+    from common.plots import runs as draw
+
+    written = []
+    x, y = plot_xy
+    if x is not None:
+        references = draw.reference_values(runs, parent, y)
+        draw.plot(frame, x, y, [f for f in flags if f != x], png, references)
+        written.append(png)
+    if args.figure is not None:
+        written.append(f"{png[:-4]}-{args.figure[:-4]}.png")
+        draw.run_grid(frame, flags, parent, args.figure, written[-1])
+    return written
+
+
+def _check_figure(parser, frame, parent, name):
+    """--figure NAME or NAME.png: a figure file some run has; NAME.png."""
+    name = name if name.lower().endswith(".png") else f"{name}.png"
+    if os.path.basename(name) != name:
+        parser.error(f"argument --figure: {name!r} is a path; give a figure's file name, e.g. clusters.png")
+    if not any(os.path.isfile(os.path.join(parent, run, name)) for run in frame["run"]):
+        parser.error(f"argument --figure: no run has {name} (drawn with --visualize; see docs/figures.md)")
+    return name
 
 
 def outputs(out, runs, parent):
@@ -299,69 +332,6 @@ def _check_plot_columns(parser, frame, flags, x, y):
     if y not in frame or not (frame[x].notna() & frame[y].notna()).any():
         valid = ", ".join(name for name in METRICS if name in frame)
         parser.error(f"argument --plot: no run has both {x!r} and {y!r}; metrics with values: {valid}")
-
-
-def plot(frame, x, y, others, path):
-    """Metric y against flag x, one line per combination of the other differing flags."""
-    from common.plots import _pyplot
-    from common.runio import save_figure
-
-    plt, _ = _pyplot()
-    data = frame[frame[y].notna() & frame[x].notna()]
-    values = sorted(set(data[x]), key=_order)
-    numeric = all(_is_number(v) for v in values)
-    position = {v: float(v) if numeric else i for i, v in enumerate(values)}
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    groups = data.groupby(others, dropna=False, sort=False) if others else [((), data)]
-    repeated = False
-    ordered = sorted(groups, key=lambda item: [_order(v) for v in _as_tuple(item[0])])
-    for i, (key, group) in enumerate(ordered):
-        pairs = list(zip(others, _as_tuple(key), strict=True))
-        label = ", ".join(_cell(v) if len(others) == 1 else f"{name}={_cell(v)}" for name, v in pairs)
-        means = group.groupby(x, sort=False)[y].mean()  # repeated runs: a line through their mean
-        xs = sorted(means.index, key=_order)
-        style = ("-", "--", ":", "-.")[i // 10 % 4]  # the palette has 10 colours; then change the dash
-        (line,) = ax.plot(
-            [position[v] for v in xs],
-            [means[v] for v in xs],
-            marker="o",
-            linestyle=style,
-            label=label or None,
-        )
-        if len(group) > len(means):
-            repeated = True
-            ax.scatter([position[v] for v in group[x]], group[y], color=line.get_color(), alpha=0.4, s=18)
-    if numeric and min(values) > 0 and max(values) / min(values) >= 100:
-        ax.set_xscale("log")  # e.g. learning rates 1e-4 ... 1e-2: equal steps in log space
-    if numeric:
-        ax.set_xticks([position[v] for v in values], [_cell(v) for v in values])
-    else:
-        ax.set_xticks(range(len(values)), [str(v) for v in values])
-    ax.minorticks_off()
-    metric = METRICS[y]
-    better = "higher" if metric.higher_is_better else "lower"
-    short = metric.words.split(" (")[0]  # the unit is on the axis
-    title = f"{short[0].upper()}{short[1:]} against {x.replace('_', ' ')}, {len(data)} runs"
-    if repeated:
-        title += "\n(lines: mean of runs with the same flags; faint dots: each run)"
-    ax.set(
-        xlabel=_flag_words(x),
-        ylabel=f"{metric.words}\n({better} is better)",
-        title=title,
-    )
-    if others:
-        legend_title = _flag_words(others[0]) if len(others) == 1 else "other flags"
-        ax.legend(title=legend_title, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    save_figure(fig, path)
-
-
-def _flag_words(flag):
-    return f"{flag.replace('_', ' ')} (--{flag.replace('_', '-')})"
-
-
-def _as_tuple(key):
-    return key if isinstance(key, tuple) else (key,)
 
 
 def _is_number(value):

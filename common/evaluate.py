@@ -82,6 +82,48 @@ def trained_bound(model, x, elbo_rows=200_000):
     return {"iw_train": k, "iw_bound": float(bound)}
 
 
+# A latent dimension whose KL against the prior, averaged over held-out rows, is below this many nats
+# carries almost no information about the row: the posterior has collapsed onto the prior there.
+COLLAPSED_NATS = 0.01
+
+
+def latent_usage(model, x):
+    """{"latent_usage": {"kl_per_dim", "inactive", "threshold"}}: each latent dimension's KL of q(z|x)
+    against the prior, nats per row averaged over rows x, and the dimensions below COLLAPSED_NATS (posterior
+    collapse); {} where the KL does not split by dimension (flows, the VampPrior, the hvae, the vqvae, the
+    autoencoders). Its random draws (the gmvae's q(y|x)) leave the run's random state as it was."""
+    with torch.random.fork_rng(devices=[] if x.device.type == "cpu" else [x.device]):
+        kl = _kl_per_dimension(model, x)
+    if kl is None:
+        return {}
+    per_dim = [float(v) for v in kl]
+    inactive = [f"z{i + 1}" for i, v in enumerate(per_dim) if v < COLLAPSED_NATS]
+    return {"latent_usage": {"kl_per_dim": per_dim, "inactive": inactive, "threshold": COLLAPSED_NATS}}
+
+
+@torch.no_grad()
+def _kl_per_dimension(model, x):
+    """(Z,) mean over rows of each dimension's KL term, or None. The vae with N(0, I) and no flow: its
+    closed-form KL(q(z_d|x) || N(0, 1)). The gmvae (and cvae): sum_y q(y|x) KL(q(z_d|x,y) || p(z_d|y)),
+    its KL without the part about y, KL(q(y|x) || p(y))."""
+    from common.elbo import gaussian_kl
+    from common.models import GMVAE, VAE
+
+    if isinstance(model, GMVAE):
+        mu, log_var = model.encode(x)  # (B, K, Z)
+        _, prior_mu, prior_log_var = model.prior()
+        per_cluster = gaussian_kl(
+            mu[..., None], log_var[..., None], prior_mu[..., None], prior_log_var[..., None]
+        )  # (B, K, Z): each dimension on its own
+        kl = (model.cluster_probs(x)[..., None] * per_cluster).sum(1)
+    elif isinstance(model, VAE) and model.flow is None and model.prior.kind == "normal":
+        mu, log_var = model.encode(x)
+        kl = gaussian_kl(mu[..., None], log_var[..., None])  # (B, Z)
+    else:
+        return None
+    return kl.mean(0).cpu().numpy()
+
+
 def batched(fn, batch_size=1024):
     """fn applied to consecutive slices of its input and concatenated: bounded memory on big x."""
     return lambda x: torch.cat([fn(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])

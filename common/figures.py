@@ -115,14 +115,17 @@ def bound_target(world, rows, labelled):
 
 
 def decoded(draw, folder, world, model, z_test, device):
-    """A 2-D latent: one map per feature over the plane; more dimensions: each swept over [-3, 3]."""
+    """A 2-D latent: one map per feature over the plane; more dimensions (or one): each swept over its
+    held-out codes' mean +- 3 sd, the others held at their mean, where the rows are (the origin of an
+    8-D gmvae lies between its clusters, where no row sits)."""
 
     def decode(z):
         with torch.no_grad():
             return model.decode_mean(torch.as_tensor(z, dtype=torch.float32, device=device)).cpu().numpy()
 
     if model.latent_dim != 2:
-        points = plots.traversal_points(model.latent_dim)
+        center, scale = z_test.mean(0), z_test.std(0)
+        points = plots.traversal_points(model.latent_dim, center=center, scale=scale)
         values = decode(points.reshape(-1, model.latent_dim)).reshape(*points.shape[:2], -1)
         draw(
             plots.traversal_heatmaps,
@@ -130,6 +133,8 @@ def decoded(draw, folder, world, model, z_test, device):
             values,
             world.feature_names,
             world.value_label,
+            points[np.arange(model.latent_dim), :, np.arange(model.latent_dim)],  # (Z, steps) each sweep
+            "over its held-out codes' mean \u00b1 3 sd, the others held at their mean",
         )
         return
     reach = max(3.0, float(np.abs(z_test).max()) * 1.1)  # [-3, 3]^2 holds most of N(0, I), and every code
@@ -288,7 +293,9 @@ def model_selection(draw, folder, world, selection):
 
 def interpretation(draw, folder, world, summary, traversals):
     """--interpret: traversals.png and interpret.png (magnitude of change beside mutual information). A
-    world with feature groups (the movie world's 160 movies) shows each group's mean, not each feature."""
+    world with feature groups (the movie world's 160 movies) shows each group's mean, not each feature.
+    A model with clusters (traversals centred on each cluster, not the origin) is swept within each
+    cluster, while the scores cross clusters: the figures say which (docs/interpret.md)."""
     from common.interpret import group_labels, group_means
 
     names, value_label, sections = world.feature_names, world.value_label, None
@@ -298,13 +305,16 @@ def interpretation(draw, folder, world, summary, traversals):
         names = group_labels(groups)
         value_label = f"mean decoded {value_label} within the group"
         sections = [len(members) for members in groups.values()]
-    draw(plots.traversal_grid, folder.file("traversals.png"), traversals, names, value_label, sections)
+    by_cluster = list(traversals) != ["origin"]
+    draw(plots.traversal_grid, folder.file("traversals.png"), traversals, names, value_label, sections,
+         by_cluster)  # fmt: skip
     draw(
         plots.factor_heatmaps,
         folder.file("interpret.png"),
         summary["information_gain"],
         summary["normalised_mi"],
         summary["mig"],
+        by_cluster,
     )
 
 

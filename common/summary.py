@@ -32,6 +32,40 @@ def model_name(metrics):
     return metrics["model"] + (f" ({', '.join(changed)})" if changed else "")
 
 
+def collapse_line(usage):
+    """Posterior collapse, named: the latent dimensions whose KL against the prior is below the threshold
+    on held-out rows (metrics.json's test.latent_usage)."""
+    inactive, n = usage["inactive"], len(usage["kl_per_dim"])
+    verb = "carries" if len(inactive) == 1 else "carry"
+    where = "" if len(inactive) == n else f" in {len(inactive)} of {n} latent dimensions"
+    return (
+        f"  posterior collapse{where}: {', '.join(inactive)} {verb} almost no information "
+        f"(KL < {usage['threshold']:g} nats per row each)"
+    )
+
+
+def interpret_line(section):
+    """--interpret's headline (metrics.json's `interpret`): MIG, the dimension most informative about each
+    true factor, and the one that moves each factor read off the decoded output most."""
+    parts = []
+    if section.get("mig") is not None:
+        parts.append(f"MIG {section['mig']:.2f}")
+    best = [
+        f"{factor} {dim} {section['normalised_mi'][factor][int(dim[1:]) - 1]:.2f}"
+        for factor, dim in section.get("best_dimension", {}).items()
+    ]
+    if best:
+        parts.append("best dimension by normalised MI: " + ", ".join(best))
+    gains = [
+        f"{factor} z{max(range(len(values)), key=values.__getitem__) + 1} {max(values):.2f}"
+        for factor, values in section.get("information_gain", {}).items()
+        if values
+    ]
+    if gains:
+        parts.append("by information gain: " + ", ".join(gains) + " nats")
+    return "  interpret: " + ("; ".join(parts) if parts else "no factor to read") + " (interpret.csv)"
+
+
 def summary(metrics, world, out, extra_lines=()):
     """A few lines a person reads at the end of a run."""
     test, timing = metrics["test"], metrics["timing"]
@@ -56,6 +90,8 @@ def summary(metrics, world, out, extra_lines=()):
             f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
         )
         lines.append(monte_carlo_line(test))
+    if test.get("latent_usage", {}).get("inactive"):
+        lines.append(collapse_line(test["latent_usage"]))
     if metrics["data"].get("adapted_to_table"):
         from common.cli import flag_name
 
@@ -86,5 +122,7 @@ def summary(metrics, world, out, extra_lines=()):
         from common.anomalies import summary_line
 
         lines.append(summary_line(metrics["anomalies"]))
+    if metrics.get("interpret"):
+        lines.append(interpret_line(metrics["interpret"]))
     lines += [*extra_lines, f"  results in {out}"]
     return "\n".join(lines)

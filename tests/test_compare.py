@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -382,3 +383,70 @@ def test_a_real_run_beside_an_edited_copy_of_it(real_run, capsys):
     assert row["baseline"] == max(real["baselines"], key=lambda k: real["baselines"][k]["ari"])
     assert row["train_seconds"] == pytest.approx(real["timing"]["train_seconds"])
     assert written(root, "png").exists()
+
+
+def _kept(monkeypatch):
+    """The figures common/plots/runs.py draws, kept open (and still written) for the test to read."""
+    from common.plots import runs
+
+    kept, save = [], runs.save_figure
+
+    def keep(fig, path):
+        kept.append((fig.axes, fig._suptitle.get_text() if fig._suptitle else "", path))
+        save(fig, path)
+
+    monkeypatch.setattr(runs, "save_figure", keep)
+    return kept
+
+
+def test_the_plot_draws_each_runs_reference_and_does_not_stretch_noise(tmp_path, capsys, monkeypatch):
+    """Runs 0.683-0.700 apart are drawn on at least 0.1 of ARI, beside the Bayes-optimal ARI they hold."""
+    kept = _kept(monkeypatch)
+    root = tmp_path / "seeds"
+    for seed, ari in ((0, 0.683), (1, 0.700), (2, 0.690)):
+        write_run(root / f"s{seed}", {"seed": seed}, ari=ari, bayes_ari=0.728)
+    run_compare([root / "*", "--plot", "seed:ari"], capsys)
+    run_compare([root / "*", "--plot", "seed:nll"], capsys)
+    (ari_axes, _, _), (nll_axes, _, _) = kept
+    dashed = {
+        line.get_ydata()[0]: line.get_label()
+        for line in ari_axes[0].get_lines()
+        if line.get_linestyle() == "--"
+    }
+    assert dashed == {0.728: "Bayes-optimal ARI: 0.728"}
+    low, high = ari_axes[0].get_ylim()
+    assert high - low >= 0.1 and low <= 0.683 and high >= 0.728
+    assert [line.get_ydata()[0] for line in nll_axes[0].get_lines() if line.get_linestyle() == "--"] == [3.9]
+    low, high = nll_axes[0].get_ylim()
+    assert high - low >= 0.1  # three runs at one NLL: not a trend
+
+
+def test_figure_puts_one_figure_of_every_run_side_by_side(beta_runs, capsys, monkeypatch):
+    import matplotlib.image as mpimg
+
+    kept = _kept(monkeypatch)
+    for run, shade in (("beta0.5", 0.2), ("beta1", 0.8)):  # beta2 has none
+        mpimg.imsave(beta_runs / run / "clusters.png", np.full((30, 40, 3), shade))
+    code, out, _ = run_compare([beta_runs / "*", "--figure", "clusters"], capsys)
+    grid = written(beta_runs, "csv").with_name(written(beta_runs).stem + "-clusters.png")
+    assert code == 0 and grid.is_file() and out.splitlines()[-1].endswith(f"and {_shown(grid)}")
+    [(axes, title, _)] = kept
+    titles = [ax.get_title() for ax in axes]
+    assert titles == [
+        "beta1: --latent-dim 2 --beta 1",
+        "beta2: --latent-dim 4 --beta 2",
+        "beta0.5: --latent-dim 2 --beta 0.5",
+    ]
+    assert [len(ax.images) for ax in axes] == [1, 0, 1]  # in the table's order (by nll)
+    assert axes[1].texts[0].get_text() == "no clusters.png in this run"
+    assert title.startswith("clusters.png of 3 runs")
+
+
+def test_figure_that_no_run_has_exits_2_and_writes_nothing(beta_runs, capsys):
+    err = expect_exit_2([beta_runs / "*", "--figure", "clusters.png"], capsys)
+    assert "no run has clusters.png" in err
+    assert not list(beta_runs.glob("compare*"))
+
+
+def _shown(path):
+    return compare._show(str(path))

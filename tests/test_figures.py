@@ -1,6 +1,7 @@
 """common/figures.py: what the run hands to each plot, checked against the world computed directly."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -64,3 +65,45 @@ def test_training_png_gets_the_worlds_log_likelihood_of_what_the_curves_bound(ki
     assert truth_of == {"gmvae": "log p(x)", "cvae": "log p(x, region)"}.get(kind, truth_of)
     if kind == "m2":
         assert truth_of["held-out rows"] == "log p(x)" and "labelled" in truth_of["training rows"]
+
+
+class _Folder:
+    def file(self, name):
+        return name
+
+
+def test_decoded_png_sweeps_where_the_held_out_codes_are_not_around_the_origin():
+    """An 8-D gmvae's origin lies between its clusters, where no row sits: each dimension is swept over its
+    codes' mean +- 3 sd, the others held at their mean."""
+    world = CuisineWorld()
+    model = build_model(
+        {"model": "gmvae", "n_features": world.n_features, "likelihood": world.likelihood,
+         "latent_dim": 3, "hidden_dim": 8, "n_clusters": 7}
+    )  # fmt: skip
+    z_test = np.random.default_rng(0).normal([5.0, -2.0, 0.0], [1.0, 0.5, 0.01], size=(400, 3))
+    calls = []
+    figures.decoded(lambda *args: calls.append(args), _Folder(), world, model, z_test, "cpu")
+    [(_, path, values, names, label, grids, how)] = calls
+    assert path == "decoded.png" and values.shape == (3, 13, world.n_features) and label == world.value_label
+    mean, sd = z_test.mean(0), z_test.std(0)
+    assert np.allclose(grids[:, 6], mean) and np.allclose(grids[:, 0], mean - 3 * sd)
+    assert np.allclose(grids[:, -1], mean + 3 * sd) and "held-out codes' mean" in how
+
+
+def test_a_standardized_table_is_shown_in_z_scores(tmp_path):
+    import cuisine_dlvm
+    from common.cli import parse
+    from common.data import load_data
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(50, 10, size=(60, 3)), columns=["alcohol", "ash", "proline"])
+    frame["cultivar"] = np.arange(60) % 2
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    table = ["--data", str(tmp_path / "wine.csv"), "--label-column", "cultivar", "--out", str(tmp_path / "o")]
+    labels = {}
+    for extra in ([], ["--standardize"]):
+        args = parse(cuisine_dlvm.options_for, [*table, *extra])
+        labels[bool(extra)] = load_data(
+            CuisineWorld(), args, np.random.default_rng(0), "cpu"
+        ).world.value_label
+    assert labels == {False: "value", True: "z-score"}

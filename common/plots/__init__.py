@@ -1,7 +1,9 @@
 """Figures every demo shares, by kind; common/figures.py decides which a run draws.
 
     style.py    the look: palette (Okabe-Ito for classes, viridis for heatmaps), annotated heatmaps
-    latent.py   the latent space: codes, clusters and their priors, decoded maps and traversals
+    codes.py    the held-out codes: latent.png, clusters.png and their prior components
+    latent.py   what the decoder says across the latent space: decoded maps and traversals
+    scale.py    axis ranges with a minimum span, so that noise is not drawn as a trend
     scores.py   a run's numbers: training curves, profiles, confusion, model selection, information
     anomalies.py  --anomalies: scores of normal and injected rows, ROC curves
     paths.py    straight paths in the latent space, decoded (interpolation.png)
@@ -10,10 +12,9 @@ Every axis carries the world's own names; docs/figures.md shows each figure.
 """
 
 from common.plots.anomalies import anomaly_scores
+from common.plots.codes import latent_clusters, latent_scatter
 from common.plots.latent import (
     decoded_map,
-    latent_clusters,
-    latent_scatter,
     plane_points,
     traversal_grid,
     traversal_heatmaps,
@@ -27,7 +28,7 @@ from common.plots.scores import (
     profiles_side_by_side,
     training_curves,
 )
-from common.plots.style import CLASS_COLORS, HEATMAP, _pyplot, class_colors, heatmap
+from common.plots.style import CLASS_COLORS, HEATMAP, _pyplot, class_colors, class_markers, heatmap
 
 __all__ = [
     "CLASS_COLORS",
@@ -35,6 +36,7 @@ __all__ = [
     "_pyplot",
     "anomaly_scores",
     "class_colors",
+    "class_markers",
     "confusion_matrices",
     "decoded_map",
     "factor_heatmaps",

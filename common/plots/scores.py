@@ -3,6 +3,7 @@ selection, and the information each latent dimension carries about each factor."
 
 import numpy as np
 
+from common.plots.scale import MIN_NATS, at_least
 from common.plots.style import _pyplot, heatmap
 from common.runio import save_figure
 
@@ -45,6 +46,7 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     low, high = axes[0].dataLim.intervaly  # the curves and the lines; axhline adds no margin of its own
     if lines and high > low:
         axes[0].set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
+    _span_at_least(axes[0], [low, high], share=0.0)  # 0.1 nats at least; an ELBO of -77 keeps its 0.2 climb
     axes[0].set(title=objective, xlabel="epoch", ylabel="nats per row")
     if lines:  # four entries do not fit beside the curves of a third of the figure: below it
         handles, labels = axes[0].get_legend_handles_labels()
@@ -62,13 +64,11 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
 
 
 def _span_at_least(ax, values, share=0.05):
-    """Widen a panel whose values move by less than `share` of their size to that span, centred: an
-    epoch-to-epoch wobble of 1% (a sampled KL term) is then drawn as the wobble it is, not as a trend."""
-    low, high = min(values), max(values)
-    span = share * max(abs(low), abs(high))
-    if high - low < span:
-        middle = (low + high) / 2
-        ax.set_ylim(middle - span / 2, middle + span / 2)
+    """Widen a panel whose values move by less than `share` of their size, or by less than MIN_NATS, to
+    that span, centred (from 0 up for values that cannot be negative, a KL): an epoch-to-epoch wobble of
+    1%, or of 0.005 nats of a collapsed KL, is then drawn as the wobble it is, not as a trend."""
+    span = max(share * max(abs(min(values)), abs(max(values))), MIN_NATS)
+    at_least(ax, span, values=values, floor=0.0 if min(values) >= 0 else None)
 
 
 def _terms(axes, epochs, history, kl_term):
@@ -182,24 +182,31 @@ def confusion_matrices(path, panels, class_names, class_noun="class", xlabel=Non
     save_figure(fig, path)
 
 
-def factor_heatmaps(path, gains, mi, mig):
+def factor_heatmaps(path, gains, mi, mig, by_cluster=False):
     """Left: information gain of each latent dimension about each factor (how much shifting it moves
     the world's reading of the output). Right: normalised mutual information with the true factors.
     gains and mi are {factor: one number per latent dimension}; an empty one leaves its panel out
-    (your own table has no world to read outputs with, and without labels no true factor)."""
+    (your own table has no world to read outputs with, and without labels no true factor).
+    by_cluster: a model with clusters, whose shifted codes are decoded by the cluster densest at the
+    shifted point, and whose codes' spread is mostly between clusters; a caption says so, as
+    traversals.png sweeps within one cluster and can show what these scores do not."""
     plt, _ = _pyplot()
+    switch = "\n(decoded by the cluster densest there:\na shift may change the cluster)" if by_cluster else ""
     panels = [
         (
             gains,
             {"fmt": ".3f", "fontsize": 11, "cbar_label": "nats"},
-            "Magnitude of change: information gain\nKL(shifted output || original), per factor",
+            "Magnitude of change: each held-out code shifted\nby \u00b11 along z_i and decoded; "
+            f"KL(shifted || original)\nof the world's reading of the decoded row{switch}",
             "factor read off the decoded output",
         ),
         (
             mi,
             {"fmt": ".2f", "fontsize": 11, "vmin": 0, "vmax": 1, "cbar_label": "I(z_i; f) / H(f)"},
-            "Mutual information with the true factors"
-            + (f"\nMIG = {mig:.2f} (1 = one dimension per factor)" if mig is not None else ""),
+            "Mutual information of z_i (held-out codes"
+            + (", all clusters together" if by_cluster else "")
+            + ")\nwith the true factors"
+            + (f"; MIG = {mig:.2f} (1 = one dimension per factor)" if mig is not None else ""),
             "true factor of the held-out rows",
         ),
     ]
@@ -221,5 +228,16 @@ def factor_heatmaps(path, gains, mi, mig):
             **style,
         )
         ax.set(title=title, xlabel=xlabel, ylabel="latent dimension")
+    if by_cluster:
+        fig.text(0.5, -0.02, CROSS_CLUSTER_NOTE, ha="center", va="top", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+# Why interpret.png can score low what traversals.png shows plainly (docs/interpret.md).
+CROSS_CLUSTER_NOTE = (
+    "Both scores cross the clusters; traversals.png holds each cluster fixed. A dimension that moves\n"
+    "a factor within every cluster (the disease gmvae's z1: severity) can still score low here: across\n"
+    "clusters its spread mostly tells the clusters apart, and a factor the rows barely reveal scores low\n"
+    "even for the world's own posterior."
+)

@@ -9,6 +9,10 @@ HEATMAP = "viridis"
 # deficiency, with their yellow (#F0E442), all but invisible as small dots on white (MovieLens' eighth
 # group), replaced by a mid grey. (seaborn's "colorblind" has three orange-browns.)
 CLASS_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#999999"]
+# A shape per class beside its colour, so that two classes whose colours are close in a crowd of small dots
+# (the cuisine's Nordic black and Middle Eastern blue, East Asian orange and Latin American vermilion) are
+# still told apart, with any colour vision.
+CLASS_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
 def _pyplot():
@@ -26,6 +30,26 @@ def class_colors(n):
     """n class colours: Okabe-Ito, then evenly spaced hues when a plot needs more than eight."""
     _, sns = _pyplot()
     return sns.color_palette(CLASS_COLORS[:n]) + (sns.color_palette("husl", n - 8) if n > 8 else [])
+
+
+def class_markers(n):
+    """n marker shapes, one per class: CLASS_MARKERS, repeated when a plot needs more than eight."""
+    return [CLASS_MARKERS[i % len(CLASS_MARKERS)] for i in range(n)]
+
+
+def wrap_name(name, width=18):
+    """A long feature name on lines of about `width` characters, broken after '_', '/', '-' or a space
+    (od280/od315_of_diluted_wines -> od280/od315_of_ | diluted_wines): names of neighbouring panels or
+    ticks no longer run into each other, and every character stays."""
+    import re
+
+    lines, line = [], ""
+    for piece in re.findall(r"[^_/\- ]+[_/\- ]?|[_/\- ]", name):
+        if line and len(line) + len(piece) > width:
+            lines.append(line.rstrip(" "))
+            line = ""
+        line += piece
+    return "\n".join([*lines, line]) if line else "\n".join(lines)
 
 
 def heatmap(
