@@ -300,6 +300,16 @@ def typed(argv, *flags, switches=()):
         return dict.fromkeys(vars(peek.parse_known_args([])[0]))
 
 
+def refuse_nul_bytes(given):
+    """A value with a NUL byte, which no file name or name of a column can hold (os.path raises on it)."""
+    for name, value in given.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise UsageError(
+                flag_name(name), f"{value!r} holds a NUL byte, which no name can; give a real one"
+            )
+
+
 def parse(options_for, argv=None):
     """Checked options of a command line. `options_for` is the demo's options class, or, for a demo with
     modes, a function of argv that returns the class of the mode argv asks for."""
@@ -312,6 +322,7 @@ def parse(options_for, argv=None):
     from common import saved_run, staging
 
     try:
+        refuse_nul_bytes(given)
         if "resume" in given:  # the run folder's options, checked as these would be (common/saved_run.py)
             args = saved_run.resumed(cls, options_for, given, argv)
         else:

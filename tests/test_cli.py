@@ -322,3 +322,14 @@ def test_an_interrupt_before_training_ends_with_one_line_and_exit_130(tmp_path, 
         disease_dlvm.main(["--samples", "200", "--quiet", "--out", str(tmp_path)])
     assert info.value.code == 130
     assert capsys.readouterr().err == "disease_dlvm.py: interrupted; files already written are whole\n"
+
+
+@pytest.mark.parametrize("flag", ["--data", "--out", "--load", "--label-column"])
+def test_a_nul_byte_in_a_name_is_refused_in_one_line(flag, capsys):
+    import disease_dlvm
+
+    with pytest.raises(SystemExit) as exit_:
+        disease_dlvm.main([flag, "a\x00b"])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and f"argument {flag}: " in err
+    assert "NUL byte" in err
