@@ -16,8 +16,10 @@ import glob
 import importlib
 import math
 import os
+import signal
 import sys
 import textwrap
+import threading
 
 # ---- Values: each flag's `type` checks its value as it is parsed ------------------------------------
 
@@ -187,6 +189,12 @@ def flags_elsewhere(cls, tokens):
     return f" ({'; '.join(notes.values())})" if notes else ""
 
 
+def _as_interrupt(signum, frame):
+    """SIGTERM before a run's own handler takes over (common/train.py: StopRequest), e.g. during imports
+    or data preparation: the same clean stop as Ctrl-C there, not a silent exit 143."""
+    raise KeyboardInterrupt
+
+
 def entry_point(main):
     """Decorator for a demo's main(argv): bad input found after parsing (UsageError), sizes too big for
     this machine (--samples 1e9, which no range check can know) and a second Ctrl-C or SIGTERM (the
@@ -196,6 +204,8 @@ def entry_point(main):
     @functools.wraps(main)
     def guarded(argv=None):
         prog = script_of(main)
+        main_thread = threading.current_thread() is threading.main_thread()  # signals reach it only
+        previous = signal.signal(signal.SIGTERM, _as_interrupt) if main_thread else None
         try:
             return _run_main(main, argv)
         except UsageError as err:
@@ -209,6 +219,9 @@ def entry_point(main):
         except RuntimeError as err:  # torch's CPU allocator raises RuntimeError, not MemoryError
             if "can't allocate memory" not in str(err) and "not enough memory" not in str(err):
                 raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         print(
             f"{prog}: error: out of memory: the sizes asked for (rows, --hidden-dim, --latent-dim, "
             "--iw-samples, --batch-size) do not fit in this machine's memory; try smaller ones",

@@ -310,3 +310,19 @@ def test_any_argument_list_parses_cleanly_or_exits_2_with_one_line(
             assert args.folds * args.test_fraction < 1 and not (args.load or args.resume)
         else:
             assert not hasattr(args, "folds") and args.ratings is None
+
+
+def test_sigterm_before_training_stops_as_cleanly_as_ctrl_c(tmp_path):
+    """SIGTERM while the run imports torch or prepares its data (before training's own handler): the
+    one line of a Ctrl-C there and exit 130, not a silent exit 143; --out keeps no half run."""
+    out = tmp_path / "run"
+    process = _start(out)
+    deadline = time.time() + 60
+    while not os.path.exists(staging.lock_path(out)):  # the command line is parsed and --out locked
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "disease_dlvm.py: interrupted; files already written are whole"
+    assert not (out / "metrics.json").exists()
