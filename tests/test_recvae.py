@@ -107,7 +107,7 @@ def test_a_recvae_run_ranks_and_reports(tmp_path, capsys):
     config = json.loads((tmp_path / "config.json").read_text())
     assert metrics["model"] == "recvae" and 0 <= metrics["ranking"]["ndcg@100"] <= 1
     assert config["gamma"] == 0.005 and config["encoder_epochs"] == 3 and config["hidden_layers"] == 5
-    assert config["lr"] == 5e-4
+    assert config["lr"] == 1e-3
     assert "movie: RecVAE on " in capsys.readouterr().out
     assert (tmp_path / "training.png").exists() and (tmp_path / "ranking_history.png").exists()
 
