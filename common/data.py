@@ -180,17 +180,18 @@ def check_sizes(args, world, n, n_rows):
 
 
 def check_held_out(args, world, n_test, n_rows):
-    """Recovery of a label column is scored on the held-out rows: fewer than MIN_SCORED_ROWS is refused,
-    rather than reported as a perfect score. The world's runs still allow them (tests/test_own_data.py
-    scores a single held-out row)."""
-    if world.has_truth or world.n_classes == 0 or n_test >= MIN_SCORED_ROWS:
+    """Recovery of the classes (a world's, or a label column's) is scored on the held-out rows: fewer
+    than MIN_SCORED_ROWS is refused, rather than reported as a perfect score (one row: ARI 1.0)."""
+    if world.n_classes == 0 or n_test >= MIN_SCORED_ROWS:
         return
     fraction = math.ceil(MIN_SCORED_ROWS / n_rows * 1000) / 1000  # round(n_rows * fraction) >= 5
+    what = f"--label-column {args.label_column!r}" if not world.has_truth else f"the {world.class_noun}"
+    other = "drop --label-column" if not world.has_truth else "draw more --samples"
     raise UsageError(
         "--test-fraction",
-        f"{args.test_fraction} holds out {n_test} of the {n_rows} rows; scoring recovery of --label-column "
-        f"{args.label_column!r} needs at least {MIN_SCORED_ROWS} (on fewer, agreement is mostly chance); "
-        f"use --test-fraction {fraction} or higher, or drop --label-column",
+        f"{args.test_fraction} holds out {n_test} of the {n_rows} rows; scoring recovery of {what} needs "
+        f"at least {MIN_SCORED_ROWS} (on fewer, agreement is mostly chance); use --test-fraction "
+        f"{fraction} or higher, or {other}",
     )
 
 

@@ -218,7 +218,9 @@ def select_clusters(args, data, stop=None):
     log_px = np.array(log_px)  # (len(ks), n_valid)
     nlls = -log_px.mean(1)
     best = int(np.argmin(nlls))
-    standard_errors = (log_px[best] - log_px).std(1, ddof=1) / np.sqrt(log_px.shape[1])
+    standard_errors = np.zeros(len(ks))  # one validation row has none: the best K, then
+    if log_px.shape[1] > 1:
+        standard_errors = (log_px[best] - log_px).std(1, ddof=1) / np.sqrt(log_px.shape[1])
     within = int(np.flatnonzero(nlls <= nlls[best] + standard_errors)[0])
     chosen = max(ks[0], min(ks[within], in_use[within]))
     return chosen, {

@@ -150,14 +150,22 @@ def test_a_single_held_out_row_leaves_out_the_scores_it_cannot_give(tmp_path):
     """One held-out row has no ROC AUC (one class per symptom) and no R^2: the keys are left out,
     never written as NaN (which JSON cannot hold)."""
     out = tmp_path / "run"
-    assert disease_dlvm.main([*TINY, "--samples", "60", "--test-fraction", "0.01", "--out", str(out)]) == 0
+    symptoms = ["--data", str(_symptom_csv(tmp_path, rows=60)), "--drop-columns", "patient", "kind"]
+    assert disease_dlvm.main([*TINY, *symptoms, "--test-fraction", "0.01", "--out", str(out)]) == 0
     m = _metrics(out)
     assert m["data"]["n_test"] == 1 and "recon" not in m["test"] and np.isfinite(m["test"]["nll"])
     cuisine = tmp_path / "cuisine"
-    assert (
-        cuisine_dlvm.main([*TINY, "--samples", "60", "--test-fraction", "0.01", "--out", str(cuisine)]) == 0
-    )
+    flavours = ["--data", str(_real_csv(tmp_path, 4, rows=60)), "--drop-columns", "kind"]
+    assert cuisine_dlvm.main([*TINY, *flavours, "--test-fraction", "0.01", "--out", str(cuisine)]) == 0
     assert _metrics(cuisine)["data"]["n_test"] == 1 and "recon" not in _metrics(cuisine)["test"]
+
+
+def test_a_world_run_with_too_few_held_out_rows_to_score_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        disease_dlvm.main([*TINY, "--samples", "60", "--test-fraction", "0.01", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1
+    assert "holds out 1 of the 60 rows; scoring recovery of the disease needs at least 5" in err
 
 
 def test_save_data_never_writes_over_the_table_it_reads(tmp_path, capsys):
