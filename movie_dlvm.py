@@ -475,6 +475,10 @@ class ImplicitRecVAEOptions(ImplicitOptions):
     hidden_layers: int = 5
     lr: float = 1e-3
     epochs: int = 30
+    # its KL weight is each user's own (--gamma): refused, and left out of --help
+    REFUSED: ClassVar[dict] = ImplicitOptions.REFUSED | dict.fromkeys(
+        ("beta", "anneal_steps"), "the recvae weights each user's KL by --gamma x their likes"
+    )
 
 
 OPTIONS = (ExplicitOptions, ContinuousOptions, ImplicitOptions, ImplicitGMVAEOptions, ImplicitRecVAEOptions)

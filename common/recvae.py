@@ -142,8 +142,8 @@ def phase(model, part):
 def fit_alternating(model, x_train, *, epochs, batch_size, lr, quiet=False, stop=None, on_epoch=None):
     """Train a RecVAE in place, as common.train.fit trains the others; returns (history, None). An epoch is
     model.encoder_epochs passes of encoder updates, the prior refreshed, then one pass of decoder updates;
-    its history row holds the decoder pass's loss parts, and gamma as its "beta". Raises common.train's
-    Interrupted and Diverged."""
+    its history row holds the last encoder pass's loss parts (with input dropout), and gamma as its
+    "beta". Raises common.train's Interrupted and Diverged."""
     from common.speed.optim import Adam
     from common.train import PARTS, Diverged, Interrupted, cosine_lr, train_epoch
 
@@ -167,8 +167,11 @@ def fit_alternating(model, x_train, *, epochs, batch_size, lr, quiet=False, stop
                     model.load_state_dict(last_good)
                     raise Interrupted(epoch - 1, history, model, None)
             if part == "encoder":
+                # The row's parts: the last encoder pass's. In the decoder pass the prior's copy is the
+                # encoder itself, so its KL is about -log(3/4) whatever the model: nothing to watch.
+                parts = sums
                 model.update_prior()
-        row = {"epoch": epoch, **dict(zip(PARTS, (sums / n).tolist(), strict=True)), "beta": model.gamma}
+        row = {"epoch": epoch, **dict(zip(PARTS, (parts / n).tolist(), strict=True)), "beta": model.gamma}
         if not all(math.isfinite(row[k]) for k in PARTS):
             model.load_state_dict(last_good)
             raise Diverged(epoch, history, model)

@@ -100,8 +100,8 @@ class RecommenderOptions(RunOptions):
         ),
         **dict.fromkeys(
             ("prior", "pseudo_inputs", "flow", "flow_steps", "lower_dim", "iw_train"),
-            "the implicit mode's recommenders are Mult-VAE, Mult-DAE and the Mult-GMVAE (docs/movielens.md); "
-            "the model extensions run on the explicit ratings (docs/models.md)",
+            "the implicit mode's recommenders are Mult-VAE, Mult-DAE, the Mult-GMVAE and RecVAE "
+            "(docs/movielens.md); the model extensions run on the explicit ratings (docs/models.md)",
         ),
     }
 
@@ -176,12 +176,6 @@ class RecommenderOptions(RunOptions):
             raise UsageError(
                 "--dropout", f"Mult-VAE's and Mult-DAE's input dropout; the {self.model} reads rows whole"
             )
-        if self.model == "recvae":
-            for name in ("beta", "anneal_steps"):
-                if name in self.given:
-                    raise UsageError(
-                        flag_name(name), "the recvae weights each user's KL by --gamma x their likes"
-                    )
         if self.folds * self.test_fraction >= 1:
             raise UsageError(
                 "--folds",
