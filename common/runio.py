@@ -256,15 +256,18 @@ def check_out_dir(path, demo=None, overwrite=False):
                 "--out",
                 f"{path!r} holds a run of the {other} demo; choose another folder or pass --overwrite",
             )
+    # A run writes beside --out (its staging folder) and creates --out only when it has a run to put
+    # there: a run stopped in its first second leaves no empty folder behind.
+    where = os.path.dirname(os.path.realpath(path)) if demo is not None else path
     try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+        os.makedirs(where, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".write-test-"):
             pass
     except OSError as err:
         raise UsageError(
             "--out", f"cannot write to {path!r} ({err.strerror}); choose another folder"
         ) from None
-    free = shutil.disk_usage(path).free
+    free = shutil.disk_usage(where).free
     if free < MIN_FREE_BYTES:
         raise UsageError("--out", f"only {free / 2**20:.1f} MB free on the disk of {path!r}; free some space")
 

@@ -38,9 +38,19 @@ def collapse_line(usage):
     inactive, n = usage["inactive"], len(usage["kl_per_dim"])
     verb = "carries" if len(inactive) == 1 else "carry"
     where = "" if len(inactive) == n else f" in {len(inactive)} of {n} latent dimensions"
+    each = ", ".join(f"z{d + 1} {kl:.3f}" for d, kl in enumerate(usage["kl_per_dim"][:8]))
     return (
         f"  posterior collapse{where}: {', '.join(inactive)} {verb} almost no information "
-        f"(KL < {usage['threshold']:g} nats per row each)"
+        f"(KL < {usage['threshold']:g} nats per row; per dimension: {each})"
+    )
+
+
+def clusters_line(clusters):
+    """A discrete latent that leaves clusters empty (metrics.json's clusters: in_use of k), or None."""
+    if clusters.get("in_use", clusters.get("k", 0)) >= clusters.get("k", 0):
+        return None
+    return (
+        f"  clusters in use: {clusters['in_use']} of {clusters['k']} (the others hold under 1% of the rows)"
     )
 
 
@@ -92,6 +102,8 @@ def summary(metrics, world, out, extra_lines=()):
         lines.append(monte_carlo_line(test))
     if test.get("latent_usage", {}).get("inactive"):
         lines.append(collapse_line(test["latent_usage"]))
+    if clusters_line(metrics.get("clusters", {})):
+        lines.append(clusters_line(metrics["clusters"]))
     if metrics["data"].get("adapted_to_table"):
         from common.cli import flag_name
 

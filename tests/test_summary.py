@@ -67,12 +67,24 @@ def _metrics(**sections):
 def test_the_summary_names_posterior_collapse():
     usage = {"kl_per_dim": [0.0004, 0.0006], "inactive": ["z1", "z2"], "threshold": 0.01}
     text = summary(_metrics(test={"latent_usage": usage}), DiseaseWorld(), "out")
-    assert "  posterior collapse: z1, z2 carry almost no information (KL < 0.01 nats per row each)" in text
+    assert (
+        "  posterior collapse: z1, z2 carry almost no information (KL < 0.01 nats per row; per dimension: "
+        "z1 0.000, z2 0.001)" in text
+    )
     usage = {"kl_per_dim": [2.1, 0.001, 1.7], "inactive": ["z2"], "threshold": 0.01}
     text = summary(_metrics(test={"latent_usage": usage}), DiseaseWorld(), "out")
     assert "posterior collapse in 1 of 3 latent dimensions: z2 carries almost no information" in text
     usage = {"kl_per_dim": [2.1, 1.7], "inactive": [], "threshold": 0.01}
     assert "collapse" not in summary(_metrics(test={"latent_usage": usage}), DiseaseWorld(), "out")
+
+
+def test_the_summary_names_clusters_left_empty():
+    text = summary(
+        _metrics(clusters={"k": 5, "in_use": 1, "shares": [1.0, 0, 0, 0, 0]}), DiseaseWorld(), "out"
+    )
+    assert "  clusters in use: 1 of 5 (the others hold under 1% of the rows)" in text
+    full = summary(_metrics(clusters={"k": 5, "in_use": 5, "shares": [0.2] * 5}), DiseaseWorld(), "out")
+    assert "clusters in use" not in full
 
 
 def test_the_summary_has_the_interpret_headline():
