@@ -345,7 +345,8 @@ class RunOptions:
         if done is None:
             raise UsageError("--resume", f"{file} has no training state to continue from")
         if done >= self.epochs:
-            raise UsageError("--resume", f"{folder} already finished all {self.epochs} epochs")
+            again = f"evaluate its model again with --load {os.path.join(folder, 'model.pt')} --out OTHER"
+            raise UsageError("--resume", f"{folder} already finished all {self.epochs} epochs; {again}")
 
     def config(self, **resolved):
         """config.json: every option as the run used it, what was typed, and `resolved` (the device)."""
