@@ -82,50 +82,19 @@ def summary(metrics, world, out, extra_lines=()):
     trained = "loaded" if "loaded_from" in metrics else f"trained in {timing['train_seconds']:.1f} s"
     lines = [
         f"{world.name}: {model_name(metrics)} on {metrics['data']['n_train']} training rows, "
-        f"{trained} ({timing['total_seconds']:.1f} s in all)"
+        f"{trained} ({timing['total_seconds']:.1f} s in all)",
+        *likelihood_lines(test),
     ]
-    if "true_nll" in test:
-        lines.append(
-            f"  held-out NLL {test['nll']:.4f} nats/row   world's true NLL {test['true_nll']:.4f}   "
-            f"gap {test['nll_gap']:+.4f}"
-        )
-        lines.append(monte_carlo_line(test))
-    elif "recon" in test and "nll" not in test:
-        name, value = next((k, v) for k, v in test["recon"].items() if not k.endswith("per_feature"))
-        lines.append(
-            f"  reconstruction {name} {value:.3f} on held-out rows (an autoencoder: no likelihood, no NLL)"
-        )
-    elif "nll" in test:
-        lines.append(
-            f"  held-out NLL {test['nll']:.4f} nats/row   ELBO {test['elbo']:.4f} (no world: no true NLL)"
-        )
-        lines.append(monte_carlo_line(test))
     if test.get("latent_usage", {}).get("inactive"):
         lines.append(collapse_line(test["latent_usage"]))
     if clusters_line(metrics.get("clusters", {})):
         lines.append(clusters_line(metrics["clusters"]))
     if metrics["data"].get("adapted_to_table"):
-        from common.cli import flag_name
-
-        fitted = metrics["data"]["adapted_to_table"]
-        lines.append(
-            "  defaults fitted to the table: "
-            + ", ".join(f"{flag_name(k)} {v['value']} ({v['why']})" for k, v in fitted.items())
-        )
+        lines.append(fitted_line(metrics["data"]["adapted_to_table"]))
     if "model_selection" in metrics:
         lines.append(f"  clusters chosen: K = {metrics['model_selection']['best_k']}")
-    rec = metrics.get("recovery")
-    scored = {name: b for name, b in metrics["baselines"].items() if "ari" in b}
-    if rec:
-        task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
-        task = "classification (trained with --labels)" if "semi_supervised" in metrics else task
-        line = f"  {world.class_noun} {task} ARI {rec['ari']:.3f}"
-        if "bayes_ari" in rec:
-            line += f"   Bayes-optimal {rec['bayes_ari']:.3f} ({rec['ari'] / rec['bayes_ari']:.0%} of it)"
-        if scored:
-            best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
-            line += f"   best baseline {best_name} {best['ari']:.3f}"
-        lines.append(line)
+    if metrics.get("recovery"):
+        lines.append(recovery_line(metrics, world))
     if "semi_supervised" in metrics:
         from common.semi_supervised import summary_lines
 
@@ -138,3 +107,43 @@ def summary(metrics, world, out, extra_lines=()):
         lines.append(interpret_line(metrics["interpret"]))
     lines += [*extra_lines, f"  results in {out}"]
     return "\n".join(lines)
+
+
+def likelihood_lines(test):
+    """The held-out NLL beside the world's (or the ELBO, without a world), or an autoencoder's error."""
+    if "true_nll" in test:
+        gap = f"world's true NLL {test['true_nll']:.4f}   gap {test['nll_gap']:+.4f}"
+        return [f"  held-out NLL {test['nll']:.4f} nats/row   {gap}", monte_carlo_line(test)]
+    if "nll" in test:
+        no_world = f"ELBO {test['elbo']:.4f} (no world: no true NLL)"
+        return [f"  held-out NLL {test['nll']:.4f} nats/row   {no_world}", monte_carlo_line(test)]
+    if "recon" in test:
+        name, value = next((k, v) for k, v in test["recon"].items() if not k.endswith("per_feature"))
+        return [
+            f"  reconstruction {name} {value:.3f} on held-out rows (an autoencoder: no likelihood, no NLL)"
+        ]
+    return []
+
+
+def fitted_line(fitted):
+    """The defaults a --data run fitted to its table (common/data.py: adapt_to_table), with the reasons."""
+    from common.cli import flag_name
+
+    each = ", ".join(f"{flag_name(k)} {v['value']} ({v['why']})" for k, v in fitted.items())
+    return f"  defaults fitted to the table: {each}"
+
+
+def recovery_line(metrics, world):
+    """Recovery (or classification, for a model trained with labels) beside the Bayes-optimal and the
+    best baseline."""
+    rec = metrics["recovery"]
+    task = "classification (trained with labels)" if rec.get("supervised") else "recovery"
+    task = "classification (trained with --labels)" if "semi_supervised" in metrics else task
+    line = f"  {world.class_noun} {task} ARI {rec['ari']:.3f}"
+    if "bayes_ari" in rec:
+        line += f"   Bayes-optimal {rec['bayes_ari']:.3f} ({rec['ari'] / rec['bayes_ari']:.0%} of it)"
+    scored = {name: b for name, b in metrics["baselines"].items() if "ari" in b}
+    if scored:
+        best_name, best = max(scored.items(), key=lambda item: item[1]["ari"])
+        line += f"   best baseline {best_name} {best['ari']:.3f}"
+    return line
