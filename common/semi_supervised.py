@@ -36,11 +36,6 @@ def labelled_rows(args, world, train):
         return None
     if world.n_classes == 0:
         raise UsageError("--labels", "these data have no classes to label rows with; add --label-column")
-    if world.n_classes == 1:
-        raise UsageError(
-            "--labels",
-            f"{world.class_noun!r} has one class only, so there is nothing to tell apart; drop --labels",
-        )
     if "clusters" in args.given:
         raise UsageError("--clusters", "with --labels the clusters are the classes; drop --clusters")
     n_train, n = len(train), len(train) if args.labels == "all" else args.labels

@@ -77,24 +77,26 @@ def load_table(path, *, binary, label_column=None, drop_columns=()):
             f"{path}: {len(frame)} data row(s); need at least {MIN_ROWS} to train and hold some out"
         )
 
-    labels = class_names = None
-    if label_column:
-        values = frame[label_column].str.strip()
-        _check_missing(path, values, label_column)
-        class_names = sorted(values.unique(), key=_natural)
-        if len(class_names) < 2:  # every method would score a perfect ARI against it
-            raise TableError(
-                f"{path}: column {label_column!r} has one class only ({class_names[0]!r}): nothing to "
-                "recover; drop --label-column or give a column with 2 or more classes"
-            )
-        labels = values.map({name: k for k, name in enumerate(class_names)}).to_numpy()
-
+    labels, class_names = _read_labels(path, frame, label_column) if label_column else (None, None)
     features = [c for c in columns if c not in set(drop_columns) and c != label_column]
     if not features:
         raise TableError(f"{path}: no feature columns left after --label-column and --drop-columns")
     x, kept, constant = _read_features(path, frame, features, binary)
     id_like = [name for j, name in enumerate(kept) if _looks_like_ids(x[:, j])]
     return Table(x, kept, labels, class_names, label_column, constant, id_like)
+
+
+def _read_labels(path, frame, label_column):
+    """(class index of each row (n,), class names in natural order) of the label column."""
+    values = frame[label_column].str.strip()
+    _check_missing(path, values, label_column)
+    class_names = sorted(values.unique(), key=_natural)
+    if len(class_names) < 2:  # every method would score a perfect ARI against it
+        raise TableError(
+            f"{path}: column {label_column!r} has one class only ({class_names[0]!r}): nothing to "
+            "recover; drop --label-column or give a column with 2 or more classes"
+        )
+    return values.map({name: k for k, name in enumerate(class_names)}).to_numpy(), class_names
 
 
 def constant_note(table):
