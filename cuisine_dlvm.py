@@ -39,7 +39,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from common.cli import Interval, UsageError, entry_point, option, parse, typed
+from common.cli import Interval, UsageError, entry_point, exit_with, option, parse, typed
 from common.model_table import model_class
 from common.options import DataOptions
 from common.world import Sample, World
@@ -534,4 +534,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

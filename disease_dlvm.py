@@ -19,13 +19,12 @@ Example:
 """
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from common.cli import Interval, entry_point, option, parse
+from common.cli import Interval, entry_point, exit_with, option, parse
 from common.options import DataOptions
 from common.speed.rows import unique_rows
 from common.world import Sample, World
@@ -191,4 +190,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -20,13 +20,12 @@ multinomial, or --ratings with a MovieLens file; docs/movielens.md):
 """
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from common.cli import Interval, UsageError, entry_point, option, parse, typed
+from common.cli import Interval, UsageError, entry_point, exit_with, option, parse, typed
 from common.recsys.options import MovieLensOptions, RecommenderOptions
 from common.world import Sample, World, groups_of, top_items_reading
 
@@ -517,4 +516,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -232,6 +232,28 @@ def entry_point(main):
     return guarded
 
 
+def exit_with(main):
+    """sys.exit(main()) for a script. Once main has returned, every file is in place, but Python still
+    joins its threads and the figure worker at exit: a Ctrl-C or SIGTERM then ends with one line and
+    exit 130, not a silent exit 143 or a traceback from the interpreter's shutdown."""
+    code = main()
+    prog = script_of(main)
+
+    def exiting(signum, frame):
+        sys.stdout.flush()
+        print(
+            f"{prog}: interrupted while exiting; files already written are whole", file=sys.stderr, flush=True
+        )
+        os._exit(130)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, exiting)
+    from common import staging
+
+    staging.pause_point("exiting")  # tests: a signal while Python exits
+    sys.exit(code)
+
+
 def _run_main(main, argv):
     """main(argv), then its run folder put in place (or, for a run that wrote no metrics.json, dropped)
     and unlocked, however main ends (common/staging.py)."""

@@ -27,11 +27,12 @@ from common import evaluate, latent_paths, plots
 FIGURE_SECONDS = 120
 
 
-def draw_shared(draw, folder, data, model, history, z_test, clusters, report, device):
+def draw_shared(draw, folder, data, model, history, z_test, clusters, report, device, usage=None):
     """The figures every demo shares. Without a world (--data) there is no truth to draw beside the model;
-    without a label column the rows have no classes to colour by."""
+    without a label column the rows have no classes to colour by. usage: test.latent_usage, whose collapsed
+    dimensions latent.png and clusters.png name."""
     world, test = data.world, data.test
-    latent(draw, folder, world, model, test, z_test)
+    latent(draw, folder, world, model, test, z_test, usage)
     if history:  # a model loaded from a folder without history.csv has none
         training(draw, folder, data, model, history)
     if world.per_feature_figures and model.decodes_z_alone:
@@ -43,12 +44,12 @@ def draw_shared(draw, folder, data, model, history, z_test, clusters, report, de
     if world.n_classes:
         confusion(draw, folder, world, model, test, clusters, report["recovery"]["method"])
     if model.cluster_latent and model.decodes_z_alone and world.n_classes:
-        found_clusters(draw, folder, world, model, test, z_test, clusters, device)
+        found_clusters(draw, folder, world, model, test, z_test, clusters, device, usage)
     if "model_selection" in report:
         model_selection(draw, folder, world, report["model_selection"])
 
 
-def latent(draw, folder, world, model, test, z_test):
+def latent(draw, folder, world, model, test, z_test, usage=None):
     labelled = world.n_classes > 0
     title = "Latent means of held-out rows" + (f", coloured by true {world.class_noun}" if labelled else "")
     if not model.decodes_z_alone:
@@ -64,6 +65,7 @@ def latent(draw, folder, world, model, test, z_test):
         world.class_names if labelled else ["all held-out rows"],
         title,
         legend_title=f"true {world.class_noun}" if labelled else "",
+        usage=usage,
     )
 
 
@@ -215,7 +217,7 @@ def class_profiles(world, test):
 
 
 @torch.no_grad()
-def found_clusters(draw, folder, world, model, test, z_test, clusters, device, n_draws=2000):
+def found_clusters(draw, folder, world, model, test, z_test, clusters, device, usage=None, n_draws=2000):
     """clusters.png: the latent space by true class and by found cluster, with each prior component;
     profiles.png: the world's mean features per class beside each cluster's decoded profile."""
     k = model.n_clusters
@@ -246,6 +248,7 @@ def found_clusters(draw, folder, world, model, test, z_test, clusters, device, n
         world.class_noun,
         model.recovery_method,
         model.prior_picture,
+        usage=usage,
     )
     if not world.per_feature_figures:
         return

@@ -182,12 +182,15 @@ def evaluate(job, model, history, draw):
     seconds, else None). The figures' own random draws leave the run's untouched."""
     import torch
 
+    from common.evaluate import latent_usage
+
     progress.stage(job.args, "recovery: the held-out rows' latent codes and clusters")
     z_test, clusters = recover(job, model)
+    usage = latent_usage(model, job.data.x_test) if model.has_likelihood else {}  # posterior collapse
     if draw is not None:
         with torch.random.fork_rng(devices=[] if job.device == "cpu" else None):
-            draw_figures(job, draw, model, history, z_test, clusters)
-    found = score(job, model)
+            draw_figures(job, draw, model, history, z_test, clusters, usage.get("latent_usage"))
+    found = score(job, model, usage)
     if draw is not None and found is not None:  # --anomalies: anomalies.png
         from common import figures
 
@@ -246,20 +249,22 @@ def latent_clusters(args, world, model, x_train, z_test, report):
     return evaluate.latent_clusters(z_train, z_test, n_fit, args.seed)
 
 
-def draw_figures(job, draw, model, history, z_test, clusters):
+def draw_figures(job, draw, model, history, z_test, clusters, usage):
     """Every figure of the run, the demo's own after the shared ones (common/figures.py)."""
     from common import figures
 
-    figures.draw_shared(draw, job.folder, job.data, model, history, z_test, clusters, job.report, job.device)
+    figures.draw_shared(
+        draw, job.folder, job.data, model, history, z_test, clusters, job.report, job.device, usage
+    )
     if job.demo.figures is not None:
         job.demo.figures(job.folder, draw=draw, world=job.data.world, model=model, test=job.data.test,
                          device=job.device)  # fmt: skip
 
 
-def score(job, model):
-    """Held-out likelihood (against the world's exact one), reconstruction, baselines, the demo's numbers;
-    with --anomalies, last, the anomaly step on a copy of the held-out rows: it returns what
-    anomalies.png draws (common/anomalies.py), else None."""
+def score(job, model, usage):
+    """Held-out likelihood (against the world's exact one) and `usage` (evaluate.latent_usage),
+    reconstruction, baselines, the demo's numbers; with --anomalies, last, the anomaly step on a copy of
+    the held-out rows: it returns what anomalies.png draws (common/anomalies.py), else None."""
     from common import evaluate
 
     args, data, report, demo = job.args, job.data, job.report, job.demo
@@ -272,7 +277,7 @@ def score(job, model):
         if world.has_truth:
             true_nll = float(-world.reference_log_prob(data.test.x).mean())  # what the likelihood covers
             report["test"].update(true_nll=true_nll, nll_gap=report["test"]["nll"] - true_nll)
-        report["test"].update(evaluate.latent_usage(model, data.x_test))  # posterior collapse, per dimension
+        report["test"].update(usage)  # posterior collapse, per dimension
     recon = evaluate.reconstruction(model, data.x_test, world.feature_names, world.likelihood)
     if recon:  # one held-out row, or no feature with both values in them: nothing to score
         report["test"]["recon"] = recon

@@ -177,15 +177,19 @@ def test_a_1d_latent_is_drawn_as_lanes_along_z1_with_no_invented_second_axis(mon
 def test_a_collapsed_latent_is_drawn_on_the_priors_scale_and_named(monkeypatch):
     figures = _drawn(monkeypatch)
     z, labels = _codes(spread=0.005)  # codes within 0.02 of a point, as at --beta 4
-    plots.latent_scatter("unused.png", z, labels, NAMES, "codes")
-    _clusters(z, labels, _components(centres=((0.0, 0.0),) * 3))
+    usage = {"kl_per_dim": [0.004, 0.002], "inactive": ["z1", "z2"], "threshold": 0.01}  # test.latent_usage
+    plots.latent_scatter("unused.png", z, labels, NAMES, "codes", usage=usage)
+    plots.latent_clusters(
+        "unused.png", z, labels, NAMES, labels, ["cluster 1", "cluster 2", "cluster 3"],
+        {0: 0, 1: 1, 2: 2}, _components(centres=((0.0, 0.0),) * 3), "disease", usage=usage,
+    )  # fmt: skip
     latent, clusters = figures[0].axes[0], figures[1].axes[0]
     for ax in (latent, clusters):
         ax.apply_aspect()
         for low, high in (ax.get_xlim(), ax.get_ylim()):
             assert high - low >= 6 - 1e-9
-    assert "z1, z2 hardly vary" in latent.get_title()
-    assert "z1, z2 hardly vary" in figures[1]._suptitle.get_text()
+    assert "z1, z2 carry almost no information" in latent.get_title()
+    assert "z1, z2 carry almost no information" in figures[1]._suptitle.get_text()
 
 
 def test_a_used_latent_keeps_its_own_scale(monkeypatch):
@@ -193,7 +197,7 @@ def test_a_used_latent_keeps_its_own_scale(monkeypatch):
     z, labels = _codes(spread=4.0)
     plots.latent_scatter("unused.png", z, labels, NAMES, "codes")
     low, high = figures[0].axes[0].get_xlim()
-    assert high - low > 12 and "hardly" not in figures[0].axes[0].get_title()
+    assert high - low > 12 and "information" not in figures[0].axes[0].get_title()
 
 
 def test_clusters_png_sizes_each_code_by_its_rows(monkeypatch):

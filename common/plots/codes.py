@@ -11,7 +11,6 @@ from common.plots.style import _pyplot, class_colors, class_markers
 from common.runio import save_figure
 
 PRIOR_SPAN = 6.0  # N(0, I)'s +-3 sd: the narrowest a latent axis is drawn
-UNUSED_SD = 0.1  # codes of a dimension that spread less than this (the prior's sd is 1) hardly vary
 
 
 def projection(z):
@@ -31,13 +30,17 @@ def projection(z):
     )
 
 
-def unused_note(z):
-    """A line naming the dimensions whose codes hardly vary (a collapsed posterior), or ''."""
-    quiet = [f"z{i + 1}" for i in range(z.shape[1]) if np.std(z[:, i]) < UNUSED_SD]
-    if not quiet:
+def unused_note(usage):
+    """A line naming the collapsed dimensions, or '': `usage` is the run's own measure of collapse,
+    metrics.json's test.latent_usage (each dimension's KL against the prior; None where it does not
+    split by dimension), so that the figure and the summary name the same dimensions."""
+    if not usage or not usage["inactive"]:
         return ""
-    verb = "varies" if len(quiet) == 1 else "vary"
-    return f"\n{', '.join(quiet)} hardly {verb} (sd of the codes < {UNUSED_SD}; the prior's is 1)"
+    verb = "carries" if len(usage["inactive"]) == 1 else "carry"
+    return (
+        f"\n{', '.join(usage['inactive'])} {verb} almost no information "
+        f"(posterior collapse: KL < {usage['threshold']:g} nats a row)"
+    )
 
 
 def distinct_dots(points, ids, max_points=4000):
@@ -100,11 +103,14 @@ def lanes(ax, z1, ids, names, colors):
     at_least(ax, PRIOR_SPAN, "x")
 
 
-def latent_scatter(path, z, labels, class_names, title, legend_title="true class", max_points=4000):
-    """Latent codes of held-out rows coloured (and shaped) by their class; a 1-D latent as lanes."""
+def latent_scatter(
+    path, z, labels, class_names, title, legend_title="true class", max_points=4000, usage=None
+):  # fmt: skip
+    """Latent codes of held-out rows coloured (and shaped) by their class; a 1-D latent as lanes.
+    usage: test.latent_usage of metrics.json, whose collapsed dimensions the title names."""
     plt, _ = _pyplot()
     colors, markers = class_colors(len(class_names)), class_markers(len(class_names))
-    title += unused_note(z)
+    title += unused_note(usage)
     if z.shape[1] == 1:
         fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(class_names) + 2.4))
         lanes(ax, z[:, 0], labels, class_names, colors)
@@ -138,7 +144,7 @@ def cluster_colours(colors, cluster_class, n_classes, n_clusters):
 
 def latent_clusters(
     path, z, labels, class_names, clusters, cluster_names, cluster_class, components, class_noun,
-    method="argmax q(y|x)", suptitle="Latent space with the learned prior p(z | y)",
+    method="argmax q(y|x)", suptitle="Latent space with the learned prior p(z | y)", usage=None,
 ):  # fmt: skip
     """Latent means coloured by true class (left) and by recovered cluster (right), dots sized by their
     rows, with the learned prior components N(m_y, diag s_y^2) drawn as 1- and 2-sd ellipses in both
@@ -178,7 +184,7 @@ def latent_clusters(
         edges = cluster_color if ax is axes[1] else ["0.25"] * n_clusters
         numbers(ax, [center for center, _ in centres], edges)
     note = "; dot area = number of rows with that code" if rows_per_dot > 1 else ""
-    fig.suptitle(suptitle + unused_note(z) + (f"\n({note[2:]})" if note else ""))
+    fig.suptitle(suptitle + unused_note(usage) + (f"\n({note[2:]})" if note else ""))
     fig.tight_layout()
     save_figure(fig, path)
 
