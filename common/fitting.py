@@ -44,15 +44,26 @@ def apply_loaded(args):
         setattr(args, name, value)
 
 
-def checked_checkpoint(args, world):
-    """model.pt of --load or --resume, checked against these data before any training; None without."""
+def saved_checkpoint(args):
+    """model.pt of --load or --resume, read and announced before the data are made; None without."""
     if args.load is None and args.resume is None:
         return None
     from common import saved_run
+
+    flag, file = _saved_file(args)
+    checkpoint = saved_run.read_checkpoint(file, args.demo, flag)
+    # Printed even with --quiet, as the data stage's notes: the rows scored are not the command line's.
+    print(f"{args.prog}: note: {saved_run.data_note(args, flag, checkpoint)}", file=sys.stderr)
+    return checkpoint
+
+
+def checked_checkpoint(args, world, checkpoint):
+    """The saved_checkpoint, checked against these data before any training; None without."""
+    if checkpoint is None:
+        return None
     from common.model_table import build_model
 
-    flag, file = ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
-    checkpoint = saved_run.read_checkpoint(file, args.demo, flag)
+    flag, file = _saved_file(args)
     config = checkpoint["config"]
     if config.get("n_features") != world.n_features or config.get("likelihood") != world.likelihood:
         raise UsageError(
@@ -65,9 +76,11 @@ def checked_checkpoint(args, world):
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(flag, f"{file} does not hold a usable model ({reason})") from None
-    # Printed even with --quiet, as the data stage's notes: the rows scored are not the command line's.
-    print(f"{args.prog}: note: {saved_run.data_note(args, flag, checkpoint)}", file=sys.stderr)
     return checkpoint
+
+
+def _saved_file(args):
+    return ("--load", args.load) if args.load else ("--resume", os.path.join(args.resume, "model.pt"))
 
 
 def model(args, data, checkpoint, stop):

@@ -72,8 +72,9 @@ def run(world, args, demo=None):
     device = device_for(args.device)
     keep_freed_memory()  # common/speed/allocator.py: page faults cost 10-15% of a gmvae's step
     torch.manual_seed(args.seed)  # the one seeding block: torch for the model, numpy for the data
+    saved = fitting.saved_checkpoint(args)  # --load, --resume: read first, its data note before the data's
     data = load_data(world, args, np.random.default_rng(args.seed), device)
-    checkpoint = fitting.checked_checkpoint(args, data.world)
+    checkpoint = fitting.checked_checkpoint(args, data.world, saved)
     config = args.config(demo=data.world.name, device=device)
     job = Job(args, data, runio.RunFolder(args.out), config, metrics_head(args, data), device, demo or Demo())
     job.folder.begin(config)  # the files go to a staging folder (common/staging.py)

@@ -112,6 +112,17 @@ def _metrics(folder):
     return json.loads((folder / "metrics.json").read_text())
 
 
+def test_the_saved_runs_data_note_comes_before_the_data_it_names(seed_3, tmp_path, capsys):
+    import disease_dlvm
+
+    capsys.readouterr()
+    loud = [a for a in TINY if a != "--quiet"]
+    assert disease_dlvm.main([*loud, "--load", str(seed_3 / "model.pt"), "--out", str(tmp_path / "o")]) == 0
+    first, second = capsys.readouterr().err.splitlines()[:2]
+    assert first.startswith("disease_dlvm.py: note: --load evaluates on the data model.pt was trained on")
+    assert second.startswith("disease_dlvm.py: data: 320 training, 80 held-out rows")
+
+
 def test_load_evaluates_on_the_data_the_model_was_trained_on(seed_3, tmp_path, capsys):
     capsys.readouterr()
     assert _load(seed_3, tmp_path / "loaded") == 0  # neither --seed nor --samples repeated

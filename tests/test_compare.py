@@ -432,13 +432,13 @@ def test_figure_puts_one_figure_of_every_run_side_by_side(beta_runs, capsys, mon
     assert code == 0 and grid.is_file() and out.splitlines()[-1].endswith(f"and {_shown(grid)}")
     [(axes, title, _)] = kept
     titles = [ax.get_title() for ax in axes]
-    assert titles == [
+    assert titles == [  # in the order of the flags' values, not the table's (by nll)
+        "beta0.5: --latent-dim 2 --beta 0.5",
         "beta1: --latent-dim 2 --beta 1",
         "beta2: --latent-dim 4 --beta 2",
-        "beta0.5: --latent-dim 2 --beta 0.5",
     ]
-    assert [len(ax.images) for ax in axes] == [1, 0, 1]  # in the table's order (by nll)
-    assert axes[1].texts[0].get_text() == "no clusters.png in this run"
+    assert [len(ax.images) for ax in axes] == [1, 1, 0]
+    assert axes[2].texts[0].get_text() == "no clusters.png in this run"
     assert title.startswith("clusters.png of 3 runs")
 
 

@@ -132,14 +132,16 @@ def _as_tuple(key):
 
 
 def run_grid(frame, flags, parent, name, path):
-    """`name` (a figure file, e.g. clusters.png) of every run in the table's order, side by side at its
-    own size (readable at 100%), each titled by the run and the flags that differ; a run without the
-    file gets a panel that says so."""
+    """`name` (a figure file, e.g. clusters.png) of every run side by side at its own size (readable at
+    100%), in the order of the flags that differ (a loop's --beta 0.5 1 2 4 reads left to right as typed),
+    each titled by the run and those flags; a run without the file gets a panel that says so."""
     import matplotlib.image as mpimg
 
-    from common.compare import _cell
+    from common.compare import _cell, _order
 
     plt, _ = _pyplot()
+    order = sorted(range(len(frame)), key=lambda i: [_order(frame[f].iloc[i]) for f in flags] + [i])
+    frame = frame.iloc[order]
     files = [os.path.join(parent, run, name) for run in frame["run"]]
     images = [mpimg.imread(f) if os.path.isfile(f) else None for f in files]
     height, width = np.max([image.shape[:2] for image in images if image is not None], axis=0)
