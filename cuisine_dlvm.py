@@ -30,6 +30,10 @@ trains a conditional VAE on the region labels, which can then cook a dish of any
     python cuisine_dlvm.py --conditional --generate "west african" --count 5
 """
 
+import common.startup  # noqa: F401  first: Ctrl-C or SIGTERM while Python imports ends with one line
+
+# isort: split
+
 import argparse
 import math
 import sys

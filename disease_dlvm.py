@@ -18,6 +18,10 @@ Example:
     python disease_dlvm.py --epochs 50 --visualize
 """
 
+import common.startup  # noqa: F401  first: Ctrl-C or SIGTERM while Python imports ends with one line
+
+# isort: split
+
 import math
 from dataclasses import dataclass
 from typing import ClassVar

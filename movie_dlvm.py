@@ -19,6 +19,10 @@ multinomial, or --ratings with a MovieLens file; docs/movielens.md):
     python movie_dlvm.py --ratings ml-100k/u.data --folds 5 --visualize
 """
 
+import common.startup  # noqa: F401  first: Ctrl-C or SIGTERM while Python imports ends with one line
+
+# isort: split
+
 import math
 from dataclasses import dataclass
 from typing import ClassVar

@@ -1,6 +1,6 @@
-"""Speed and scale, measured: the README's speed tables.
+"""Speed and scale, measured: the README's and docs/speed.md's speed tables.
 
-    python bench/speed.py                 # all three tables, 3 repeats
+    python bench/speed.py                 # every table below, 3 repeats
     python bench/speed.py loop --repeats 5
     python bench/speed.py demos
     python bench/speed.py scaling --max-samples 1000000
@@ -9,8 +9,13 @@ loop     the same VAE on the same disease data, trained two ways: with the proje
          (common/train.py: batches sliced from one in-memory tensor, one host sync per epoch) and
          with the plain tutorial loop (TensorDataset + DataLoader, batch 128, .item() every step).
          Wall time, samples per second and held-out NLL for both, and the ratio; medians.
-demos    each demo's default run with --visualize, as a user starts it (a new process): wall
-         time and peak memory (max resident set size): its own, and with its figure worker's.
+demos    each demo's default run with --visualize, as a user starts it (a new process), as a multiple
+         of the import floor (`python -c "import torch, sklearn, matplotlib"`, timed in the same
+         repeats), with where its time goes (bench/stages.py: imports, setup, data, warm start,
+         training, likelihood, baselines, figures, exit); and the second run of a shell loop over
+         --beta into one results folder, the loop the demos' users run.
+memory   each demo's default run with --visualize: peak memory (max resident set size), its own and
+         with its figure worker's.
 scaling  the disease demo's training time per epoch and peak memory as the number of samples
          grows (1e4, 1e5, 1e6), and the movie demo's (Mult-VAE, implicit feedback, 2 epochs, EASE
          off) as users (5e3, 2e4, 8e4) and items (160, 640, 2560) grow, to show that the cost is linear.
@@ -152,26 +157,101 @@ def run_demo(argv, out):
     return seconds, peak_kb / 1024, tree_peak_kb / 1024
 
 
+# ---- Each demo's default run against the import floor ------------------------------------------------
+
+DEMOS = ("disease_dlvm.py", "cuisine_dlvm.py", "movie_dlvm.py")
+FLOOR = "import torch, sklearn, matplotlib"  # what any run of these demos pays before it does anything
+STAGES = {  # the first word(s) of a progress line (common/progress.py) -> the column it is counted in
+    "data": "data",
+    "warm start": "warm start",
+    "training": "training",
+    "--clusters auto": "training",
+    "recovery": "recovery",
+    "held-out likelihood": "likelihood",
+    "baselines": "baselines",
+    "interpret": "interpret",
+    "figures": "figures",
+}
+COLUMNS = ["imports", "setup", *dict.fromkeys(STAGES.values()), "exit"]
+
+
+def floor_seconds():
+    """Wall seconds of `python -c FLOOR`, a new process as a run is."""
+    started = time.perf_counter()
+    subprocess.run([PYTHON, "-c", FLOOR], check=True)
+    return time.perf_counter() - started
+
+
+def staged_run(argv, out):
+    """Run a demo through bench/stages.py; (wall seconds, {column: seconds}). Each stage runs from its
+    progress line to the next; `setup` is everything before the first (Python starting, arguments, the
+    world's rows), `exit` from main's return to the process's end; every heavy import is counted under
+    `imports`, not in the stage that started it."""
+    started = time.monotonic()
+    command = [PYTHON, os.path.join(ROOT, "bench", "stages.py"), *argv, "--out", out]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    ended = time.monotonic()
+    if run.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {run.stderr.strip().splitlines()[-2:]}")
+    stamps, seconds = [(started, "setup")], dict.fromkeys(COLUMNS, 0.0)
+    for line in run.stderr.splitlines():
+        kind, _, fields = line.partition(" ")
+        if kind == "STAMP":
+            at, what = fields.split(" ", 1)
+            stamps.append((float(at), _column(what)))
+        elif kind == "IMPORT":  # an import belongs to imports, not to the stage that began it
+            spent, what = fields.split(" ", 1)
+            seconds[_column(what.rsplit(" ", 1)[0])] -= float(spent)
+            seconds["imports"] += float(spent)
+    for (at, column), (next_at, _) in zip(stamps, [*stamps[1:], (ended, None)], strict=True):
+        seconds[column] += next_at - at
+    return ended - started, seconds
+
+
+def _column(stage):
+    """The column of a stage named by bench/stages.py."""
+    if stage in ("setup", "start", "main"):
+        return "setup"
+    if stage in ("exit", "returned"):
+        return "exit"
+    return next(column for prefix, column in STAGES.items() if stage.startswith(prefix))
+
+
 def demos_table(repeats):
-    demos = [
-        d
-        for d in ("disease_dlvm.py", "cuisine_dlvm.py", "movie_dlvm.py")
-        if os.path.exists(os.path.join(ROOT, d))
-    ]
+    """Each demo's default run with --visualize as a multiple of the import floor (the same repeats,
+    interleaved, so that both see the same load), its stages, and the second run of a --beta loop."""
+    demos = [d for d in DEMOS if os.path.exists(os.path.join(ROOT, d))]
+    commands = [[demo, "--visualize"] for demo in demos]
+    rows, floors = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(repeats):
+            floors.append(floor_seconds())
+            for argv in commands:
+                name = f"python {' '.join(argv)}"
+                seconds, stages = staged_run(argv, os.path.join(tmp, f"r{repeat}", argv[0]))
+                rows.append({"command": name, "seconds": seconds, **stages})
+            loop = os.path.join(tmp, f"loop{repeat}")  # a shell loop over --beta: the same data twice
+            for beta in ("1", "2"):
+                argv = ["disease_dlvm.py", "--visualize", "--beta", beta]
+                seconds, stages = staged_run(argv, os.path.join(loop, f"beta{beta}"))
+            rows.append({"command": "python disease_dlvm.py --visualize --beta 2, after --beta 1",
+                         "seconds": seconds, **stages})  # fmt: skip
+    floor = float(np.median(floors))
+    table = pd.DataFrame(rows).groupby("command", sort=False).median()
+    table.insert(1, "x floor", table["seconds"] / floor)
+    return table, f"import floor (`python -c '{FLOOR}'`): {floor:.2f} s, median of {repeats}"
+
+
+def memory_table(repeats):
+    """Each demo's default run with --visualize: wall seconds and peak memory, its own and its tree's."""
+    demos = [d for d in DEMOS if os.path.exists(os.path.join(ROOT, d))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for demo in demos:
-            for flags in (["--visualize"], ["--visualize", "--interpret"]):
-                for repeat in range(repeats):
-                    seconds, peak, worker = run_demo([demo, *flags], os.path.join(tmp, f"{demo}{repeat}"))
-                    rows.append(
-                        {
-                            "command": f"python {demo} {' '.join(flags)}",
-                            "seconds": seconds,
-                            "peak MB": peak,
-                            "with worker, peak MB": worker,
-                        }
-                    )
+            for repeat in range(repeats):
+                seconds, peak, worker = run_demo([demo, "--visualize"], os.path.join(tmp, f"{demo}{repeat}"))
+                rows.append({"command": f"python {demo} --visualize", "seconds": seconds, "peak MB": peak,
+                             "with worker, peak MB": worker})  # fmt: skip
     return pd.DataFrame(rows).groupby("command", sort=False).median()
 
 
@@ -232,8 +312,9 @@ def main(argv=None):
     parser.add_argument(
         "tables",
         nargs="*",
-        default=["loop", "demos", "scaling"],
-        help="loop, demos, scaling (disease and movie), movie-scaling (default: loop demos scaling)",
+        default=["loop", "demos", "memory", "scaling"],
+        help="loop, demos, memory, scaling (disease and movie), movie-scaling "
+        "(default: loop demos memory scaling)",
     )
     parser.add_argument(
         "--repeats", type=int, default=3, help="repeats per measurement; medians (default: 3)"
@@ -242,7 +323,7 @@ def main(argv=None):
         "--max-samples", type=int, default=10**6, help="largest scaling size (default: 1000000)"
     )
     args = parser.parse_args(argv)
-    known = ("loop", "demos", "scaling", "movie-scaling")
+    known = ("loop", "demos", "memory", "scaling", "movie-scaling")
     unknown = [t for t in args.tables if t not in known]
     if unknown:
         parser.error(f"argument tables: {', '.join(unknown)} is not one of {', '.join(known)}")
@@ -258,7 +339,10 @@ def main(argv=None):
         table, verdict = loop_table(args.repeats)
         print(table.to_markdown(floatfmt=".3g"), f"\n\n{verdict}\n", flush=True)
     if "demos" in args.tables:
-        print(demos_table(args.repeats).to_markdown(floatfmt=".3g"), "\n", flush=True)
+        table, floor = demos_table(args.repeats)
+        print(table.to_markdown(floatfmt=".2f"), f"\n\n{floor}; stage columns in seconds\n", flush=True)
+    if "memory" in args.tables:
+        print(memory_table(args.repeats).to_markdown(floatfmt=".3g"), "\n", flush=True)
     if "scaling" in args.tables:
         print(scaling_table(args.repeats, args.max_samples).to_markdown(floatfmt=".3g"), "\n", flush=True)
     if "movie-scaling" in args.tables or "scaling" in args.tables:

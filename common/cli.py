@@ -205,7 +205,12 @@ def entry_point(main):
     def guarded(argv=None):
         prog = script_of(main)
         main_thread = threading.current_thread() is threading.main_thread()  # signals reach it only
-        previous = signal.signal(signal.SIGTERM, _as_interrupt) if main_thread else None
+        handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _as_interrupt}
+        previous = {  # a signal the process was started ignoring (a shell's background job) stays ignored
+            sig: signal.signal(sig, handler)
+            for sig, handler in handlers.items()
+            if main_thread and signal.getsignal(sig) is not signal.SIG_IGN
+        }
         try:
             return _run_main(main, argv)
         except UsageError as err:
@@ -220,8 +225,8 @@ def entry_point(main):
             if "can't allocate memory" not in str(err) and "not enough memory" not in str(err):
                 raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():  # common/startup.py's, for a script
+                signal.signal(sig, handler)
         print(
             f"{prog}: error: out of memory: the sizes asked for (rows, --hidden-dim, --latent-dim, "
             "--iw-samples, --batch-size) do not fit in this machine's memory; try smaller ones",

@@ -42,7 +42,8 @@ METRICS = {
     "train_seconds": Metric("training time (seconds)", False, ".1f"),
 }
 # Config keys that name or display a run rather than change what it learns or measures.
-NOT_FLAGS = {"demo", "argv", "given", "resumed_with", "out", "quiet", "visualize", "save_data"}
+NOT_FLAGS = {"demo", "argv", "given", "out", "quiet", "visualize", "save_data", "cache"}
+NOT_FLAGS |= {"resume", "resumed_with"}  # a resumed run learns what the uninterrupted one does
 
 
 def make_parser():

@@ -54,6 +54,7 @@ def load_data(world, args, rng, device):
     import torch
 
     from common.baselines import fit_mixture
+    from common.cache import cached
     from common.model_table import model_class
     from common.semi_supervised import labelled_rows
     from common.speed.threads import limit_threads
@@ -90,7 +91,7 @@ def load_data(world, args, rng, device):
     progress.stage(
         args, f"data: {len(train)} training, {len(test)} held-out rows; classical mixture ({n_mixture})"
     )
-    mixture = fit_mixture(train.x, n_mixture, world.likelihood, args.seed)
+    mixture = cached(args, fit_mixture)(train.x, n_mixture, world.likelihood, args.seed)  # common/cache.py
     warnings = table_warnings(args, world)
     return Data(world, train, test, x_train, x_test, x_fit, x_valid, mixture, n_mixture, labelled, warnings)
 

@@ -343,19 +343,19 @@ def anomalies(draw, folder, section, injected, scores):
 def await_drawn(job, painter, stop):
     """The figures, once the numbers are written: at most FIGURE_SECONDS more, so that none can keep the
     numbers from the run folder; those not drawn by then are skipped, named on stderr and in metrics.json
-    (`figures_skipped`). After Ctrl-C those the figure process has are finished, the rest dropped."""
-    if stop.requested:
-        painter.cancel()
-    skipped = painter.finish(draw_here=not stop.requested, timeout=FIGURE_SECONDS)
-    if skipped:
-        job.report["figures_skipped"] = skipped
+    (`figures_skipped`). A Ctrl-C before or during the wait keeps the figures drawn so far, drops the
+    rest and names them; the run is then "interrupted" if it stopped anything."""
+    dropped = painter.cancel() if stop.requested else []  # after Ctrl-C: only those already begun
+    skipped = painter.finish(draw_here=not stop.requested, timeout=FIGURE_SECONDS, stop=stop)
+    late = [] if stop.requested else skipped  # not drawn for want of time, not for a Ctrl-C
+    if late:
         print(
-            f"{job.args.prog}: note: {len(skipped)} figure(s) not drawn within {FIGURE_SECONDS} s of the "
-            f"numbers were skipped ({', '.join(skipped)}); every number is in metrics.json",
+            f"{job.args.prog}: note: {len(late)} figure(s) not drawn within {FIGURE_SECONDS} s of the "
+            f"numbers were skipped ({', '.join(late)}); every number is in metrics.json",
             file=sys.stderr,
         )
-    status = job.report["status"]
-    if stop.requested:  # also a Ctrl-C while the figures were drawn: exit 130, and metrics.json says why
-        job.report["status"] = "interrupted"
-    if skipped or job.report["status"] != status:
+    if dropped or skipped:
+        job.report["figures_skipped"] = dropped + skipped
+        if stop.requested:  # exit 130, and metrics.json says why
+            job.report["status"] = "interrupted"
         job.folder.save_metrics(job.report)

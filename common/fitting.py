@@ -54,6 +54,13 @@ def saved_checkpoint(args):
     checkpoint = saved_run.read_checkpoint(file, args.demo, flag)
     # Printed even with --quiet, as the data stage's notes: the rows scored are not the command line's.
     print(f"{args.prog}: note: {saved_run.data_note(args, flag, checkpoint)}", file=sys.stderr)
+    if flag == "--load" and (unfinished := saved_run.unfinished(file, checkpoint, args.demo)):
+        done, planned = unfinished
+        print(
+            f"{args.prog}: note: {file} stopped after epoch {done} of {planned} (an interrupted run); "
+            f"finish its training with --resume {os.path.dirname(file) or '.'}",
+            file=sys.stderr,
+        )
     return checkpoint
 
 
@@ -98,7 +105,13 @@ def model(args, data, checkpoint, stop):
         loaded = build_model(checkpoint["config"])
         loaded.load_state_dict(checkpoint["state_dict"])
         loaded.to(data.x_train.device).eval()
-        return loaded, read_history(os.path.dirname(args.load)), checkpoint.get("training"), {}
+        from common.saved_run import unfinished
+
+        stopped = unfinished(args.load, checkpoint, args.demo)  # metrics.json keeps the note's fact
+        choices = {}
+        if stopped:
+            choices["loaded_unfinished"] = {"epochs_completed": stopped[0], "epochs": stopped[1]}
+        return loaded, read_history(os.path.dirname(args.load)), checkpoint.get("training"), choices
 
     choices = {}
     if checkpoint is not None:  # --resume: the saved model, K and training state

@@ -54,7 +54,7 @@ class RunOptions:
     binary: ClassVar[bool] = False  # the demo's features are 0/1: --noise flip applies
     # what only changes the evaluation (or its output), never the training a --resume continues
     RESUME_MAY_CHANGE: ClassVar[tuple] = (
-        "quiet", "visualize", "interpret", "device", "iw_samples", "anomalies",
+        "quiet", "visualize", "interpret", "device", "iw_samples", "anomalies", "cache",
     )  # fmt: skip
     REFUSED: ClassVar[dict] = {}  # shared options a mode has no use for -> why; left out of its --help
 
@@ -239,6 +239,12 @@ class RunOptions:
         "the true factors, in interpret.csv and metrics.json",
     )
     save_data: bool = _output(False, "also write the rows (train.csv, test.csv) and the world (world.json)")
+    cache: str = _output(
+        "on",
+        "keep data-only work (the classical mixture, the baselines) in .dlvm-cache beside --out, for the "
+        "next run on the same rows; off neither reads nor writes it (docs/speed.md)",
+        choices=("on", "off"),
+    )
 
     # ---- filled in by the command line, not flags
     argv: list = field(default_factory=list, init=False)  # the command line, as typed

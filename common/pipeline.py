@@ -91,7 +91,8 @@ def stages(job, checkpoint, started):
     from common.train import Diverged, Interrupted, StopRequest
 
     args = job.args
-    with Painter(args.visualize) as painter, StopRequest() as stop:
+    # The Painter inside the StopRequest: a Ctrl-C while the figure worker ends only sets the flag.
+    with StopRequest() as stop, Painter(args.visualize) as painter:
         train_started = time.perf_counter()
         try:
             model, history, state, choices = fitting.model(args, job.data, checkpoint, stop)
@@ -106,6 +107,8 @@ def stages(job, checkpoint, started):
         staging.pause_point("evaluation")  # tests: a kill -9 while a rerun evaluates
         try:  # a second Ctrl-C or SIGTERM here (the first lets the evaluation finish) keeps the model
             draw = painter.draw if args.visualize and not stop.requested else None
+            if args.visualize and draw is None:  # stopped before the first figure was sent
+                job.report["figures_skipped"] = "all"
             interpret_seconds = evaluate(job, model, history, draw)
         except KeyboardInterrupt:
             painter.cancel()
@@ -119,14 +122,18 @@ def stages(job, checkpoint, started):
         if args.visualize:  # drawn in a second process meanwhile: the wait is for the last ones
             progress.stage(args, "figures: waiting for the last ones to be drawn")
         figures.await_drawn(job, painter, stop)
-    return ended(job, model, stop.requested)
+        stopped = job.report["status"] == "interrupted"  # a Ctrl-C after this finds the run complete
+        staging.pause_point("complete")  # tests: a signal once every file is written
+    return ended(job, model, stopped)
 
 
 def ended(job, model, stopped):
     """The Result of an evaluated run, after its last word: the summary, or where a stopped run is."""
     args = job.args
     if stopped:
-        figures = ", figures not all drawn" if args.visualize else ""
+        skipped = job.report.get("figures_skipped", [])
+        figures = f", {len(skipped)} figure(s) not drawn ({', '.join(skipped)})" if skipped else ""
+        figures = ", no figures drawn" if skipped == "all" else figures
         print(f"{args.prog}: interrupted; the evaluated run is in {args.out}{figures}", file=sys.stderr)
         return Result(130, model, job.report)
     if not args.quiet:
@@ -267,6 +274,7 @@ def score(job, model, usage):
     reconstruction, baselines, the demo's numbers; with --anomalies, last, the anomaly step on a copy of
     the held-out rows: it returns what anomalies.png draws (common/anomalies.py), else None."""
     from common import evaluate
+    from common.cache import cached
 
     args, data, report, demo = job.args, job.data, job.report, job.demo
     world = data.world
@@ -283,7 +291,7 @@ def score(job, model, usage):
     if recon:  # one held-out row, or no feature with both values in them: nothing to score
         report["test"]["recon"] = recon
     progress.stage(args, "baselines")
-    report["baselines"] = evaluate.baselines(
+    report["baselines"] = cached(args, evaluate.baselines)(
         data.train, data.test, data.n_mixture, world.likelihood, args.seed, mixture=data.mixture,
         labelled=world.n_classes > 0,
     )  # fmt: skip
@@ -341,6 +349,9 @@ def finish(job, model, history, state, seconds, stopping):
     if stopping:
         job.report["status"] = "interrupted"
     save(job, model, history, state)
+    from common.cache import trim
+
+    trim(args)
 
 
 def save(job, model, history, state):

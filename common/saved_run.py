@@ -97,6 +97,17 @@ def data_of_model(cls, file, checkpoint, flag):
     return {name: checked_value(cls, name, record[name], source, flag) for name in names}, source
 
 
+def unfinished(file, checkpoint, demo):
+    """(epochs done, epochs planned) of a model.pt whose training stopped early (its run's config.json,
+    beside it, gives the epochs planned), or None."""
+    done = (checkpoint.get("training") or {}).get("epoch")
+    config = _config_beside(os.path.join(os.path.dirname(file), "config.json"), demo) or {}
+    planned = config.get("epochs")
+    if isinstance(done, int) and isinstance(planned, int) and done < planned:
+        return done, planned
+    return None
+
+
 def _config_beside(path, demo):
     try:
         with open(path) as f:

@@ -82,7 +82,7 @@ def summary(metrics, world, out, extra_lines=()):
     trained = "loaded" if "loaded_from" in metrics else f"trained in {timing['train_seconds']:.1f} s"
     lines = [
         f"{world.name}: {model_name(metrics)} on {metrics['data']['n_train']} training rows, "
-        f"{trained} ({timing['total_seconds']:.1f} s in all)",
+        f"{trained} ({timing['total_seconds']:.1f} s with data and evaluation)",
         *likelihood_lines(test),
     ]
     if test.get("latent_usage", {}).get("inactive"):

@@ -20,7 +20,7 @@ from bench import archetype_ceiling, interpret, latent_readout, movielens, quali
         (archetype_ceiling.main, ["--shrink", "nan"], "'nan' is not finite"),
         (movielens.main, ["--data", "/nonexistent"], "no u.data in /nonexistent"),
         (movielens.main, ["--folds", "0"], "--folds: 0 is out of range"),
-        (speed.main, ["loops"], "loops is not one of loop, demos, scaling, movie-scaling"),
+        (speed.main, ["loops"], "loops is not one of loop, demos, memory, scaling, movie-scaling"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(main, argv, named, capsys):

@@ -126,12 +126,32 @@ def test_cancel_drops_the_figures_not_yet_sent(tmp_path, painter):
     painter.draw(_slow_record, tmp_path / "slow.json")
     for k in range(6):
         painter.draw(_record, tmp_path / f"{k}.json")
-    painter.cancel()
+    dropped = painter.cancel()
     painter.draw(_record, tmp_path / "after.json")  # waits its turn behind those already sent
     painter.finish(draw_here=False)
     drawn = [p for p in tmp_path.iterdir() if p.name != "after.json"]
     assert len(drawn) <= 3  # at most the one being drawn and two queued had reached the worker
     assert all(_read(p)["label"] == "drawn" for p in drawn)  # and those were drawn whole
+    assert sorted(dropped + [p.name for p in drawn]) == sorted(
+        ["slow.json", *(f"{k}.json" for k in range(6))]
+    )
+
+
+class _Stop:
+    requested = False
+
+
+def test_a_stop_during_the_wait_ends_it_within_a_moment_and_names_what_was_not_drawn(tmp_path):
+    stop = _Stop()
+    with second_process(), Painter() as painter:
+        painter.draw(_record, tmp_path / "a.json")
+        painter.finish(draw_here=False)  # the worker is up
+        painter.draw(_hung, tmp_path / "hung.png")
+        painter.draw(_record, tmp_path / "b.json")
+        stop.requested = True  # a Ctrl-C (common.train.StopRequest) while the run waits
+        started = time.monotonic()
+        assert sorted(painter.finish(draw_here=False, timeout=60, stop=stop)) == ["b.json", "hung.png"]
+        assert time.monotonic() - started < 5 and not painter.in_background
 
 
 def test_the_worker_ignores_ctrl_c_and_keeps_drawing(tmp_path, painter):

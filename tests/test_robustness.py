@@ -326,3 +326,28 @@ def test_sigterm_before_training_stops_as_cleanly_as_ctrl_c(tmp_path):
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == "disease_dlvm.py: interrupted; files already written are whole"
     assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_demo_script_imports_ends_with_one_line(tmp_path, sig):
+    """common/startup.py, the first import of every demo script, guards the imports that come before the
+    run's own handlers (numpy, torch): one line and exit 130, not a traceback or a silent exit 143."""
+    script = tmp_path / "early_dlvm.py"  # guarded as a demo script is: by its name
+    script.write_text(
+        f"import common.startup\nimport os, signal, time\nos.kill(os.getpid(), {int(sig)})\ntime.sleep(30)\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert (run.returncode, run.stderr) == (130, "early_dlvm.py: interrupted; nothing was written\n")
+
+
+def test_a_demo_started_ignoring_ctrl_c_keeps_ignoring_it(tmp_path):
+    """A shell starts a background job with SIGINT ignored; the guard leaves it so, as Python does."""
+    script = tmp_path / "bg_dlvm.py"
+    script.write_text(
+        "import common.startup\nimport os, signal\nos.kill(os.getpid(), signal.SIGINT)\nprint('on')\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    assert (run.returncode, run.stdout) == (0, "on\n")

@@ -92,22 +92,25 @@ def test_kill_9_during_a_rerun_leaves_the_earlier_run_whole(point, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "point, line",
-    [
-        ("evaluation", "interrupted; the evaluated run is in {out}"),  # the evaluation goes on to the end
-        ("exiting", "interrupted while exiting; files already written are whole"),  # Python joins threads
+    "point, code, line, status",
+    [  # the evaluation goes on to the end; a run found complete ends as one; then Python joins threads
+        ("evaluation", 130, "disease_dlvm.py: interrupted; the evaluated run is in {out}\n", "interrupted"),
+        ("complete", 0, "", "completed"),
+        ("exiting", 130, "disease_dlvm.py: interrupted while exiting; files already written are whole\n",
+         "completed"),
     ],
-)
-def test_sigterm_while_a_run_evaluates_or_exits_ends_with_one_line_and_a_whole_run(point, line, tmp_path):
+)  # fmt: skip
+def test_sigterm_while_a_run_evaluates_or_exits_ends_with_one_line_and_a_whole_run(
+    point, code, line, status, tmp_path
+):
     out = tmp_path / "run"
     run = _stopped_at(point, out)
     run.send_signal(signal.SIGTERM)  # pending until it continues
     run.send_signal(signal.SIGCONT)
-    assert run.wait(timeout=60) == 130
-    assert run.stderr.read() == f"disease_dlvm.py: {line.format(out=out)}\n"
+    assert run.wait(timeout=60) == code
+    assert run.stderr.read() == line.format(out=out)
     metrics = _read(out, "metrics.json")
-    assert metrics["status"] == ("interrupted" if point == "evaluation" else "completed")
-    assert "nll" in metrics["test"] and _leftovers(out) == [".run.lock"]
+    assert metrics["status"] == status and "nll" in metrics["test"] and _leftovers(out) == [".run.lock"]
 
 
 def test_a_rerun_with_another_model_leaves_none_of_the_first_runs_files(tmp_path):

@@ -92,18 +92,22 @@ class Painter:
         else:
             self._waiting.append((self._pool.submit(plot, *args, **kwargs), (plot, args, kwargs)))
 
-    def finish(self, draw_here=True, timeout=None):
-        """Wait for every figure, at most `timeout` seconds (None: as long as they take); return the names
-        of those skipped for want of time (a figure this process has begun is finished; the worker is
-        ended). With draw_here, this process, done with its own work, draws the figures the worker has
-        not yet been sent, the last first (the worker takes them from the front): when drawing is the
-        longer branch, a run's last seconds go to two cores, not one."""
+    def finish(self, draw_here=True, timeout=None, stop=None):
+        """Wait for every figure, at most `timeout` seconds (None: as long as they take) and only until
+        `stop.requested` (a Ctrl-C); return the names of those skipped (a figure this process has begun is
+        finished; the worker is ended). With draw_here, this process, done with its own work, draws the
+        figures the worker has not yet been sent, the last first (the worker takes them from the front):
+        when drawing is the longer branch, a run's last seconds go to two cores, not one."""
         deadline = time.monotonic() + (math.inf if timeout is None else timeout)
+
+        def go_on():
+            return time.monotonic() < deadline and not (stop is not None and stop.requested)
+
         waiting, skipped = self._waiting, []
         try:
             for future, (plot, args, kwargs) in reversed(waiting):
                 if future is None or (draw_here and future.cancel()):
-                    if time.monotonic() < deadline:
+                    if go_on():
                         plot(*args, **kwargs)
                     else:
                         skipped.append(_name(plot, args))
@@ -113,8 +117,9 @@ class Painter:
         if sent:
             from concurrent.futures import wait
 
-            left = None if timeout is None else max(deadline - time.monotonic(), 0)
-            late = wait([future for future, _ in sent], timeout=left).not_done
+            late = {future for future, _ in sent}
+            while late and go_on():  # in slices, so that a Ctrl-C is heard within a tenth of a second
+                late = wait(late, timeout=min(0.1, deadline - time.monotonic())).not_done
             if late:
                 self._end_worker()
                 skipped += [_name(plot, args) for future, (plot, args, _) in sent if future in late]
@@ -125,7 +130,12 @@ class Painter:
         return skipped
 
     def cancel(self):
-        self._waiting = [(f, item) for f, item in self._waiting if f is not None and not f.cancel()]
+        """Drop the figures not yet begun; return their names."""
+        kept, dropped = [], []
+        for future, item in self._waiting:
+            (kept if future is not None and not future.cancel() else dropped).append((future, item))
+        self._waiting = kept
+        return [_name(plot, args) for _, (plot, args, _) in dropped]
 
     def _end_worker(self):
         """End the worker now, whatever it draws (a figure past its time, a run ending in an error)."""
