@@ -252,3 +252,9 @@ def fit_mixture(x, n_components, likelihood, seed):
     return GaussianMixture(
         n_components, covariance_type="full", reg_covar=1e-3, n_init=5, random_state=seed
     ).fit(x)
+
+
+def fit_observed_pattern_mixture(x, n_components, seed, options):
+    """An ObservedPatternMixture of n_components fitted on x, the world's own kind of start (its options:
+    world.cluster_start_options)."""
+    return ObservedPatternMixture(n_components, random_state=seed, **options).fit(x)

@@ -181,15 +181,17 @@ def train(args, data, x_train, x_valid, n_clusters, checkpoint=None, stop=None):
 def start_from_mixture(model, args, data, rows, n_clusters, distinct_rows):
     """common.warm_start.warm_start from a classical mixture: the data stage's, or one of the world's own
     kind (world.cluster_start), or one with n_clusters components when K differs."""
-    from common.baselines import ObservedPatternMixture, fit_mixture
+    from common.baselines import fit_mixture, fit_observed_pattern_mixture
+    from common.cache import cached
     from common.warm_start import warm_start
 
     world, start = data.world, data.mixture
-    if world.cluster_start == "observed pattern":
-        start = ObservedPatternMixture(n_clusters, random_state=args.seed, **world.cluster_start_options)
-        start = start.fit(rows.cpu().numpy())
+    if world.cluster_start == "observed pattern":  # data-only work, read back by a loop's later runs
+        start = cached(args, fit_observed_pattern_mixture)(
+            rows.cpu().numpy(), n_clusters, args.seed, world.cluster_start_options
+        )
     elif len(start.weights_) != n_clusters:
-        start = fit_mixture(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
+        start = cached(args, fit_mixture)(rows.cpu().numpy(), n_clusters, world.likelihood, args.seed)
     weights, means, responsibilities = start.weights_, start.means_, start.predict_proba(rows.cpu().numpy())
     if data.labelled is not None:  # --labels: component k becomes class k, named by the labelled rows
         weights, means, responsibilities = named_by_labels(data, weights, means, responsibilities)
