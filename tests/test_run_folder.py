@@ -107,8 +107,11 @@ def test_sigterm_while_a_run_evaluates_or_exits_ends_with_one_line_and_a_whole_r
     run = _stopped_at(point, out)
     run.send_signal(signal.SIGTERM)  # pending until it continues
     run.send_signal(signal.SIGCONT)
-    assert run.wait(timeout=60) == code
-    assert run.stderr.read() == line.format(out=out)
+    ended = (run.wait(timeout=60), run.stderr.read())
+    if point == "exiting":  # microseconds before os._exit: a thread other than main may take the signal
+        assert ended in ((code, line), (0, ""))  # and the process end first; either way the run is whole
+    else:
+        assert ended == (code, line.format(out=out))
     metrics = _read(out, "metrics.json")
     assert metrics["status"] == status and "nll" in metrics["test"] and _leftovers(out) == [".run.lock"]
 
