@@ -9,6 +9,7 @@ be counted as a stage of their own wherever the code starts them. Its own cost i
 a stamp; the run's output is otherwise unchanged.
 """
 
+import functools
 import importlib
 import importlib.machinery
 import os
@@ -69,10 +70,17 @@ def main():
     demo = importlib.import_module(os.path.basename(script)[: -len(".py")])  # its imports, not its main
     _stage[0] = "main"
     stamp("main")
-    code = demo.main()
-    _stage[0] = "exit"
-    stamp("returned")
-    sys.exit(code)
+
+    @functools.wraps(demo.main)
+    def main_then_stamp():
+        code = demo.main()
+        _stage[0] = "exit"
+        stamp("returned")
+        return code
+
+    from common.cli import exit_with
+
+    exit_with(main_then_stamp)  # and end as the script does
 
 
 if __name__ == "__main__":
