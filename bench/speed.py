@@ -246,14 +246,14 @@ def demos_table(repeats):
 
 
 def memory_table(repeats):
-    """Each demo's default run with --visualize: wall seconds and peak memory, its own and its tree's."""
+    """Each demo's default run with --visualize: peak memory, its own and its tree's (times: demos_table)."""
     demos = [d for d in DEMOS if os.path.exists(os.path.join(ROOT, d))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for demo in demos:
             for repeat in range(repeats):
-                seconds, peak, worker = run_demo([demo, "--visualize"], os.path.join(tmp, f"{demo}{repeat}"))
-                rows.append({"command": f"python {demo} --visualize", "seconds": seconds, "peak MB": peak,
+                _, peak, worker = run_demo([demo, "--visualize"], os.path.join(tmp, f"{demo}{repeat}"))
+                rows.append({"command": f"python {demo} --visualize", "peak MB": peak,
                              "with worker, peak MB": worker})  # fmt: skip
     return pd.DataFrame(rows).groupby("command", sort=False).median()
 
