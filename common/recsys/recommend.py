@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.cli import UsageError
-from common.pipeline import Result
 from common.recsys.options import REAL_DATA_COMPONENTS
+from common.run_end import Result
 
 EPOCH_EVAL_USERS = 1000  # held-out users scored after every epoch: enough for a curve, cheap on ML-20M
 # The Mult-GMVAE's warm start (common/warm_start.py), measured for the explicit gmvae on the synthetic
