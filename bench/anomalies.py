@@ -10,9 +10,7 @@ IsolationForest's (medians).
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +20,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.demo_runs import metrics_of  # noqa: E402
 from common.anomalies import SCORERS  # noqa: E402
 
 DEMOS = ("disease", "cuisine", "movie")
@@ -30,12 +29,9 @@ DEMOS = ("disease", "cuisine", "movie")
 def run(demo, seed, share, folder):
     """metrics.json's `anomalies` section of one default run of `demo`."""
     out = os.path.join(folder, f"{demo}-{seed}")
-    argv = [f"{demo}_dlvm.py", "--anomalies", str(share), "--seed", str(seed), "--quiet", "--out", out]
-    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
-    with open(os.path.join(out, "metrics.json")) as f:
-        return json.load(f)["anomalies"]
+    return metrics_of([f"{demo}_dlvm.py", "--anomalies", str(share), "--seed", str(seed), "--quiet"], out)[
+        "anomalies"
+    ]
 
 
 def table(results, seeds, share):

@@ -31,9 +31,7 @@ the gmvae's ARI seed by seed.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +40,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.demo_runs import metrics_of  # noqa: E402
 
 # name: (demo, loader in sklearn.datasets, label column, split each feature at its median)
 TABLES = {
@@ -67,11 +67,11 @@ def write_table(name, folder):
     return path
 
 
-def demo_argv(name, path, seed, out, args, extra):
+def demo_argv(name, path, seed, args, extra):
     """The command line of one run, as a user types it."""
     demo, _, label, binary = TABLES[name]
     argv = [f"{demo}_dlvm.py", "--data", path, "--label-column", label, "--seed", str(seed), "--quiet"]
-    argv += ["--out", out, "--test-fraction", str(args.test_fraction)]
+    argv += ["--test-fraction", str(args.test_fraction)]
     if not binary and not args.raw:
         argv.append("--standardize")
     return argv + extra
@@ -80,12 +80,7 @@ def demo_argv(name, path, seed, out, args, extra):
 def run(name, path, seed, folder, args, extra):
     """metrics.json of one default run of the table's demo."""
     out = os.path.join(folder, f"{name}-{seed}")
-    argv = demo_argv(name, path, seed, out, args, extra)
-    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
-    with open(os.path.join(out, "metrics.json")) as f:
-        return json.load(f)
+    return metrics_of(demo_argv(name, path, seed, args, extra), out)
 
 
 def spread(values):

@@ -15,7 +15,6 @@ on the same rows. Drawn (--figure): the learning curve of each world.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.demo_runs import metrics_of  # noqa: E402
 
 CLASSES = {"disease": 5, "cuisine": 7, "movie": 6}  # each world's number of classes
 TARGET = {"disease": 0.97, "cuisine": 0.97, "movie": 0.95}  # of the Bayes-optimal accuracy, at 5 per class
@@ -35,12 +36,8 @@ def run(demo, per_class, seed, folder, extra=()):
     the demo flags `extra`)."""
     out = os.path.join(folder, f"{demo}-{per_class}-{seed}")
     labels = "all" if per_class == "all" else str(int(per_class) * CLASSES[demo])
-    argv = [f"{demo}_dlvm.py", "--labels", labels, "--seed", str(seed), "--quiet", "--out", out, *extra]
-    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
-    with open(os.path.join(out, "metrics.json")) as f:
-        return json.load(f)["semi_supervised"]
+    argv = [f"{demo}_dlvm.py", "--labels", labels, "--seed", str(seed), "--quiet", *extra]
+    return metrics_of(argv, out)["semi_supervised"]
 
 
 def curves(runs):
