@@ -17,6 +17,7 @@ import glob
 import importlib
 import math
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -160,12 +161,26 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # a value may hold a line break
-        self.exit(2, f"{self.prog}: error: {one_line}\n")
+        self.exit(2, f"{self.prog}: error: {one_line}{choice_elsewhere(self.options, message)}\n")
 
 
 def script_of(declared):
     """The demo script a class or function is declared in, e.g. 'disease_dlvm.py'."""
     return os.path.basename(sys.modules[declared.__module__].__file__)
+
+
+def choice_elsewhere(cls, message):
+    """' (recvae is a --model of movie_dlvm.py --likelihood multinomial)' when argparse refused a value
+    that another mode of cls's script accepts for the same flag; else ''."""
+    refused = re.match(r"argument (--[\w-]+): invalid choice: '(.*?)'", message)
+    if cls is None or refused is None:
+        return ""
+    flag, value = refused.groups()
+    for klass in getattr(sys.modules[cls.__module__], "OPTIONS", ()):
+        for field in options_fields(klass):
+            if flag_name(field.name) == flag and value in (declared(klass, field.name).get("choices") or ()):
+                return f" ({value} is a {flag} of {script_of(klass)} {klass.mode})"
+    return ""
 
 
 def flags_elsewhere(cls, tokens):

@@ -66,6 +66,7 @@ class RecVAE(Model):
     kind = "recvae"
     has_likelihood = False  # the prior depends on x: no log p(x) to report, only rankings
     kl_term = "log q(z|x) - log p(z|x), the composite prior"  # weighted by gamma |x| in the loss
+    kl_weight_name = "gamma x likes"  # what training.png's legend calls the weight; history's beta is gamma
     alternating = True  # trained by fit_alternating, not common.train.fit
 
     def __init__(

@@ -214,6 +214,15 @@ def test_a_flag_of_another_demo_is_refused_with_the_demo_it_belongs_to(module, a
     assert capsys.readouterr().err == expected
 
 
+def test_a_model_of_another_mode_is_refused_with_the_mode_it_belongs_to(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        movie_dlvm.main(["--model", "recvae", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert err.endswith("invalid choice: 'recvae' (choose from 'vae', 'gmvae', 'hvae', 'vqvae', 'ae', 'dae') "
+                        "(recvae is a --model of movie_dlvm.py --likelihood multinomial)\n")  # fmt: skip
+
+
 SHARED_FLAGS = [
     "--model", "--latent-dim", "--hidden-dim", "--clusters", "--beta", "--anneal-epochs", "--corruption",
     "--noise", "--epochs", "--batch-size", "--lr", "--restarts", "--device", "--seed", "--test-fraction",

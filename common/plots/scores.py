@@ -8,7 +8,9 @@ from common.plots.style import _pyplot, heatmap
 from common.runio import save_figure
 
 
-def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x)", bound="ELBO"):
+def training_curves(
+    path, history, kl_term, title, truth=None, truth_of="log p(x)", bound="ELBO", weight="beta"
+):  # fmt: skip
     """Per epoch: the objective (training) and the held-out bound, the reconstruction term and, for
     models with a latent prior, the KL term (`kl_term` names it; None for an autoencoder, whose objective
     is its reconstruction alone, not an ELBO, and says so); a KL weight beta != 1 makes the training
@@ -18,14 +20,15 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
     dotted line in the colour of each ELBO curve: the level a perfect model's ELBO would reach.
     The two differ (each set of rows is a sample), which is why a held-out curve can lie above the
     training one. The training line is left out when beta != 1: that curve is no ELBO. `bound` names
-    what training climbs: the ELBO, or with --iw-train the K-sample bound."""
+    what training climbs: the ELBO, or with --iw-train the K-sample bound; `weight` what weighs its KL
+    (RecVAE's: gamma x the user's likes)."""
     plt, _ = _pyplot()
     epochs = [row["epoch"] for row in history]
     has_kl = kl_term is not None
     weighted = any(row["beta"] != 1 for row in history)
     fig, axes = plt.subplots(1, 3 if has_kl else 2, figsize=(13 if has_kl else 9, 4.1))
     if has_kl:
-        train_label = "training: -(recon + beta KL)" if weighted else f"training {bound}"
+        train_label = f"training: -(recon + {weight} KL)" if weighted else f"training {bound}"
         objective, held_out = "ELBO (higher is better)", "held-out ELBO"
         if weighted and "test_elbo" not in history[0]:  # no ELBO on the panel at all
             objective = "training objective (higher is better)"
@@ -48,18 +51,17 @@ def training_curves(path, history, kl_term, title, truth=None, truth_of="log p(x
         axes[0].set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
     _span_at_least(axes[0], [low, high], share=0.0)  # 0.1 nats at least; an ELBO of -77 keeps its 0.2 climb
     axes[0].set(title=objective, xlabel="epoch", ylabel="nats per row")
-    if lines:  # four entries do not fit beside the curves of a third of the figure: below it
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncols=2, fontsize="small")
-    else:
-        axes[0].legend(fontsize="small")
+    # Below the figure, never on the curves: a third of its width leaves no free corner for up to four
+    # entries, and "best" put a RecVAE run's single entry on its rising curve.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncols=2, fontsize="small")
     _terms(axes, epochs, history, kl_term)
     from matplotlib.ticker import MaxNLocator
 
     for ax in axes:  # epochs are whole: a 3-epoch run showed 1.0, 1.5, 2.0 ...
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.11 if lines else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.11 if len(labels) > 2 else 0.07, 1, 1))
     save_figure(fig, path)
 
 

@@ -86,7 +86,10 @@ def figures(folder, data, history, per_fold, split, outcome, device, name):
         legend_title=data.group_noun,
     )
     fold_1 = [row for row in history if row["fold"] == 1]
-    plots.training_curves(folder.file("training.png"), fold_1, model.kl_term, f"Training of {name}, fold 1")
+    weight = getattr(model, "kl_weight_name", "beta")  # RecVAE: gamma x the user's likes
+    plots.training_curves(
+        folder.file("training.png"), fold_1, model.kl_term, f"Training of {name}, fold 1", weight=weight
+    )
     ranking_history(folder.file("ranking_history.png"), history)
     curves = {
         CURVE_LABELS.get(method, name): np.mean([o["results"][method]["curve"] for o in per_fold], axis=0)
