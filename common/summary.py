@@ -1,6 +1,11 @@
 """The few lines a person reads at the end of a run, from its metrics."""
 
 
+# Below this share of the importance samples effective (median over rows), q(z|x) covers p(z|x) poorly and
+# the estimate's bias, which its standard error does not count, can exceed it (Burda et al. 2016).
+LOW_ESS = 0.25
+
+
 def monte_carlo_line(test):
     """Which digits of the NLL are real: its Monte Carlo error, the effective samples per row and, for a
     model trained on a K-sample bound (--iw-train), that bound beside the ELBO."""
@@ -10,6 +15,11 @@ def monte_carlo_line(test):
         line = (
             f"    Monte Carlo s.e. of the NLL {test['nll_mc_se']:.4f}; effective samples per row: median "
             f"{test['iw_ess']['median']:.0f}, min {test['iw_ess']['min']:.0f} of {test['iw_samples']}"
+        )
+    if test["iw_ess"]["median"] < LOW_ESS * test["iw_samples"]:
+        line += (
+            "\n    few effective samples: the NLL may sit above the model's true NLL by more than its s.e. "
+            "(a looser bound); more --iw-samples tighten it"
         )
     if "iw_bound" in test:
         line += f"\n    trained bound (K = {test['iw_train']}) {test['iw_bound']:.4f}"

@@ -130,3 +130,14 @@ def test_the_example_users_lines_say_how_few_held_out_items_a_top_10_can_hit():
     )
     assert "(true archetype: romantic; liked 6, 1 held out, 0 of those in this top 10):" in lines[1]
     assert "(true archetype: family; liked 10, 2 held out, 1 of those in this top 10):" in lines[12]
+
+
+def test_few_effective_importance_samples_are_flagged_beside_the_nll():
+    few = summary(
+        _metrics(test={"iw_samples": 100, "iw_ess": {"median": 11.0, "min": 2.0}}), DiseaseWorld(), "o"
+    )
+    assert "effective samples per row: median 11, min 2 of 100\n    few effective samples:" in few
+    enough = summary(
+        _metrics(test={"iw_samples": 100, "iw_ess": {"median": 93.0, "min": 32.0}}), DiseaseWorld(), "o"
+    )
+    assert "few effective" not in enough
