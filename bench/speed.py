@@ -12,8 +12,8 @@ loop     the same VAE on the same disease data, trained two ways: with the proje
 demos    each demo's default run with --visualize, as a user starts it (a new process), as a multiple
          of the import floor (`python -c "import torch, sklearn, matplotlib"`, timed in the same
          repeats), with where its time goes (bench/stages.py: imports, setup, data, warm start,
-         training, likelihood, baselines, figures, exit); and the second run of a shell loop over
-         --beta into one results folder, the loop the demos' users run.
+         training, recovery, likelihood, baselines, interpret, figures, exit); and the second run of
+         a shell loop over --beta into one results folder, the loop the demos' users run.
 memory   each demo's default run with --visualize: peak memory (max resident set size), its own and
          with its figure worker's.
 scaling  the disease demo's training time per epoch and peak memory as the number of samples
@@ -241,6 +241,7 @@ def demos_table(repeats):
                          "seconds": seconds, **stages})  # fmt: skip
     floor = float(np.median(floors))
     table = pd.DataFrame(rows).groupby("command", sort=False).median()
+    table = table.loc[:, (table != 0).any()]  # a stage no run has (interpret, without --interpret)
     table.insert(1, "x floor", table["seconds"] / floor)
     return table, f"import floor (`python -c '{FLOOR}'`): {floor:.2f} s, median of {repeats}"
 

@@ -264,12 +264,20 @@ def check_out_dir(path, demo=None, overwrite=False):
         with tempfile.NamedTemporaryFile(dir=where, prefix=".write-test-"):
             pass
     except OSError as err:
-        raise UsageError(
-            "--out", f"cannot write to {path!r} ({err.strerror}); choose another folder"
-        ) from None
+        reason = err.strerror
+        if isinstance(err, FileExistsError | NotADirectoryError):  # makedirs met a file on the way
+            reason = f"{_file_on_the_way(where)} is a file, not a folder"
+        raise UsageError("--out", f"cannot write to {path!r} ({reason}); choose another folder") from None
     free = shutil.disk_usage(where).free
     if free < MIN_FREE_BYTES:
         raise UsageError("--out", f"only {free / 2**20:.1f} MB free on the disk of {path!r}; free some space")
+
+
+def _file_on_the_way(folder):
+    """The deepest existing part of `folder`'s path (a file where a folder should be)."""
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def versions():

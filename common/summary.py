@@ -1,6 +1,5 @@
 """The few lines a person reads at the end of a run, from its metrics."""
 
-
 # Below this share of the importance samples effective (median over rows), q(z|x) covers p(z|x) poorly and
 # the estimate's bias, which its standard error does not count, can exceed it (Burda et al. 2016).
 LOW_ESS = 0.25

@@ -24,6 +24,19 @@ def _figures_in_process():
     painter._usable_cores = USABLE_CORES
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_key_in_a_temporary_home(tmp_path_factory):
+    """The cache's signing key (common/cache.py) goes to a folder of the tests', not the user's ~/.cache;
+    the demos the tests start as subprocesses inherit it."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @contextmanager
 def second_process():
     """Figures in the painter's worker, as on the user's machine (when it has a second core)."""

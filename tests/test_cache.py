@@ -1,10 +1,13 @@
 """The cache of data-only work (common/cache.py): a run that reads it computes what a run without it does;
-it is never reused for other rows; --cache off neither reads nor writes it."""
+it is never reused for other rows; a damaged, foreign, misplaced or unwritable entry is computed again,
+never trusted, never unpickled unsigned; --cache off neither reads nor writes it."""
 
 import json
+import pickle
 
 import disease_dlvm
 from common import cache
+from tests.conftest import RunsCode
 
 TINY = ["--epochs", "2", "--hidden-dim", "16", "--quiet", "--samples", "400", "--iw-samples", "20"]
 
@@ -18,30 +21,63 @@ def _numbers(folder):
 
 
 def _entries(root):
-    """The results the cache holds: one output.pkl per function and arguments."""
-    return sorted(str(p.relative_to(root)) for p in (root / cache.FOLDER).rglob("output.pkl"))
+    """{function name: entry file} of the cache beside the runs under `root`."""
+    return {p.name.split("-")[0]: p for p in sorted((root / cache.FOLDER).glob("*.pkl"))}
+
+
+def _run(root, name, *extra):
+    assert disease_dlvm.main([*TINY, *extra, "--out", str(root / name)]) == 0
+    return _numbers(root / name)
 
 
 def test_a_run_that_reads_the_cache_gives_the_numbers_of_a_run_without_it(tmp_path):
-    assert disease_dlvm.main([*TINY, "--out", str(tmp_path / "first")]) == 0
+    first = _run(tmp_path, "first")
     written = _entries(tmp_path)
-    assert (
-        len(written) == 2
-        and any("fit_mixture" in e for e in written)
-        and any("baselines" in e for e in written)
-    )
-    assert disease_dlvm.main([*TINY, "--out", str(tmp_path / "again")]) == 0  # reads both
-    assert _entries(tmp_path) == written
-    assert disease_dlvm.main([*TINY, "--cache", "off", "--out", str(tmp_path / "off" / "run")]) == 0
+    assert sorted(written) == ["baselines", "fit_mixture"]
+    inodes = {name: path.stat().st_ino for name, path in written.items()}  # a rewrite makes a new file
+    again = _run(tmp_path, "again")  # reads both, writes neither
+    assert {name: path.stat().st_ino for name, path in _entries(tmp_path).items()} == inodes
+    off = _run(tmp_path / "off", "run", "--cache", "off")
     assert not (tmp_path / "off" / cache.FOLDER).exists()
-    assert _numbers(tmp_path / "again") == _numbers(tmp_path / "first") == _numbers(tmp_path / "off" / "run")
+    assert again == first == off
 
 
 def test_a_loop_over_a_model_setting_reuses_the_data_work_and_other_rows_do_not(tmp_path):
-    assert disease_dlvm.main([*TINY, "--out", str(tmp_path / "b1")]) == 0
-    assert disease_dlvm.main([*TINY, "--beta", "2", "--out", str(tmp_path / "b2")]) == 0
-    assert len(_entries(tmp_path)) == 2  # the same rows: the mixture and the baselines read back
-    assert disease_dlvm.main([*TINY, "--seed", "1", "--out", str(tmp_path / "s1")]) == 0
-    assert len(_entries(tmp_path)) == 4  # other rows: computed and kept anew
-    first, other = _numbers(tmp_path / "b1"), _numbers(tmp_path / "s1")
-    assert first["baselines"] != other["baselines"]
+    b1 = _run(tmp_path, "b1")
+    _run(tmp_path, "b2", "--beta", "2")
+    assert len(list((tmp_path / cache.FOLDER).glob("*.pkl"))) == 2  # the same rows: read back
+    s1 = _run(tmp_path, "s1", "--seed", "1")
+    assert len(list((tmp_path / cache.FOLDER).glob("*.pkl"))) == 4  # other rows: computed and kept anew
+    assert s1["baselines"] != b1["baselines"]
+
+
+def test_damaged_misplaced_and_foreign_entries_are_computed_again_and_never_unpickled(tmp_path, capsys):
+    truth = _run(tmp_path / "truth", "run", "--cache", "off")
+    _run(tmp_path, "seed1", "--seed", "1")  # entries for other rows, to misplace
+    other = _entries(tmp_path)
+    _run(tmp_path, "first")
+    entries = {name: path for name, path in _entries(tmp_path).items() if path not in other.values()}
+    marker = tmp_path / "unpickled"
+    damage = [
+        lambda path: path.write_bytes(path.read_bytes()[:100]),  # truncated
+        lambda path: path.write_bytes(other[path.name.split("-")[0]].read_bytes()),  # another entry's
+        lambda path: path.write_bytes(b"\0" * 32 + pickle.dumps(RunsCode(marker))),  # unsigned: foreign
+    ]
+    for k, spoil in enumerate(damage):
+        for path in entries.values():
+            spoil(path)
+        capsys.readouterr()
+        assert _run(tmp_path, f"after{k}") == truth
+        assert capsys.readouterr().err == ""  # quietly computed again
+    assert not marker.exists()
+
+
+def test_a_cache_that_cannot_be_written_is_said_once_and_the_run_goes_on(tmp_path, capsys):
+    (tmp_path / cache.FOLDER).write_text("a file where the cache folder goes")
+    truth = _run(tmp_path / "truth", "run", "--cache", "off")
+    capsys.readouterr()
+    assert _run(tmp_path, "run") == truth
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"disease_dlvm.py: note: cannot keep data-only work in {tmp_path / cache.FOLDER} ("
+    )

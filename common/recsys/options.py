@@ -83,7 +83,6 @@ class RecommenderOptions(RunOptions):
         "clusters": "the implicit mode's clusters (of the gmvae and the mixture baseline) are "
         "--mixture-components",
         "restarts": "the implicit mode trains one model per fold",
-        "cache": "the implicit mode keeps no data-only work between runs",
         "anneal_epochs": "the implicit mode anneals per update: use --anneal-steps",
         "corruption": "the implicit mode's input corruption is --dropout",
         "noise": "the implicit mode's input corruption is --dropout",
