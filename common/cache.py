@@ -135,15 +135,15 @@ def _code_version():
     """The source of every module in common/ and the libraries' versions: any change computes afresh."""
     from importlib.metadata import version
 
-    import joblib
-
     root = os.path.dirname(os.path.abspath(__file__))
-    sources = []
+    digest = hashlib.sha256(repr(sys.version_info[:2]).encode())
+    for name in ("numpy", "scipy", "scikit-learn", "torch"):
+        digest.update(version(name).encode())
     for path in sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True)):
+        digest.update(os.path.relpath(path, root).encode())
         with open(path, "rb") as f:
-            sources.append((os.path.relpath(path, root), f.read()))
-    libraries = [version(name) for name in ("numpy", "scipy", "scikit-learn", "torch")]
-    return joblib.hash((sources, libraries, sys.version_info[:2]))
+            digest.update(f.read())
+    return digest.hexdigest()
 
 
 def trim(args):
