@@ -3,7 +3,7 @@ before any run starts."""
 
 import pytest
 
-from bench import archetype_ceiling, interpret, latent_readout, movielens, quality, speed
+from bench import archetype_ceiling, interpret, latent_readout, movielens, quality, shared_posterior, speed
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,7 @@ from bench import archetype_ceiling, interpret, latent_readout, movielens, quali
         (movielens.main, ["--data", "/nonexistent"], "no u.data in /nonexistent"),
         (movielens.main, ["--folds", "0"], "--folds: 0 is out of range"),
         (speed.main, ["loops"], "loops is not one of loop, demos, memory, scaling, movie-scaling"),
+        (shared_posterior.main, ["--seeds", "0"], "--seeds: 0 is not a positive number of seeds"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(main, argv, named, capsys):
