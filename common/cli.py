@@ -259,11 +259,16 @@ def exit_with(main):
     code = main()
     prog = script_of(main)
 
+    def flushed():
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BrokenPipeError, ValueError):  # `| head` has read all it wanted
+                stream.flush()
+
     def exiting(signum, frame):
-        sys.stdout.flush()
-        print(
-            f"{prog}: interrupted while exiting; files already written are whole", file=sys.stderr, flush=True
-        )
+        flushed()
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            print(f"{prog}: interrupted while exiting; files already written are whole", file=sys.stderr)
+        flushed()
         os._exit(130)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -273,9 +278,7 @@ def exit_with(main):
     staging.pause_point("exiting")  # tests: a signal while Python exits
     # Every file is written and closed (each atomically); Python's own teardown of torch, its threads and
     # its modules would take 0.3-0.5 s more of a default run (docs/speed.md), for nothing: end here.
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BrokenPipeError, ValueError):  # `| head` has read all it wanted
-            stream.flush()
+    flushed()
     os._exit(int(code or 0))
 
 
