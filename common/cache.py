@@ -66,6 +66,8 @@ def _read(path, key):
     """(result,) from the file at `path` when it is signed with this user's key and holds `key`; None when
     it is missing, unreadable, damaged, foreign or another entry's."""
     try:
+        if not os.path.isfile(path):  # missing, or not a plain file (a FIFO would block the open)
+            return None
         with open(path, "rb") as f:
             signature, data = f.read(SIGNATURE_BYTES), f.read()
         if not hmac.compare_digest(signature, _sign(data)):
@@ -96,10 +98,14 @@ def _write(folder, path, key, result, prog):
             os.unlink(temporary)
         if folder not in _unwritable:
             _unwritable.add(folder)
-            where = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+            why, where = err.strerror, err.filename2 or err.filename  # os.replace names its target second
+            if isinstance(err, FileExistsError | NotADirectoryError):
+                why = f"{where} is a file, not a folder"
+            elif isinstance(err, IsADirectoryError):
+                why = f"{where} is a folder, not a cache entry"
             print(
-                f"{prog}: note: cannot keep data-only work in {folder} ({where}); the run goes on without "
-                "it (--cache off skips it)",
+                f"{prog}: note: cannot keep data-only work in {folder} ({why}); the run goes on without it "
+                "(--cache off skips it)",
                 file=sys.stderr,
             )
 

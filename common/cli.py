@@ -233,7 +233,7 @@ def entry_point(main):
             print(f"{prog}: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
-            print(f"{prog}: interrupted; files already written are whole", file=sys.stderr)
+            print(f"{prog}: interrupted; {_what_is_left()}", file=sys.stderr)
             raise SystemExit(130) from None
         except MemoryError:
             pass
@@ -251,6 +251,16 @@ def entry_point(main):
         raise SystemExit(2)
 
     return guarded
+
+
+def _what_is_left():
+    """After a Ctrl-C that stopped main at once: where its run folder stands (common/runio.py)."""
+    from common.runio import ended
+
+    if not ended:  # stopped before its run folder was begun: only the lock file beside --out
+        return "nothing was written"
+    out, replaced = ended[-1]
+    return f"the run so far is in {out}" if replaced else f"{out} is as it was before this run"
 
 
 def exit_with(main):
@@ -285,10 +295,13 @@ def exit_with(main):
 def _run_main(main, argv):
     """main(argv), then its run folder put in place (or, for a run that wrote no metrics.json, dropped)
     and unlocked, however main ends (common/staging.py)."""
+    from common import runio
+
+    runio.ended.clear()  # what this main's run folders come to (_what_is_left)
     try:
         return main(argv)
     finally:
-        from common import runio, staging
+        from common import staging
 
         runio.end_all()
         staging.release()

@@ -99,8 +99,9 @@ def stages(job, checkpoint, started):
             if args.visualize and draw is None:  # stopped before the first figure was sent
                 job.report["figures_skipped"] = "all"
             interpret_seconds = evaluate(job, model, history, draw)
-        except KeyboardInterrupt:
-            painter.cancel()
+        except KeyboardInterrupt:  # the figures not yet drawn are dropped, or ended with the worker
+            if args.visualize:
+                job.report["figures_skipped"] = painter.cancel() + painter.pending()
             return interrupted(job, model, history, state, evaluating=True)
         seconds = {
             "train": train_seconds,

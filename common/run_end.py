@@ -101,6 +101,8 @@ def interrupted(job, model, history, state, evaluating=False):
     trained model and the numbers so far), with the training state --resume continues from."""
     args, report = job.args, job.report
     report["status"] = "interrupted"
+    if getattr(args, "visualize", False) and not evaluating:  # stopped before any figure was sent
+        report["figures_skipped"] = "all"
     if evaluating:
         if not report.get("test"):  # its placeholder, still empty
             report.pop("test", None)

@@ -138,6 +138,7 @@ def non_finite(state_dict):
 
 
 _begun = []  # RunFolders between begin() and end(); end_all() ends those a demo's main left open
+ended = []  # (out, whether its new run was put in place) of each RunFolder ended in this process
 
 
 def end_all():
@@ -188,11 +189,13 @@ class RunFolder:
         _begun.remove(self)
         if not os.path.exists(os.path.join(staged, "metrics.json")):
             staging.discard(staged)
+            ended.append((self.out, False))
             return
         for name in os.listdir(staged):  # a figure worker ended mid-write leaves its temporary file
             if name.startswith(".") and ".tmp" in name:
                 os.remove(os.path.join(staged, name))
         staging.replace(self.out, staged)
+        ended.append((self.out, True))
 
     def save_config(self, config):
         self.write_json("config.json", config)

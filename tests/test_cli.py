@@ -321,7 +321,7 @@ def test_an_interrupt_before_training_ends_with_one_line_and_exit_130(tmp_path, 
     with pytest.raises(SystemExit) as info:
         disease_dlvm.main(["--samples", "200", "--quiet", "--out", str(tmp_path)])
     assert info.value.code == 130
-    assert capsys.readouterr().err == "disease_dlvm.py: interrupted; files already written are whole\n"
+    assert capsys.readouterr().err == "disease_dlvm.py: interrupted; nothing was written\n"
 
 
 @pytest.mark.parametrize("flag", ["--data", "--out", "--load", "--label-column"])

@@ -141,16 +141,34 @@ class _Stop:
     requested = False
 
 
-def test_a_stop_during_the_wait_ends_it_within_a_moment_and_names_what_was_not_drawn(tmp_path):
+def test_after_a_stop_the_begun_figure_is_finished_and_the_rest_dropped_and_named(tmp_path):
     stop = _Stop()
     with second_process(), Painter() as painter:
         painter.draw(_record, tmp_path / "a.json")
         painter.finish(draw_here=False)  # the worker is up
+        painter.draw(_slow_record, tmp_path / "slow.json")
+        for k in range(4):
+            painter.draw(_record, tmp_path / f"{k}.json")
+        time.sleep(0.2)  # slow.json is begun
+        stop.requested = True  # a Ctrl-C (common.train.StopRequest) while the run waits
+        skipped = painter.finish(draw_here=False, timeout=60, stop=stop)
+    drawn = sorted(p.name for p in tmp_path.iterdir() if p.name != "a.json")
+    assert "slow.json" in drawn and "slow.json" not in skipped  # begun: finished, whole
+    assert sorted(drawn + skipped) == sorted(["slow.json", *(f"{k}.json" for k in range(4))])
+    assert len(skipped) >= 2  # at most the begun one and one queued reach the worker
+
+
+def test_a_stop_does_not_wait_past_the_timeout_for_a_figure_that_hangs(tmp_path):
+    stop = _Stop()
+    with second_process(), Painter() as painter:
+        painter.draw(_record, tmp_path / "a.json")
+        painter.finish(draw_here=False)
         painter.draw(_hung, tmp_path / "hung.png")
         painter.draw(_record, tmp_path / "b.json")
-        stop.requested = True  # a Ctrl-C (common.train.StopRequest) while the run waits
+        time.sleep(0.3)  # hung.png is begun
+        stop.requested = True
         started = time.monotonic()
-        assert sorted(painter.finish(draw_here=False, timeout=60, stop=stop)) == ["b.json", "hung.png"]
+        assert sorted(painter.finish(draw_here=False, timeout=1, stop=stop)) == ["b.json", "hung.png"]
         assert time.monotonic() - started < 5 and not painter.in_background
 
 

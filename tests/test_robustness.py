@@ -61,14 +61,16 @@ def _every_file_parses(folder):
             torch.load(path, weights_only=True)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_mid_training_saves_a_valid_resumable_run_and_exits_130(tmp_path, sig):
-    code, err = _interrupt(tmp_path, sig)
+@pytest.mark.parametrize("sig, extra", [(signal.SIGINT, ()), (signal.SIGTERM, ("--visualize",))])
+def test_a_signal_mid_training_saves_a_valid_resumable_run_and_exits_130(tmp_path, sig, extra):
+    code, err = _interrupt(tmp_path, sig, command=("disease_dlvm.py", *SLOW, *extra))
     assert code == 130, err
-    assert "interrupted after epoch" in err and "--resume" in err and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("disease_dlvm.py: interrupted after epoch")  # the last word
+    assert "--resume" in err and "Traceback" not in err
     _every_file_parses(tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and 0 <= metrics["epochs_completed"] < 120
+    assert metrics.get("figures_skipped") == ("all" if extra else None)  # none was drawn
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
     assert checkpoint["training"]["epoch"] == metrics["epochs_completed"]
     assert len(pd.read_csv(tmp_path / "history.csv")) == metrics["epochs_completed"]
@@ -333,7 +335,7 @@ def test_sigterm_before_training_stops_as_cleanly_as_ctrl_c(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "disease_dlvm.py: interrupted; files already written are whole"
+    assert err.strip().splitlines()[-1] == "disease_dlvm.py: interrupted; nothing was written"
     assert not (out / "metrics.json").exists()
 
 

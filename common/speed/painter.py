@@ -58,7 +58,7 @@ class Painter:
 
     def __init__(self, enabled=True):
         self._waiting = []  # (future, or None for a figure to draw here; (plot, args, kwargs))
-        self._pool = None
+        self._pool = self._started = None
         if not enabled or _usable_cores() < 2:
             return
         import multiprocessing
@@ -73,7 +73,7 @@ class Painter:
             pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker
             )
-            self._waiting.append((pool.submit(_usable_cores), (_usable_cores, (), {})))
+            self._started = pool.submit(_usable_cores)  # starts the worker now; not a figure
             self._pool = pool
         except OSError:  # no process can be started here (no /dev/shm, a process limit): draw in-process
             if pool is not None:
@@ -93,21 +93,26 @@ class Painter:
             self._waiting.append((self._pool.submit(plot, *args, **kwargs), (plot, args, kwargs)))
 
     def finish(self, draw_here=True, timeout=None, stop=None):
-        """Wait for every figure, at most `timeout` seconds (None: as long as they take) and only until
-        `stop.requested` (a Ctrl-C); return the names of those skipped (a figure this process has begun is
-        finished; the worker is ended). With draw_here, this process, done with its own work, draws the
-        figures the worker has not yet been sent, the last first (the worker takes them from the front):
-        when drawing is the longer branch, a run's last seconds go to two cores, not one."""
+        """Wait for every figure, at most `timeout` seconds (None: as long as they take); return the names
+        of those not drawn. After `stop.requested` (a Ctrl-C), figures not yet begun are dropped and
+        those the worker has begun are finished. Past the timeout, the worker is ended whatever it draws.
+        With draw_here, this process, done with its own work, draws the figures the worker has not yet
+        been sent, the last first (the worker takes them from the front): when drawing is the longer
+        branch, a run's last seconds go to two cores, not one."""
         deadline = time.monotonic() + (math.inf if timeout is None else timeout)
 
-        def go_on():
-            return time.monotonic() < deadline and not (stop is not None and stop.requested)
+        def stopped():
+            return stop is not None and stop.requested
 
+        if self._started is not None and not stopped():  # the worker up (importing matplotlib) first
+            from concurrent.futures import wait
+
+            wait([self._started], timeout=None if timeout is None else max(deadline - time.monotonic(), 0))
         waiting, skipped = self._waiting, []
         try:
             for future, (plot, args, kwargs) in reversed(waiting):
                 if future is None or (draw_here and future.cancel()):
-                    if go_on():
+                    if time.monotonic() < deadline and not stopped():
                         plot(*args, **kwargs)
                     else:
                         skipped.append(_name(plot, args))
@@ -118,16 +123,23 @@ class Painter:
             from concurrent.futures import wait
 
             late = {future for future, _ in sent}
-            while late and go_on():  # in slices, so that a Ctrl-C is heard within a tenth of a second
+            while late and time.monotonic() < deadline:  # in slices: a Ctrl-C is heard within 0.1 s
+                if stopped():
+                    skipped += self.cancel()  # the rest of `late` has begun: it is finished
+                    late = {f for f in late if not f.cancelled()}
                 late = wait(late, timeout=min(0.1, deadline - time.monotonic())).not_done
             if late:
                 self._end_worker()
                 skipped += [_name(plot, args) for future, (plot, args, _) in sent if future in late]
         self._waiting = []
         for future, _ in sent:
-            if future not in late:
+            if future not in late and not future.cancelled():
                 future.result()  # the worker's exception, with its traceback, if a figure failed
         return skipped
+
+    def pending(self):
+        """The names of the figures sent and not yet drawn (those leaving the block now would end)."""
+        return [_name(plot, args) for f, (plot, args, _) in self._waiting if f is None or not f.done()]
 
     def cancel(self):
         """Drop the figures not yet begun; return their names."""
@@ -142,7 +154,9 @@ class Painter:
         processes = dict(getattr(self._pool, "_processes", None) or {})  # no public way before Python 3.14
         for process in processes.values():
             process.kill()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Waiting for the pool's own thread, which sees the killed worker at once, lets its queues be
+        # collected: their semaphores are then released, and Python does not warn of leaked ones.
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
 
     def __enter__(self):
@@ -151,7 +165,8 @@ class Painter:
     def __exit__(self, *exc):
         if self._pool is None:
             return
-        if any(f is not None and not f.done() for f, _ in self._waiting):
+        pending = [f for f, _ in self._waiting if f is not None] + [self._started]
+        if not all(f.done() for f in pending):
             self._end_worker()  # figures never waited for by finish(): a run stopped at once waits for none
         else:
             self._pool.shutdown(wait=True)
