@@ -43,7 +43,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from common.cli import Interval, UsageError, entry_point, exit_with, option, parse, typed
+from common.cli import Interval, UsageError, option, parse, typed
+from common.entry import entry_point, exit_with
 from common.model_table import model_class
 from common.options import DataOptions
 from common.world import Sample, World

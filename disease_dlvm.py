@@ -28,7 +28,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from common.cli import Interval, entry_point, exit_with, option, parse
+from common.cli import Interval, option, parse
+from common.entry import entry_point, exit_with
 from common.options import DataOptions
 from common.speed.rows import unique_rows
 from common.world import Sample, World

@@ -29,7 +29,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from common.cli import Interval, UsageError, entry_point, exit_with, option, parse, typed
+from common.cli import Interval, UsageError, option, parse, typed
+from common.entry import entry_point, exit_with
 from common.recsys.options import MovieLensOptions, RecommenderOptions
 from common.world import Sample, World, groups_of, top_items_reading
 

@@ -105,18 +105,18 @@ def loop_table(repeats, epochs=50, samples=10_000):
 
 
 # Runs a demo script as __main__ and reports the process's own peak memory once its main has returned
-# (common.cli.exit_with, which the script ends with, would end the process before any code after it).
+# (common.entry.exit_with, which the script ends with, would end the process before any code after it).
 PEAK_WRAPPER = """
 import resource, runpy, sys
 sys.path.insert(0, ".")
-import common.cli
+import common.entry
 
 def exit_with(main):
     code = main()
     print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
     sys.exit(code)
 
-common.cli.exit_with = exit_with
+common.entry.exit_with = exit_with
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """

@@ -78,7 +78,7 @@ def main():
         stamp("returned")
         return code
 
-    from common.cli import exit_with
+    from common.entry import exit_with
 
     exit_with(main_then_stamp)  # and end as the script does
 

@@ -142,7 +142,7 @@ ended = []  # (out, whether its new run was put in place) of each RunFolder ende
 
 
 def end_all():
-    """End every run folder still staged (common/cli.py entry_point, when a demo's main returns)."""
+    """End every run folder still staged (common/entry.py entry_point, when a demo's main returns)."""
     for folder in list(_begun):
         folder.end()
 

@@ -1,7 +1,7 @@
 """Imported first by each demo script, before numpy and torch: from then on a Ctrl-C or SIGTERM while
 Python imports ends with one line and exit 130, not a traceback from inside numpy or a silent exit 143.
-common.cli.entry_point takes over once the run begins (a clean stop that leaves the run folder whole), and
-common.cli.exit_with once it has ended. Only a demo run as a script is guarded: its tests keep their own
+common.entry.entry_point takes over once the run begins (a clean stop that leaves the run folder whole), and
+common.entry.exit_with once it has ended. Only a demo run as a script is guarded: its tests keep their own
 handlers. What no script can guard is Python's own start, the 10-20 ms before this line runs."""
 
 import os
