@@ -27,7 +27,8 @@ import hmac
 import os
 import pickle
 import sys
-import tempfile
+
+from common.runio import atomic_path
 
 FOLDER = ".dlvm-cache"
 SIGNATURE_BYTES = 32  # HMAC-SHA256
@@ -85,17 +86,12 @@ def _write(folder, path, key, result, prog):
     """Keep `result` under `key`, signed, atomically (a temporary file renamed into place); a folder that
     cannot be written is said once, and the run goes on without it."""
     data = pickle.dumps({"key": key, "result": result}, protocol=pickle.HIGHEST_PROTOCOL)
-    temporary = None
     try:
         signature = _sign(data)
         os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as f:
-            temporary = f.name
+        with atomic_path(path) as temporary, open(temporary, "wb") as f:
             f.write(signature + data)
-        os.replace(temporary, path)
     except OSError as err:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
         if folder not in _unwritable:
             _unwritable.add(folder)
             why, where = err.strerror, err.filename2 or err.filename  # os.replace names its target second
@@ -128,11 +124,12 @@ def _secret():
     except FileNotFoundError:
         pass
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    secret = os.urandom(SIGNATURE_BYTES)
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), delete=False) as f:  # mode 0600
-        f.write(secret)
-    os.replace(f.name, path)  # two runs making it at once: the last one's wins, and both read it back
-    with open(path, "rb") as f:
+    with (
+        atomic_path(path) as temporary,  # two runs making it at once: the last one's wins
+        os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f,  # user only
+    ):
+        f.write(os.urandom(SIGNATURE_BYTES))
+    with open(path, "rb") as f:  # and both read back the one in place
         return f.read()
 
 
@@ -157,13 +154,14 @@ def trim(args):
     if getattr(args, "cache", "off") != "on":
         return
     try:
-        entries = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in os.scandir(location(args.out))]
-        entries.sort()
-        total = sum(size for _, size, _ in entries)
-        for _, size, path in entries:
+        entries = sorted(
+            ((e.stat(), e.path) for e in os.scandir(location(args.out))), key=lambda e: e[0].st_mtime
+        )
+        total = sum(stat.st_size for stat, _ in entries)
+        for stat, path in entries:
             if total <= BYTES_LIMIT:
                 break
             os.unlink(path)
-            total -= size
+            total -= stat.st_size
     except OSError:  # no cache, or one this run cannot change: nothing to trim
         pass

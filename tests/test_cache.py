@@ -3,6 +3,7 @@ it is never reused for other rows; a damaged, foreign, misplaced or unwritable e
 never trusted, never unpickled unsigned; --cache off neither reads nor writes it."""
 
 import json
+import os
 import pickle
 
 import disease_dlvm
@@ -81,3 +82,28 @@ def test_a_cache_that_cannot_be_written_is_said_once_and_the_run_goes_on(tmp_pat
     assert err.count("\n") == 1 and err.startswith(
         f"disease_dlvm.py: note: cannot keep data-only work in {tmp_path / cache.FOLDER} ("
     )
+
+
+def test_the_cache_is_trimmed_least_recently_used_first(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    folder = tmp_path / cache.FOLDER
+    folder.mkdir()
+    for age, name in enumerate(["used-last.pkl", "used-first.pkl", "used-between.pkl"]):
+        (folder / name).write_bytes(b"x" * 100)
+        os.utime(folder / name, (0, [3, 1, 2][age]))  # mtime: when last read (common.cache._read)
+    monkeypatch.setattr(cache, "BYTES_LIMIT", 250)
+    cache.trim(SimpleNamespace(cache="on", out=str(tmp_path / "run")))
+    assert sorted(p.name for p in folder.iterdir()) == ["used-between.pkl", "used-last.pkl"]
+
+
+def test_the_signing_key_is_the_users_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache._secret.cache_clear()
+    try:
+        key = cache._secret()
+        path = tmp_path / "dlvm" / "cache-key"
+        assert path.read_bytes() == key and len(key) == cache.SIGNATURE_BYTES
+        assert path.stat().st_mode & 0o077 == 0  # no one else may read it, or forge an entry
+    finally:
+        cache._secret.cache_clear()
