@@ -6,7 +6,6 @@ common/startup.py guards the imports before them; common/train.py's StopRequest 
 Only the standard library is imported here, so `python disease_dlvm.py --help` stays fast.
 """
 
-import contextlib
 import functools
 import os
 import signal
@@ -77,29 +76,16 @@ def _what_is_left():
 def exit_with(main):
     """sys.exit(main()) for a script, without Python's teardown. Once main has returned every file is in
     place; a Ctrl-C or SIGTERM from then on ends with one line and exit 130, not a silent exit 143."""
-    code = main()
-    prog = script_of(main)
-
-    def flushed():
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(BrokenPipeError, ValueError):  # `| head` has read all it wanted
-                stream.flush()
-
-    def exiting(signum, frame):
-        flushed()
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            print(f"{prog}: interrupted while exiting; files already written are whole", file=sys.stderr)
-        flushed()
-        os._exit(130)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, exiting)
     from common import staging
+    from common.startup import flush_streams, stop_at_once
 
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop_at_once("interrupted while exiting; files already written are whole"))
     staging.pause_point("exiting")  # tests: a signal while Python exits
     # Every file is written and closed (each atomically); Python's own teardown of torch, its threads and
     # its modules would take 0.3-0.5 s more of a default run (docs/speed.md), for nothing: end here.
-    flushed()
+    flush_streams()
     os._exit(int(code or 0))
 
 
