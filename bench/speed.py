@@ -223,8 +223,7 @@ def _column(stage):
 def demos_table(repeats):
     """Each demo's default run with --visualize as a multiple of the import floor (the same repeats,
     interleaved, so that both see the same load), its stages, and the second run of a --beta loop."""
-    demos = [d for d in DEMOS if os.path.exists(os.path.join(ROOT, d))]
-    commands = [[demo, "--visualize"] for demo in demos]
+    commands = [[demo, "--visualize"] for demo in DEMOS]
     rows, floors = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(repeats):
@@ -248,12 +247,12 @@ def demos_table(repeats):
 
 def memory_table(repeats):
     """Each demo's default run with --visualize: peak memory, its own and its tree's (times: demos_table)."""
-    demos = [d for d in DEMOS if os.path.exists(os.path.join(ROOT, d))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for demo in demos:
+        for demo in DEMOS:
             for repeat in range(repeats):
-                _, peak, worker = run_demo([demo, "--visualize"], os.path.join(tmp, f"{demo}{repeat}"))
+                out = os.path.join(tmp, f"r{repeat}", demo)  # a cache of its own: each a first run
+                _, peak, worker = run_demo([demo, "--visualize"], out)
                 rows.append({"command": f"python {demo} --visualize", "peak MB": peak,
                              "with worker, peak MB": worker})  # fmt: skip
     return pd.DataFrame(rows).groupby("command", sort=False).median()
