@@ -99,14 +99,14 @@ class Painter:
         With draw_here, this process, done with its own work, draws the figures the worker has not yet
         been sent, the last first (the worker takes them from the front): when drawing is the longer
         branch, a run's last seconds go to two cores, not one."""
+        from concurrent.futures import wait
+
         deadline = time.monotonic() + (math.inf if timeout is None else timeout)
 
         def stopped():
             return stop is not None and stop.requested
 
         if self._started is not None and not stopped():  # the worker up (importing matplotlib) first
-            from concurrent.futures import wait
-
             wait([self._started], timeout=None if timeout is None else max(deadline - time.monotonic(), 0))
         waiting, skipped = self._waiting, []
         try:
@@ -120,8 +120,6 @@ class Painter:
             self._waiting = [(f, item) for f, item in waiting if f is not None and not f.cancelled()]
         sent, late = self._waiting, set()
         if sent:
-            from concurrent.futures import wait
-
             late = {future for future, _ in sent}
             while late and time.monotonic() < deadline:  # in slices: a Ctrl-C is heard within 0.1 s
                 if stopped():
