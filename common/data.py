@@ -111,7 +111,7 @@ def table_warnings(args, world):
 def adapt_to_table(args, world, n_train):
     """The demo's defaults fitted to a --data table, where the user has not set them (their flags win):
     fewer epochs on a small table, a wider latent for many real-valued features. What changed is in
-    args.adapted (config.json's `adapted_to_table`)."""
+    args.adapted_to_table (config.json's `adapted_to_table`)."""
     adapted = {}
     if "epochs" not in args.given and n_train < SMALL_TABLE_ROWS and args.epochs > SMALL_TABLE_EPOCHS:
         args.epochs = SMALL_TABLE_EPOCHS
